@@ -1,13 +1,14 @@
 """The enterprise table's column contract, declared once.
 
 Every stage passes the enterprise table on as a :class:`pandas.DataFrame` indexed by
-``uscc`` (统一社会信用代码), one row per accepted ledger row, and adds its own
-columns; no stage drops a row or renames a column of an earlier one.
+``uscc`` (统一社会信用代码; the index is named ``uscc`` and there is no ``uscc``
+column), one row per accepted ledger row, in ledger order, and adds its own columns;
+no stage drops a row or renames a column of an earlier one.
 
 Columns by the stage that adds them:
 
 ``read_ledger`` (:data:`LEDGER_COLUMNS`)
-    source_row (int, the spreadsheet row a person sees), uscc, name, address,
+    source_row (int, the spreadsheet row a person sees), name, address,
     lon_src / lat_src (float, as written, NaN when absent), crs (``wgs84``/``gcj02``/
     ``bd09``), township_declared, village, park_declared, industry (GB/T 4754 section
     letter or ""), staff, members, probationary (int), fixed_premises, above_scale
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 LEDGER_COLUMNS: Final = (
-    "source_row", "uscc", "name", "address", "lon_src", "lat_src", "crs",
+    "source_row", "name", "address", "lon_src", "lat_src", "crs",
     "township_declared", "village", "park_declared", "industry", "staff",
     "fixed_premises", "above_scale", "members", "probationary", "org_type",
     "org_name", "instructor", "investor_member",
