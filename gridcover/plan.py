@@ -78,3 +78,55 @@ class Plan:
     def replace(self, **changes: Any) -> Plan:
         """A copy with some attributes replaced (plans are immutable)."""
         return replace(self, **changes)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline figures: counts, coverage before/after, actions.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from gridcover import Plan
+        >>> Plan(enterprises=pd.DataFrame()).summary()["enterprises"]
+        0
+        """
+        ent = self.enterprises
+        out: dict[str, Any] = {
+            "enterprises": int(len(ent)),
+            "rejected": int(len(self.rejects)),
+            "grids": int(len(self.grids)),
+            "joint_branches": int(len(self.branches)),
+            "gaps": int(len(self.gaps)),
+        }
+        if len(ent) and "org_type" in ent:
+            from .coverage import coverage_table
+
+            total = coverage_table(self).query("unit_type == 'total'")
+            if len(total):
+                t = total.iloc[0]
+                for col in ("org_rate_before", "org_rate_after", "work_rate_before", "work_rate_after"):
+                    out[col] = float(t[col])
+        if "action" in ent:
+            out["actions"] = {k: int(v) for k, v in ent["action"].value_counts().sort_index().items()}
+        return out
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"<Plan: {s['enterprises']} enterprises, {s['grids']} grids, "
+                f"{s['joint_branches']} joint branches, {s['rejected']} rejected rows>")
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        s = self.summary()
+        rows = [("企业 enterprises", s["enterprises"]), ("未入库 rejected rows", s["rejected"]),
+                ("网格 grids", s["grids"]), ("联合党支部 joint branches", s["joint_branches"]),
+                ("问题 gaps", s["gaps"])]
+        for key, label in (("org_rate", "党组织覆盖率 organisational coverage"),
+                           ("work_rate", "党的工作覆盖率 work coverage")):
+            if f"{key}_before" in s:
+                rows.append((label, f"{s[key + '_before']:.1%} → {s[key + '_after']:.1%}"))
+        for action, n in s.get("actions", {}).items():
+            rows.append((f"action: {action}", n))
+        body = "".join(f"<tr><th style='text-align:left'>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
+                       for k, v in rows)
+        return f"<div><strong>gridcover Plan</strong><table>{body}</table></div>"
