@@ -86,22 +86,31 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> Pair:
     return np.where(inside, lon + dlon, lon), np.where(inside, lat + dlat, lat)
 
 
-def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike, *, tol_deg: float = 1e-9, max_iter: int = 30) -> Pair:
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike, *, tol_deg: float = 1e-8, max_iter: int = 30) -> Pair:
     """GCJ-02 → WGS-84 by fixed-point iteration of the forward transform.
 
-    Converges to far below a centimetre (``tol_deg`` 1e-9 ° ≈ 0.1 mm) in a few steps.
+    Each step shrinks the error ~200-fold; the loop stops when the forward transform
+    of the estimate is within ``tol_deg`` (1e-8 ° ≈ 1 mm) of the input, after 3–4 steps.
+    Points outside China pass through unchanged.
     """
     glon, glat = _arrays(lon, lat)
-    wlon, wlat = glon.copy(), glat.copy()
     inside = in_china(glon, glat)
+    out_lon, out_lat = glon.copy(), glat.copy()
+    if not np.any(inside):
+        return out_lon, out_lat
+    g0, g1 = glon[inside], glat[inside]
+    wlon, wlat = g0.copy(), g1.copy()
     for _ in range(max_iter):
-        flon, flat = wgs84_to_gcj02(wlon, wlat)
-        elon, elat = flon - glon, flat - glat
-        wlon = wlon - elon
-        wlat = wlat - elat
-        if np.all(np.abs(elon[inside]) < tol_deg) and np.all(np.abs(elat[inside]) < tol_deg):
+        dlon, dlat = _delta(wlon, wlat)
+        elon = wlon + dlon - g0
+        elat = wlat + dlat - g1
+        wlon -= elon
+        wlat -= elat
+        if np.abs(elon).max() < tol_deg and np.abs(elat).max() < tol_deg:
             break
-    return np.where(inside, wlon, glon), np.where(inside, wlat, glat)
+    out_lon[inside] = wlon
+    out_lat[inside] = wlat
+    return out_lon, out_lat
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> Pair:

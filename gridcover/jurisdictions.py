@@ -3,15 +3,354 @@
 A park wins over the township it lies in (园区党工委); outside parks the township or
 street does (属地管理). The *unit* of an enterprise is its park if any, else its
 township; grids and branches never cross a unit.
+
+Boundary files may be GeoJSON, GeoPackage or Shapefile (a GBK ``.dbf`` is read through
+its ``.cpg`` or an explicit ``encoding``); the name field is detected (``name``,
+``名称``, ``乡镇名称``, ``园区名称``, ``XZMC`` …) or given as ``name_field``. Geometries are
+reprojected to EPSG:4326 and invalid ones repaired (``make_valid``) with a warning.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely.geometry import box
+>>> from gridcover.jurisdictions import load_jurisdictions
+>>> towns = gpd.GeoDataFrame({"名称": ["青龙镇", "安平镇"]},
+...                          geometry=[box(118.0, 30.0, 118.1, 30.1), box(118.1, 30.0, 118.2, 30.1)],
+...                          crs="EPSG:4326")
+>>> parks = gpd.GeoDataFrame({"园区名称": ["青龙工业园区"]},
+...                          geometry=[box(118.02, 30.02, 118.05, 30.05)], crs="EPSG:4326")
+>>> j = load_jurisdictions(towns, parks)
+>>> j.units()[["unit", "unit_type", "township"]].values.tolist()
+[['青龙工业园区', 'park', '青龙镇'], ['安平镇', 'township', '安平镇'], ['青龙镇', 'township', '青龙镇']]
+>>> j.locate([118.03, 118.15], [30.03, 30.05])
+(['青龙镇', '安平镇'], ['青龙工业园区', ''])
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import re
+import unicodedata
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import ArrayLike
 
-__all__ = ["Jurisdictions"]
+from ._address import loose_key, normalize
+from .errors import BoundaryError
+
+__all__ = ["NAME_FIELDS", "OVERLAP_MIN_M2", "Jurisdictions", "load_jurisdictions", "read_boundaries"]
+
+logger = logging.getLogger(__name__)
+
+#: Name fields recognised in boundary files, in order of preference (case-insensitive).
+NAME_FIELDS: tuple[str, ...] = (
+    "name", "名称", "乡镇名称", "乡镇街道名称", "乡镇街道", "街道名称", "乡镇", "街道", "园区名称",
+    "园区", "单位名称", "xzmc", "xzqmc", "xzqhmc", "qhmc", "zldwmc", "mc", "name_zh", "name_cn",
+    "township", "park",
+)
+#: Overlaps between two townships (or two parks) smaller than this, in m², are
+#: digitising slivers and not reported.
+OVERLAP_MIN_M2: float = 1.0
+
+_OVERLAP_COLUMNS = ("layer", "name_a", "name_b", "area_m2")
+_UNIT_COLUMNS = ("unit", "unit_type", "township")
+_SPACES = re.compile(r"\s+")
+
+PathOrFrame = str | Path | gpd.GeoDataFrame
+
+
+def _empty_boundaries() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"name": pd.Series(dtype="str")},
+                            geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+
+
+def _empty_overlaps() -> pd.DataFrame:
+    return pd.DataFrame({"layer": pd.Series(dtype="str"), "name_a": pd.Series(dtype="str"),
+                         "name_b": pd.Series(dtype="str"), "area_m2": pd.Series(dtype="float64")})
+
+
+def clean_name(value: object) -> str:
+    """A boundary or declared name as shown: NFKC, trimmed, inner whitespace collapsed."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", str(value))).strip()
+
+
+# ---------------------------------------------------------------------------------------
+# reading
+# ---------------------------------------------------------------------------------------
+def _pick_layer(path: Path) -> str | None:
+    import pyogrio
+
+    try:
+        layers = pyogrio.list_layers(path)
+    except Exception:  # noqa: BLE001 - the read below reports the real error
+        return None
+    if len(layers) <= 1:
+        return None
+    polygonal = [str(name) for name, gtype in layers if gtype is not None and "polygon" in str(gtype).lower()]
+    chosen = polygonal[0] if polygonal else str(layers[0][0])
+    logger.info("%s holds %d layers; reading %r", path, len(layers), chosen)
+    return chosen
+
+
+def _looks_misdecoded(frame: pd.DataFrame) -> bool:
+    texts = [str(c) for c in frame.columns]
+    for col in frame.columns:
+        if col != frame.geometry.name and frame[col].dtype.kind in "OT":
+            texts.extend(str(v) for v in frame[col].head(50) if isinstance(v, str))
+    return any(any("\x80" <= ch <= "\xff" for ch in t) for t in texts)
+
+
+def _redecode(texts: list[str]) -> str | None:
+    for codec in ("utf-8", "gb18030"):
+        try:
+            for t in texts:
+                t.encode("latin-1").decode(codec)
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        return codec
+    return None
+
+
+def read_boundaries(path: str | Path, *, name_field: str | None = None,
+                    encoding: str | None = None) -> gpd.GeoDataFrame:
+    """Read a township or park boundary file into ``name, geometry`` (EPSG:4326).
+
+    Parameters
+    ----------
+    path
+        GeoJSON, GeoPackage (the first polygon layer) or Shapefile.
+    name_field
+        Attribute holding the unit's name; detected among :data:`NAME_FIELDS` when
+        omitted.
+    encoding
+        Attribute encoding (e.g. ``"gbk"``) for a Shapefile without a ``.cpg``; a
+        ``.dbf`` whose text is not Latin-1 is otherwise re-read as UTF-8 or GB18030
+        with a warning.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per unit (rows sharing a name are dissolved), in file order, valid
+        polygons in EPSG:4326.
+
+    Raises
+    ------
+    BoundaryError
+        The file cannot be read, has no polygons, or no name field is found.
+    """
+    p = Path(path)
+    if not p.exists():
+        msg = f"boundary file {p} does not exist"
+        raise BoundaryError(msg)
+    layer = _pick_layer(p) if p.suffix.lower() in {".gpkg", ".sqlite"} else None
+    kwargs: dict[str, Any] = {"engine": "pyogrio"}
+    if layer is not None:
+        kwargs["layer"] = layer
+    if encoding is not None:
+        kwargs["encoding"] = encoding
+    try:
+        frame = gpd.read_file(p, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is one clear line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = f"cannot read boundary file {p}: {first}"
+        raise BoundaryError(msg) from None
+    if (encoding is None and p.suffix.lower() == ".shp" and not p.with_suffix(".cpg").exists()
+            and not p.with_suffix(".CPG").exists() and _looks_misdecoded(frame)):
+        texts = [str(c) for c in frame.columns] + [
+            v for c in frame.columns if c != frame.geometry.name for v in frame[c].tolist() if isinstance(v, str)]
+        codec = _redecode(texts)
+        if codec is not None:
+            warnings.warn(f"{p.name} has no .cpg file; its attributes were decoded as {codec.upper()} "
+                          f"(pass encoding= to choose another)", UserWarning, stacklevel=2)
+            frame = gpd.read_file(p, **{**kwargs, "encoding": codec})
+    return _prepare(frame, source=str(p), name_field=name_field)
+
+
+def _detect_name_field(frame: gpd.GeoDataFrame, source: str, name_field: str | None) -> str:
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    if name_field is not None:
+        if name_field in columns:
+            return name_field
+        folded = {normalize(c).casefold(): c for c in columns}
+        if normalize(name_field).casefold() in folded:
+            return folded[normalize(name_field).casefold()]
+        msg = f"{source}: name field {name_field!r} not found; fields: {', '.join(map(str, columns)) or '(none)'}"
+        raise BoundaryError(msg)
+    folded = {normalize(c).casefold(): c for c in columns}
+    for candidate in NAME_FIELDS:
+        if candidate in folded:
+            return folded[candidate]
+    msg = (f"{source}: no name field found (looked for {', '.join(NAME_FIELDS[:8])} …); "
+           f"fields: {', '.join(map(str, columns)) or '(none)'}; pass name_field=")
+    raise BoundaryError(msg)
+
+
+def _to_wgs84(frame: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
+    if frame.crs is None:
+        if len(frame) == 0:
+            return frame.set_crs("EPSG:4326")
+        x0, y0, x1, y1 = frame.total_bounds
+        if -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90:
+            warnings.warn(f"{source} has no coordinate reference system; assuming EPSG:4326 "
+                          f"(longitude/latitude)", UserWarning, stacklevel=3)
+            return frame.set_crs("EPSG:4326")
+        msg = f"{source} has no coordinate reference system and its coordinates are not degrees (add a .prj)"
+        raise BoundaryError(msg)
+    if frame.crs.to_epsg() != 4326:
+        return frame.to_crs("EPSG:4326")
+    return frame
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygonal part of a geometry (make_valid may return collections)."""
+    if geom is None or geom.is_empty:
+        return geom
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not parts:
+        return shapely.Polygon()
+    return shapely.union_all(parts)
+
+
+def _prepare(frame: gpd.GeoDataFrame, *, source: str, name_field: str | None) -> gpd.GeoDataFrame:
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry is None:
+        msg = f"{source}: not a layer with geometries"
+        raise BoundaryError(msg)
+    field_name = _detect_name_field(frame, source, name_field)
+    frame = _to_wgs84(frame, source)
+    geoms = frame.geometry.to_numpy()
+    names = [clean_name(v) for v in frame[field_name].tolist()]
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        rows = ", ".join(str(i + 1) for i in np.flatnonzero(missing)[:5])
+        warnings.warn(f"{source}: {int(missing.sum())} feature(s) without geometry dropped (feature {rows})",
+                      UserWarning, stacklevel=3)
+    types = shapely.get_type_id(geoms[~missing])
+    if len(types) and not np.isin(types, (3, 6, 7)).all():  # Polygon, MultiPolygon, collection
+        msg = f"{source}: boundaries must be polygons, found {sorted(set(shapely.get_type_id(geoms[~missing]).tolist()))} geometry type ids"
+        raise BoundaryError(msg)
+    nameless = [i for i, (n, m) in enumerate(zip(names, missing, strict=True)) if not n and not m]
+    if nameless:
+        rows = ", ".join(str(i + 1) for i in nameless[:5])
+        msg = f"{source}: feature(s) {rows} have an empty {field_name!r}"
+        raise BoundaryError(msg)
+    keep = ~missing
+    geoms = geoms[keep]
+    names = [n for n, k in zip(names, keep, strict=True) if k]
+    valid = shapely.is_valid(geoms)
+    if not valid.all():
+        bad = [names[i] for i in np.flatnonzero(~valid)]
+        warnings.warn(f"{source}: repaired {len(bad)} invalid geometr{'y' if len(bad) == 1 else 'ies'} "
+                      f"with make_valid ({', '.join(bad[:5])})", UserWarning, stacklevel=3)
+        geoms = geoms.copy()
+        geoms[~valid] = [_polygonal(g) for g in shapely.make_valid(geoms[~valid])]
+    geoms = np.array([_polygonal(g) for g in geoms], dtype=object)
+    order: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        order.setdefault(n, []).append(i)
+    if any(len(v) > 1 for v in order.values()):
+        logger.info("%s: features sharing a name dissolved (%s)", source,
+                    ", ".join(n for n, v in order.items() if len(v) > 1))
+    out_geoms = [geoms[v[0]] if len(v) == 1 else shapely.union_all(geoms[v]) for v in order.values()]
+    return gpd.GeoDataFrame({"name": pd.Series(list(order), dtype="str")},
+                            geometry=gpd.GeoSeries(out_geoms, crs="EPSG:4326"), crs="EPSG:4326")
+
+
+def _as_boundaries(value: PathOrFrame | None, *, name_field: str | None, encoding: str | None,
+                   what: str) -> gpd.GeoDataFrame:
+    if value is None:
+        return _empty_boundaries()
+    if isinstance(value, gpd.GeoDataFrame):
+        return _prepare(value, source=f"{what} GeoDataFrame", name_field=name_field)
+    if isinstance(value, str | Path):
+        return read_boundaries(value, name_field=name_field, encoding=encoding)
+    msg = f"{what}: expected a file path or a GeoDataFrame, got {type(value).__name__}"
+    raise TypeError(msg)
+
+
+# ---------------------------------------------------------------------------------------
+# overlaps
+# ---------------------------------------------------------------------------------------
+def _overlaps(frame: gpd.GeoDataFrame, layer: str, utm: Any) -> list[tuple[str, str, str, float]]:
+    if len(frame) < 2:
+        return []
+    metric = frame.to_crs(utm)
+    geoms = metric.geometry.to_numpy()
+    left, right = metric.sindex.query(geoms, predicate="intersects")
+    out = []
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i >= j:
+            continue
+        area = float(shapely.area(shapely.intersection(geoms[i], geoms[j])))
+        if area >= OVERLAP_MIN_M2:
+            out.append((layer, str(frame["name"].iloc[i]), str(frame["name"].iloc[j]), round(area, 1)))
+    return out
+
+
+def load_jurisdictions(townships: PathOrFrame, parks: PathOrFrame | None = None, *,
+                       name_field: str | None = None, encoding: str | None = None) -> Jurisdictions:
+    """Read township and park boundaries into :class:`Jurisdictions`.
+
+    Parameters
+    ----------
+    townships
+        Township/street (乡镇街道) boundaries: a file path or a GeoDataFrame.
+    parks
+        Park (园区) boundaries, or ``None`` for none.
+    name_field, encoding
+        See :func:`read_boundaries` (applied to both layers).
+
+    Returns
+    -------
+    Jurisdictions
+        With ``overlaps`` listing townships (and parks) that overlap each other by at
+        least :data:`OVERLAP_MIN_M2` (also logged as warnings).
+
+    Raises
+    ------
+    BoundaryError
+        A layer cannot be read or used, or there are no townships.
+    """
+    towns = _as_boundaries(townships, name_field=name_field, encoding=encoding, what="townships")
+    if len(towns) == 0:
+        msg = "the township boundaries hold no polygon"
+        raise BoundaryError(msg)
+    park_frame = _as_boundaries(parks, name_field=name_field, encoding=encoding, what="parks")
+    utm = towns.estimate_utm_crs()
+    rows = _overlaps(towns, "townships", utm) + _overlaps(park_frame, "parks", utm)
+    for layer, a, b, area in rows:
+        logger.warning("%s %s and %s overlap by %.0f m²", layer, a, b, area)
+    overlaps = pd.DataFrame(rows, columns=list(_OVERLAP_COLUMNS)) if rows else _empty_overlaps()
+    if len(park_frame):
+        county = shapely.union_all(towns.geometry.to_numpy())
+        outside = [n for n, g in zip(park_frame["name"], park_frame.geometry, strict=True)
+                   if not g.intersects(county)]
+        for n in outside:
+            logger.warning("park %s lies outside every township", n)
+    return Jurisdictions(townships=towns, parks=park_frame, overlaps=overlaps)
+
+
+# ---------------------------------------------------------------------------------------
+# the result
+# ---------------------------------------------------------------------------------------
+def _name_lookup(names: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
+    exact = {normalize(n): n for n in names}
+    loose: dict[str, list[str]] = {}
+    for n in names:
+        loose.setdefault(loose_key(n), []).append(n)
+    return exact, {k: v[0] for k, v in loose.items() if len(v) == 1}
 
 
 @dataclass(frozen=True)
@@ -24,7 +363,175 @@ class Jurisdictions:
         ``name, geometry``; one row per township/street.
     parks
         ``name, geometry``; may be empty.
+    overlaps
+        ``layer`` (townships/parks), ``name_a``, ``name_b``, ``area_m2``: pairs of
+        townships or parks that overlap (reported by :func:`load_jurisdictions`).
+
+    Notes
+    -----
+    Where townships (or parks) overlap, a point belongs to the first by name
+    (sorted); :meth:`units` subtracts in the same order, so the units partition the
+    area and agree with :meth:`locate`.
     """
 
     townships: gpd.GeoDataFrame
-    parks: gpd.GeoDataFrame
+    parks: gpd.GeoDataFrame = field(default_factory=_empty_boundaries)
+    overlaps: pd.DataFrame = field(default_factory=_empty_overlaps)
+
+    # ---- names -----------------------------------------------------------------------
+    @cached_property
+    def _towns(self) -> gpd.GeoDataFrame:
+        return _sorted_layer(self.townships)
+
+    @cached_property
+    def _parks(self) -> gpd.GeoDataFrame:
+        return _sorted_layer(self.parks)
+
+    @cached_property
+    def _town_lookup(self) -> tuple[dict[str, str], dict[str, str]]:
+        return _name_lookup(self._towns["name"].tolist())
+
+    @cached_property
+    def _park_lookup(self) -> tuple[dict[str, str], dict[str, str]]:
+        return _name_lookup(self._parks["name"].tolist())
+
+    @property
+    def township_names(self) -> list[str]:
+        """Township names, sorted."""
+        return self._towns["name"].tolist()
+
+    @property
+    def park_names(self) -> list[str]:
+        """Park names, sorted."""
+        return self._parks["name"].tolist()
+
+    def match_township(self, name: object) -> str:
+        """The township a declared name means (``青龙`` → ``青龙镇``), or ``""``."""
+        return _match(name, *self._town_lookup)
+
+    def match_park(self, name: object) -> str:
+        """The park a declared name means (``青龙园区`` → ``青龙工业园区``), or ``""``."""
+        return _match(name, *self._park_lookup)
+
+    # ---- units -------------------------------------------------------------------------
+    @cached_property
+    def _units(self) -> gpd.GeoDataFrame:
+        towns, parks = self._towns, self._parks
+        utm = towns.estimate_utm_crs() if len(towns) else parks.estimate_utm_crs()
+        town_geoms = towns.geometry.to_numpy()
+        town_metric = towns.to_crs(utm).geometry.to_numpy()
+        rows: list[tuple[str, str, str, Any]] = []
+        taken = shapely.Polygon()
+        park_geoms = parks.geometry.to_numpy()
+        for name, geom, metric in zip(parks["name"], park_geoms, parks.to_crs(utm).geometry.to_numpy(),
+                                      strict=True):
+            part = _polygonal(shapely.difference(geom, taken))
+            taken = shapely.union(taken, geom)
+            if part.is_empty:
+                logger.warning("park %s lies inside earlier parks; it gets no unit", name)
+                continue
+            areas = shapely.area(shapely.intersection(town_metric, metric)) if len(town_metric) else np.array([])
+            township = str(towns["name"].iloc[int(np.argmax(areas))]) if len(areas) and areas.max() > 0 else ""
+            rows.append((str(name), "park", township, part))
+        for name, geom in zip(towns["name"], town_geoms, strict=True):
+            part = _polygonal(shapely.difference(geom, taken))
+            taken = shapely.union(taken, geom)
+            if part.is_empty:
+                logger.info("township %s lies wholly inside parks (or earlier townships); no township unit", name)
+                continue
+            rows.append((str(name), "township", str(name), part))
+        return gpd.GeoDataFrame(
+            {c: pd.Series([r[k] for r in rows], dtype="str") for k, c in enumerate(_UNIT_COLUMNS)},
+            geometry=gpd.GeoSeries([r[3] for r in rows], crs="EPSG:4326"), crs="EPSG:4326")
+
+    def units(self) -> gpd.GeoDataFrame:
+        """The planning units: parks, then each township minus the parks.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``unit, unit_type ("park"/"township"), township, geometry`` in EPSG:4326;
+            parks first, then townships, each sorted by name. A park's ``township`` is
+            the township holding most of its area ("" if none); a township unit is the
+            area a township row of ``coverage.csv`` counts (outside every park).
+        """
+        return self._units.copy()
+
+    @cached_property
+    def _rep_points(self) -> dict[tuple[str, str], tuple[float, float]]:
+        out: dict[tuple[str, str], tuple[float, float]] = {}
+        units = self._units
+        for unit, kind, geom in zip(units["unit"], units["unit_type"], units.geometry, strict=True):
+            pt = geom.representative_point()
+            out[(kind, unit)] = (float(pt.x), float(pt.y))
+        for kind, layer in (("township", self._towns), ("park", self._parks)):
+            for name, geom in zip(layer["name"], layer.geometry, strict=True):
+                if (kind, name) not in out and not geom.is_empty:
+                    pt = geom.representative_point()
+                    out[(kind, name)] = (float(pt.x), float(pt.y))
+        return out
+
+    def representative_point(self, unit_type: str, name: str) -> tuple[float, float] | None:
+        """A point inside the unit (for a township: outside its parks when it can be).
+
+        Parameters
+        ----------
+        unit_type
+            ``"township"`` or ``"park"``.
+        name
+            The unit's name as in :meth:`units`.
+        """
+        return self._rep_points.get((unit_type, name))
+
+    # ---- point in polygon ---------------------------------------------------------------
+    def locate(self, lon: ArrayLike, lat: ArrayLike) -> tuple[list[str], list[str]]:
+        """Township and park of each point by point-in-polygon (vectorised spatial join).
+
+        Points on a shared border, or in overlapping polygons, go to the first by name.
+        NaN points, and points outside every polygon, get ``""``.
+
+        Returns
+        -------
+        (list of str, list of str)
+            Township and park names, one per point.
+        """
+        x = np.atleast_1d(np.asarray(lon, dtype=float))
+        y = np.atleast_1d(np.asarray(lat, dtype=float))
+        return _join(x, y, self._towns), _join(x, y, self._parks)
+
+
+def _sorted_layer(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if frame is None or len(frame) == 0:
+        return _empty_boundaries()
+    out = frame[["name", frame.geometry.name]].copy()
+    out["name"] = [clean_name(n) for n in out["name"]]
+    if out.crs is None:
+        out = out.set_crs("EPSG:4326")
+    elif out.crs.to_epsg() != 4326:
+        out = out.to_crs("EPSG:4326")
+    out = out.rename_geometry("geometry") if out.geometry.name != "geometry" else out
+    return out.sort_values("name", kind="stable").reset_index(drop=True)
+
+
+def _match(name: object, exact: dict[str, str], loose: dict[str, str]) -> str:
+    key = normalize(name)
+    if not key:
+        return ""
+    if key in exact:
+        return exact[key]
+    return loose.get(loose_key(key), "")
+
+
+def _join(x: np.ndarray, y: np.ndarray, layer: gpd.GeoDataFrame) -> list[str]:
+    out = np.full(len(x), "", dtype=object)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if len(layer) == 0 or not ok.any():
+        return out.tolist()
+    idx = np.flatnonzero(ok)
+    points = gpd.GeoDataFrame({"i": idx}, geometry=gpd.points_from_xy(x[idx], y[idx]), crs="EPSG:4326")
+    joined = gpd.sjoin(points, layer[["geometry"]], how="inner", predicate="intersects")
+    if len(joined):
+        first = joined.groupby("i", sort=False)["index_right"].min()  # sorted by name: first name wins
+        names = layer["name"].to_numpy(dtype=object)
+        out[first.index.to_numpy()] = names[first.to_numpy()]
+    return out.tolist()

@@ -1,0 +1,791 @@
+"""Geocoding (地理编码) of ledger enterprises and their jurisdiction join.
+
+Every accepted enterprise gets a WGS-84 point (or none) and a ``precision``:
+
+``exact``
+    The ledger gave coordinates (GCJ-02 and BD-09 converted to WGS-84 by iteration,
+    see :mod:`gridcover.coords`).
+``village``
+    The address names a village, community or road of the gazetteer (村/社区/路), or
+    an online geocoder found it at that level.
+``township`` / ``park``
+    Only a township/street (乡镇街道) or a park (园区) is known: its representative
+    point (inside the unit, outside parks for a township).
+``unlocated``
+    Nothing found. The row stays in every table but is never placed in a grid.
+
+With :class:`~gridcover.jurisdictions.Jurisdictions`, township and park come from
+point-in-polygon (a park wins over its township); a point outside every polygon
+rejects the row. A declared township or park (所属乡镇, 所属园区) that disagrees with
+the point is listed in ``Ledger.conflicts``: exact points win, approximate ones
+(village/township/park) yield to the declaration and move to the declared unit's
+representative point.
+
+Online geocoding is opt-in: pass ``geocoder=`` (an :class:`OnlineGeocoder`, or any
+geopy-like object with ``geocode(query)``); :func:`make_online_geocoder` builds one
+from the config through geopy, with an on-disk SQLite cache, rate limiting and retries.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from gridcover.geocode import Gazetteer
+>>> gaz = Gazetteer.from_frame(pd.DataFrame({
+...     "name": ["青龙镇", "石桥村"], "township": ["", "青龙镇"],
+...     "lon": [118.05, 118.07], "lat": [30.05, 30.06]}))
+>>> place = gaz.lookup("某某省某某市安平县青龙石桥村3组")
+>>> place.name, place.kind, place.township
+('石桥村', 'village', '青龙镇')
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ._address import KIND_PRECISION, KIND_RANK, PLACE_KINDS, Place, PlaceIndex, infer_kind, loose_key, normalize
+from .config import Config
+from .coords import in_china, to_wgs84
+from .errors import ConfigError, GridcoverError
+from .jurisdictions import Jurisdictions, clean_name
+from .ledger import Ledger
+from .schema import CRS_CODES, LOCATION_COLUMNS, REJECT_COLUMNS
+
+__all__ = [
+    "CONFLICT_COLUMNS",
+    "Gazetteer",
+    "GazetteerError",
+    "OnlineGeocoder",
+    "geocode",
+    "make_online_geocoder",
+    "read_gazetteer",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of ``Ledger.conflicts``.
+CONFLICT_COLUMNS = ("uscc", "source_row", "field", "declared", "spatial", "resolution")
+_WARNING_COLUMNS = ("source_row", "uscc", "message")
+#: Reason of a reject whose point lies outside every polygon (``{lon}``, ``{lat}``).
+OUTSIDE_REASON = "point ({lon:.6f}, {lat:.6f}) lies outside every township and park boundary"
+
+CrsCode = Literal["wgs84", "gcj02", "bd09"]
+
+
+class GazetteerError(GridcoverError, ValueError):
+    """The gazetteer (地名表) cannot be read or lacks a required column."""
+
+
+# ---------------------------------------------------------------------------------------
+# gazetteer
+# ---------------------------------------------------------------------------------------
+_GAZ_HEADERS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "名称", "地名", "村(社区)", "村社区", "村", "place"),
+    "township": ("township", "乡镇", "所属乡镇", "乡镇(街道)", "乡镇街道", "街道", "town"),
+    "lon": ("lon", "lng", "longitude", "经度", "x"),
+    "lat": ("lat", "latitude", "纬度", "y"),
+    "kind": ("kind", "type", "类型", "类别", "种类"),
+    "crs": ("crs", "坐标系"),
+}
+_KIND_ALIASES: dict[str, str] = {
+    "village": "village", "村": "village", "行政村": "village", "自然村": "village",
+    "community": "community", "社区": "community", "居委会": "community",
+    "road": "road", "路": "road", "道路": "road", "街": "road",
+    "park": "park", "园区": "park", "开发区": "park",
+    "township": "township", "乡镇": "township", "镇": "township", "乡": "township", "街道": "township",
+}
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Places (村/社区/路/园区/乡镇) with a representative WGS-84 point.
+
+    Build one with :func:`read_gazetteer` or :meth:`from_frame`; look addresses up
+    with :meth:`lookup` (microseconds each, whatever the gazetteer's size).
+
+    Attributes
+    ----------
+    places
+        ``name, township, lon, lat, kind`` (kind one of village, community, road,
+        park, township), WGS-84.
+    source
+        The file read, as given ("" for a frame).
+    """
+
+    places: pd.DataFrame
+    source: str = ""
+    _index: PlaceIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", PlaceIndex(_places(self.places)))
+
+    def __len__(self) -> int:
+        return len(self.places)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, *, source: str = "") -> Gazetteer:
+        """Validate a table (``name, township, lon, lat``, optional ``kind``, ``crs``).
+
+        Chinese headers (名称, 乡镇, 经度, 纬度, 类型) are accepted. Rows without a name
+        or with coordinates that are missing or outside China are dropped with a warning;
+        a ``crs`` column (wgs84/gcj02/bd09) converts points to WGS-84.
+
+        Raises
+        ------
+        GazetteerError
+            A required column is missing or a kind is unknown.
+        """
+        label = source or "gazetteer"
+        columns = _match_headers(frame, label)
+        n = len(frame)
+        names = [clean_name(v) for v in frame[columns["name"]].tolist()]
+        towns = ([clean_name(v) for v in frame[columns["township"]].tolist()]
+                 if "township" in columns else [""] * n)
+        lon = pd.to_numeric(frame[columns["lon"]], errors="coerce").to_numpy(dtype=float)
+        lat = pd.to_numeric(frame[columns["lat"]], errors="coerce").to_numpy(dtype=float)
+        if "kind" in columns:
+            raw = [clean_name(v) for v in frame[columns["kind"]].tolist()]
+            kinds = []
+            for row, (k, nm) in enumerate(zip(raw, names, strict=True)):
+                if not k:
+                    kinds.append(infer_kind(nm))
+                    continue
+                kind = _KIND_ALIASES.get(k.casefold())
+                if kind is None:
+                    msg = (f"{label}: row {row + 2}: unknown kind {k!r}; "
+                           f"expected one of {', '.join(PLACE_KINDS)}")
+                    raise GazetteerError(msg)
+                kinds.append(kind)
+        else:
+            kinds = [infer_kind(nm) for nm in names]
+        if "crs" in columns:
+            codes = np.array([str(c).strip().lower() or "wgs84" for c in frame[columns["crs"]].tolist()],
+                             dtype=object)
+            bad = sorted(set(codes.tolist()) - set(CRS_CODES))
+            if bad:
+                msg = f"{label}: unknown crs {', '.join(map(repr, bad))}; expected wgs84, gcj02 or bd09"
+                raise GazetteerError(msg)
+            lon, lat = to_wgs84(lon, lat, codes)
+        ok = np.isfinite(lon) & np.isfinite(lat) & in_china(lon, lat) & np.array([bool(x) for x in names], dtype=bool)
+        if not ok.all():
+            rows = ", ".join(str(i + 2) for i in np.flatnonzero(~ok)[:5])
+            warnings.warn(f"{label}: {int((~ok).sum())} row(s) without a name or valid coordinates in "
+                          f"China skipped (row {rows})", UserWarning, stacklevel=2)
+        for i, (kind, nm) in enumerate(zip(kinds, names, strict=True)):
+            if kind == "township" and not towns[i]:
+                towns[i] = nm
+        places = pd.DataFrame({
+            "name": pd.Series(names, dtype="str")[ok].to_numpy(),
+            "township": pd.Series(towns, dtype="str")[ok].to_numpy(),
+            "lon": lon[ok], "lat": lat[ok],
+            "kind": pd.Series(kinds, dtype="str")[ok].to_numpy(),
+        })
+        places = places.astype({"name": "str", "township": "str", "kind": "str"})
+        return cls(places=places.reset_index(drop=True), source=source)
+
+    def lookup(self, address: object, *, township_hint: object = "") -> Place | None:
+        """The most specific place an address names (see :class:`gridcover._address.PlaceIndex`)."""
+        return self._index.lookup(address, township_hint=township_hint)
+
+
+def _places(frame: pd.DataFrame) -> list[Place]:
+    return [Place(str(n), str(k), str(t), float(x), float(y))
+            for n, k, t, x, y in zip(frame["name"], frame["kind"], frame["township"], frame["lon"],
+                                     frame["lat"], strict=True)]
+
+
+def _match_headers(frame: pd.DataFrame, label: str) -> dict[str, str]:
+    folded = {normalize(c).casefold(): c for c in frame.columns}
+    out: dict[str, str] = {}
+    for canon, aliases in _GAZ_HEADERS.items():
+        for alias in aliases:
+            if normalize(alias).casefold() in folded:
+                out[canon] = folded[normalize(alias).casefold()]
+                break
+    missing = [c for c in ("name", "lon", "lat") if c not in out]
+    if missing:
+        msg = (f"{label}: missing column(s) {', '.join(missing)}; found "
+               f"{', '.join(map(str, frame.columns)) or '(none)'} (need name, township, lon, lat)")
+        raise GazetteerError(msg)
+    return out
+
+
+def read_gazetteer(path: str | Path) -> Gazetteer:
+    """Read a gazetteer CSV (UTF-8, UTF-8 with BOM or GBK).
+
+    Parameters
+    ----------
+    path
+        CSV with ``name, township, lon, lat`` and optionally ``kind``
+        (village/community/park/road/township; inferred from the name's suffix when
+        absent) and ``crs``. Coordinates are WGS-84 unless ``crs`` says otherwise.
+
+    Raises
+    ------
+    GazetteerError
+        The file cannot be read or lacks a required column.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        msg = f"cannot read gazetteer {p}: {exc.strerror or exc}"
+        raise GazetteerError(msg) from None
+    text = None
+    for codec in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(codec)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None:
+        msg = f"cannot read gazetteer {p}: not UTF-8 or GBK text"
+        raise GazetteerError(msg)
+    import io
+
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        msg = f"cannot read gazetteer {p}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        raise GazetteerError(msg) from None
+    return Gazetteer.from_frame(frame, source=str(p))
+
+
+# ---------------------------------------------------------------------------------------
+# online geocoding
+# ---------------------------------------------------------------------------------------
+_FATAL_ERRORS = frozenset({"GeocoderAuthenticationFailure", "GeocoderInsufficientPrivileges",
+                           "GeocoderQuotaExceeded", "ConfigurationError"})
+# Baidu ``level`` values too coarse to place an enterprise.
+_BAIDU_COARSE = ("区县", "城市", "省份", "国家")
+
+
+class OnlineGeocoder:
+    """An online geocoder behind a persistent cache, a rate limit and retries.
+
+    Parameters
+    ----------
+    provider
+        A geopy geocoder (``Nominatim``, ``Baidu``, ``BaiduV3``) or any object with
+        ``geocode(query)`` returning ``None`` or an object with ``longitude``,
+        ``latitude`` and ``raw``.
+    crs
+        Coordinate system of the provider's results (Baidu returns ``bd09``;
+        Nominatim ``wgs84``); converted to WGS-84.
+    cache_path
+        SQLite file of the cache (created with its folder); ``None`` keeps it in memory.
+        Keyed by provider name and normalised address; misses are cached too.
+    min_delay_s
+        Least seconds between two requests.
+    max_retries
+        Retries of a failed request (with doubling back-off) before giving up on it.
+    name
+        Provider name in the cache (the provider's class name by default).
+    sleep, clock
+        Injected for tests.
+    """
+
+    def __init__(self, provider: Any, *, crs: CrsCode = "wgs84", cache_path: str | Path | None = None,
+                 min_delay_s: float = 1.0, max_retries: int = 2, backoff_s: float = 2.0,
+                 name: str | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if crs not in CRS_CODES:
+            msg = f"crs must be one of {', '.join(CRS_CODES)}, got {crs!r}"
+            raise ValueError(msg)
+        self.provider = provider
+        self.crs = crs
+        self.name = name or type(provider).__name__
+        self.min_delay_s = float(min_delay_s)
+        self.max_retries = int(max_retries)
+        self.backoff_s = float(backoff_s)
+        self._sleep = sleep
+        self._clock = clock
+        self._last: float | None = None
+        self._disabled = False
+        self.requests = 0
+        if cache_path is None:
+            self._db = sqlite3.connect(":memory:")
+        else:
+            p = Path(os.path.expanduser(str(cache_path)))
+            p.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(p)
+        self._db.execute("CREATE TABLE IF NOT EXISTS geocode (provider TEXT NOT NULL, key TEXT NOT NULL, "
+                         "lon REAL, lat REAL, precision TEXT, PRIMARY KEY (provider, key))")
+        self._db.commit()
+
+    def close(self) -> None:
+        """Close the cache."""
+        self._db.close()
+
+    def __enter__(self) -> OnlineGeocoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _wait(self) -> None:
+        if self._last is not None:
+            gap = self.min_delay_s - (self._clock() - self._last)
+            if gap > 0:
+                self._sleep(gap)
+        self._last = self._clock()
+
+    def _request(self, query: str) -> Any:
+        delay = self.backoff_s
+        for attempt in range(self.max_retries + 1):
+            self._wait()
+            self.requests += 1
+            try:
+                return self.provider.geocode(query)
+            except Exception as exc:  # noqa: BLE001 - geopy's errors, or a fake's
+                if type(exc).__name__ in _FATAL_ERRORS:
+                    logger.error("online geocoder %s refused: %s; online geocoding stopped", self.name, exc)
+                    self._disabled = True
+                    raise _Skip from None
+                if attempt == self.max_retries:
+                    logger.warning("online geocoding of %r failed after %d attempts: %s", query, attempt + 1, exc)
+                    raise _Skip from None
+                self._sleep(delay)
+                delay *= 2
+        raise _Skip  # pragma: no cover - the loop returns or raises
+
+    def lookup(self, address: object) -> tuple[float, float, str] | None:
+        """WGS-84 ``(lon, lat, precision)`` of an address, or ``None``.
+
+        Cached results are returned without a request. Results coarser than a
+        township (a county or city centre) count as not found.
+        """
+        key = normalize(address)
+        if not key:
+            return None
+        row = self._db.execute("SELECT lon, lat, precision FROM geocode WHERE provider = ? AND key = ?",
+                               (self.name, key)).fetchone()
+        if row is not None:
+            return None if row[0] is None else (float(row[0]), float(row[1]), str(row[2]))
+        if self._disabled:
+            return None
+        try:
+            location = self._request(clean_name(address))
+        except _Skip:
+            return None
+        result = self._convert(location)
+        self._db.execute("INSERT OR REPLACE INTO geocode VALUES (?, ?, ?, ?, ?)",
+                         (self.name, key, *(result if result else (None, None, None))))
+        self._db.commit()
+        return result
+
+    def _convert(self, location: Any) -> tuple[float, float, str] | None:
+        if location is None:
+            return None
+        precision = _online_precision(getattr(location, "raw", None))
+        if precision is None:
+            return None
+        lon, lat = to_wgs84(float(location.longitude), float(location.latitude), self.crs)
+        x, y = float(lon[0]), float(lat[0])
+        if not (np.isfinite(x) and np.isfinite(y) and bool(in_china(x, y))):
+            return None
+        return x, y, precision
+
+
+class _Skip(Exception):
+    """No result for this query (failed or refused)."""
+
+
+def _online_precision(raw: Any) -> str | None:
+    """Precision of a provider's result from its raw payload (village when unknown)."""
+    if not isinstance(raw, dict):
+        return "village"
+    level = raw.get("level")
+    if isinstance(level, str) and level:
+        if level in _BAIDU_COARSE:
+            return None
+        return "township" if level == "乡镇" else "village"
+    rank = raw.get("place_rank")
+    if rank is not None:
+        try:
+            r = int(rank)
+        except (TypeError, ValueError):
+            return "village"
+        if r < 13:
+            return None
+        return "township" if r < 19 else "village"
+    return "village"
+
+
+def make_online_geocoder(config: Config, *, cache_path: str | Path | None = None) -> OnlineGeocoder:
+    """Build the opt-in online geocoder named by ``config.online_geocoder`` through geopy.
+
+    Parameters
+    ----------
+    config
+        ``online_geocoder`` (nominatim, baidu, baiduv3), ``geocoder_api_key`` (or the
+        ``GRIDCOVER_GEOCODER_KEY`` environment variable; Baidu needs one),
+        ``geocode_cache`` and ``geocode_min_delay_s``.
+    cache_path
+        Overrides ``config.geocode_cache``.
+
+    Raises
+    ------
+    ImportError
+        geopy is not installed (``pip install gridcover[geocode]``).
+    ConfigError
+        No geocoder is configured, or Baidu has no key.
+    """
+    if config.online_geocoder is None:
+        msg = "config.online_geocoder is not set (nominatim, baidu or baiduv3)"
+        raise ConfigError(msg)
+    try:
+        from geopy.geocoders import Baidu, BaiduV3, Nominatim
+    except ImportError:
+        msg = "online geocoding needs geopy: pip install gridcover[geocode]"
+        raise ImportError(msg) from None
+    from . import __version__
+
+    key = config.geocoder_api_key or os.environ.get("GRIDCOVER_GEOCODER_KEY")
+    provider: Any
+    crs: CrsCode
+    if config.online_geocoder == "nominatim":
+        provider, crs = Nominatim(user_agent=f"gridcover/{__version__}", timeout=10), "wgs84"
+    else:
+        if not key:
+            msg = (f"the {config.online_geocoder} geocoder needs an API key: set geocoder_api_key "
+                   f"in the config or GRIDCOVER_GEOCODER_KEY")
+            raise ConfigError(msg)
+        cls = Baidu if config.online_geocoder == "baidu" else BaiduV3
+        provider, crs = cls(api_key=key, timeout=10), "bd09"  # Baidu returns BD-09
+    return OnlineGeocoder(provider, crs=crs, cache_path=cache_path or config.geocode_cache,
+                          min_delay_s=config.geocode_min_delay_s, name=config.online_geocoder)
+
+
+def _as_online(geocoder: Any, config: Config) -> OnlineGeocoder | None:
+    if geocoder is None or isinstance(geocoder, OnlineGeocoder):
+        return geocoder
+    if not callable(getattr(geocoder, "geocode", None)):
+        msg = f"geocoder must have a geocode(query) method, got {type(geocoder).__name__}"
+        raise TypeError(msg)
+    crs: CrsCode = "bd09" if "baidu" in type(geocoder).__name__.lower() else "wgs84"
+    return OnlineGeocoder(geocoder, crs=crs, cache_path=config.geocode_cache,
+                          min_delay_s=config.geocode_min_delay_s)
+
+
+# ---------------------------------------------------------------------------------------
+# geocode
+# ---------------------------------------------------------------------------------------
+def _text(frame: pd.DataFrame, column: str) -> list[str]:
+    if column not in frame.columns:
+        return [""] * len(frame)
+    return [clean_name(v) for v in frame[column].tolist()]
+
+
+def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _place_index(gazetteer: Gazetteer | None, jurisdictions: Jurisdictions | None) -> PlaceIndex | None:
+    """Gazetteer places, with townships and parks taken from the boundaries when given."""
+    places = list(gazetteer._index.places) if gazetteer is not None else []
+    if jurisdictions is not None:
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for p in places:
+            if p.kind in ("township", "park"):
+                match = (jurisdictions.match_township(p.name) if p.kind == "township"
+                         else jurisdictions.match_park(p.name))
+                point = jurisdictions.representative_point(p.kind, match) if match else None
+                if point is not None:
+                    # the unit's point, inside it (a township's outside its parks)
+                    p = Place(p.name, p.kind, match if p.kind == "township" else p.township, *point)
+                    seen.add((p.kind, match))
+            out.append(p)
+        for kind, names in (("township", jurisdictions.township_names), ("park", jurisdictions.park_names)):
+            for name in names:
+                point = jurisdictions.representative_point(kind, name)
+                if (kind, name) not in seen and point is not None:
+                    out.append(Place(name, kind, name if kind == "township" else "", *point))
+        places = out
+    return PlaceIndex(places) if places else None
+
+
+def geocode(ledger: Ledger, jurisdictions: Jurisdictions | None = None, *,
+            gazetteer: Gazetteer | None = None, config: Config | None = None,
+            geocoder: Any = None) -> Ledger:
+    """Locate every enterprise and assign its township, park and unit.
+
+    Parameters
+    ----------
+    ledger
+        From :func:`~gridcover.ledger.read_ledger` (columns per
+        :data:`~gridcover.schema.LEDGER_COLUMNS`).
+    jurisdictions
+        Township and park polygons. With them, township and park come from
+        point-in-polygon and a point outside every polygon rejects its row; without
+        them, from the declared columns (and the gazetteer).
+    gazetteer
+        Places for address-only rows (offline).
+    config
+        Online geocoder settings (cache, delay); defaults otherwise.
+    geocoder
+        Opt-in online geocoder for rows the gazetteer cannot place: an
+        :class:`OnlineGeocoder` or a geopy-like object (wrapped with the config's
+        cache). ``None`` (default) stays offline.
+
+    Returns
+    -------
+    Ledger
+        A new ledger whose enterprises gain ``lon, lat, precision, township, park,
+        unit, unit_type`` after the ledger columns; rows whose point lies outside
+        every boundary move to ``rejects``; ``conflicts`` lists declared
+        townships/parks that disagree with the point (``uscc, source_row, field,
+        declared, spatial, resolution``); ``warnings`` notes approximate points moved
+        into their unit.
+    """
+    config = config or Config()
+    online = _as_online(geocoder, config)
+    ent = ledger.enterprises.drop(columns=[c for c in LOCATION_COLUMNS if c in ledger.enterprises.columns])
+    n = len(ent)
+    usccs = [str(u) for u in ent.index]
+    rows = (pd.to_numeric(ent["source_row"], errors="coerce").fillna(0).astype("int64").to_numpy()
+            if "source_row" in ent.columns else np.zeros(n, dtype="int64"))
+    address = _text(ent, "address")
+    decl_town = _text(ent, "township_declared")
+    decl_park = _text(ent, "park_declared")
+    village = _text(ent, "village")
+    crs = np.array([c.lower() or "wgs84" for c in _text(ent, "crs")], dtype=object)
+
+    # 1. given coordinates → WGS-84 (exact)
+    lon_src, lat_src = _floats(ent, "lon_src"), _floats(ent, "lat_src")
+    has_xy = np.isfinite(lon_src) & np.isfinite(lat_src)
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    if has_xy.any():
+        lon[has_xy], lat[has_xy] = to_wgs84(lon_src[has_xy], lat_src[has_xy], crs[has_xy])
+    precision = np.where(has_xy, "exact", "unlocated").astype(object)
+    place_town = [""] * n  # township the gazetteer gives (fallback when no boundaries)
+    place_park = [""] * n
+
+    # 2. offline gazetteer (and boundary names)
+    index = _place_index(gazetteer, jurisdictions)
+    if index is not None:
+        memo: dict[tuple[str, str, str, str], Place | None] = {}
+        for i in np.flatnonzero(~has_xy):
+            key = (address[i], decl_town[i], decl_park[i], village[i])
+            if key not in memo:
+                memo[key] = _resolve(index, *key)
+            place = memo[key]
+            if place is not None:
+                lon[i], lat[i] = place.lon, place.lat
+                precision[i] = KIND_PRECISION[place.kind]
+                place_town[i] = place.township
+                place_park[i] = place.name if place.kind == "park" else ""
+    source = np.where(has_xy, "given", np.where(precision != "unlocated", "gazetteer", "")).astype(object)
+
+    # 3. online (opt-in) for what the gazetteer could not place
+    if online is not None:
+        todo = [i for i in np.flatnonzero(precision == "unlocated") if address[i]]
+        logger.info("online geocoding of %d address(es) through %s", len(todo), online.name)
+        for i in todo:
+            found = online.lookup(address[i])
+            if found is not None:
+                lon[i], lat[i], precision[i] = found
+                source[i] = "online"
+
+    notes: list[tuple[int, str, str]] = []
+    conflicts: list[tuple[str, int, str, str, str, str]] = []
+    rejected = np.zeros(n, dtype=bool)
+    if jurisdictions is not None:
+        town, park = _spatial(jurisdictions, lon, lat, precision, source, decl_town, decl_park, place_town,
+                              usccs, rows, notes, conflicts, rejected)
+    else:
+        town, park = _declared(gazetteer, precision, decl_town, decl_park, place_town, place_park)
+
+    located = precision != "unlocated"
+    unit = np.where(located, np.where(np.array(park, dtype=object) != "", park, town), "").astype(object)
+    unit_type = np.where(~located | (unit == ""), "",
+                         np.where(np.array(park, dtype=object) != "", "park", "township")).astype(object)
+
+    out = ent.copy()
+    out["lon"] = lon
+    out["lat"] = lat
+    out["precision"] = pd.Series(precision, index=out.index, dtype="str")
+    out["township"] = pd.Series(town, index=out.index, dtype="str")
+    out["park"] = pd.Series(park, index=out.index, dtype="str")
+    out["unit"] = pd.Series(unit, index=out.index, dtype="str")
+    out["unit_type"] = pd.Series(unit_type, index=out.index, dtype="str")
+
+    rejects = ledger.rejects
+    if rejected.any():
+        new = pd.DataFrame({
+            "source_row": rows[rejected].astype("int64"),
+            "uscc": pd.Series(np.array(usccs, dtype=object)[rejected], dtype="str").to_numpy(),
+            "reason": [OUTSIDE_REASON.format(lon=lon[i], lat=lat[i]) for i in np.flatnonzero(rejected)],
+        })
+        rejects = pd.concat([rejects[list(REJECT_COLUMNS)] if len(rejects) else rejects, new],
+                            ignore_index=True) if len(rejects) else new
+        rejects = rejects.sort_values("source_row", kind="stable").reset_index(drop=True)
+        out = out[~rejected]
+        logger.info("%d row(s) rejected: point outside every township and park", int(rejected.sum()))
+    counts = pd.Series(out["precision"]).value_counts().to_dict()
+    logger.info("geocoded %d enterprise(s): %s", len(out), ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return replace(ledger, enterprises=out, rejects=rejects,
+                   conflicts=_frame(conflicts, CONFLICT_COLUMNS, int_col="source_row"),
+                   warnings=_merge_warnings(ledger.warnings, notes))
+
+
+def _resolve(index: PlaceIndex, address: str, township: str, park: str, village: str) -> Place | None:
+    """Most specific place for a row: its address, else its declared village/park/township."""
+    place = index.lookup(address, township_hint=township) if address else None
+    if place is not None and KIND_RANK[place.kind] >= KIND_RANK["road"]:
+        return place
+    fallback = "".join((township, park, village))
+    if fallback:
+        other = index.lookup(fallback, township_hint=township)
+        if other is not None and (place is None or KIND_RANK[other.kind] > KIND_RANK[place.kind]):
+            return other
+    return place
+
+
+def _declared(gazetteer: Gazetteer | None, precision: np.ndarray, decl_town: list[str],
+              decl_park: list[str], place_town: list[str], place_park: list[str]) -> tuple[list[str], list[str]]:
+    """Township and park without boundaries: declared, else the gazetteer's."""
+    canon: dict[str, str] = {}
+    if gazetteer is not None:
+        places = gazetteer.places
+        names = [*places.loc[places["kind"] == "township", "name"], *places["township"]]
+        for name in names:
+            if name:
+                canon.setdefault(loose_key(name), str(name))
+    town = [canon.get(loose_key(d), d) if d else canon.get(loose_key(p), p)
+            for d, p in zip(decl_town, place_town, strict=True)]
+    park = [d or p for d, p in zip(decl_park, place_park, strict=True)]
+    return town, park
+
+
+def _spatial(j: Jurisdictions, lon: np.ndarray, lat: np.ndarray, precision: np.ndarray, source: np.ndarray,
+             decl_town: list[str], decl_park: list[str], place_town: list[str], usccs: list[str],
+             rows: np.ndarray, notes: list[tuple[int, str, str]],
+             conflicts: list[tuple[str, int, str, str, str, str]],
+             rejected: np.ndarray) -> tuple[list[str], list[str]]:
+    """Point-in-polygon join, declared-vs-spatial conflicts and outside-every-boundary rejects.
+
+    Mutates the arrays and lists it is given (all private to one geocode call).
+    """
+    n = len(lon)
+    town_of = {d: j.match_township(d) for d in set(decl_town) | set(place_town) if d}
+    park_of = {d: j.match_park(d) for d in set(decl_park) if d}
+    town, park = j.locate(lon, lat)
+    located = precision != "unlocated"
+
+    def move(i: int, kind: str, name: str, why: str) -> None:
+        point = j.representative_point(kind, name)
+        if point is None:
+            return
+        lon[i], lat[i] = point
+        precision[i] = kind
+        notes.append((int(rows[i]), usccs[i], why))
+
+    # a. points outside every polygon
+    outside = [i for i in np.flatnonzero(located) if not town[i] and not park[i]]
+    moved = []
+    for i in outside:
+        if source[i] == "online":  # an online hit outside the area is not trusted
+            lon[i] = lat[i] = np.nan
+            precision[i] = "unlocated"
+            notes.append((int(rows[i]), usccs[i], "online geocoder result outside every boundary ignored"))
+            continue
+        if precision[i] != "exact":
+            target = (("park", park_of.get(decl_park[i], "")) if park_of.get(decl_park[i]) else
+                      ("township", town_of.get(decl_town[i], "") or town_of.get(place_town[i], "")))
+            if target[1]:
+                where = f"({lon[i]:.6f}, {lat[i]:.6f})"
+                move(i, target[0], target[1], f"gazetteer point {where} lies outside every boundary; "
+                     f"placed at the representative point of {target[1]}")
+                moved.append(i)
+                continue
+        rejected[i] = True
+    if moved:
+        t2, p2 = j.locate(lon[moved], lat[moved])
+        for k, i in enumerate(moved):
+            town[i], park[i] = t2[k], p2[k]
+
+    # b. declared park vs spatial park (a park wins over its township)
+    moved = []
+    for i in np.flatnonzero(located & ~rejected):
+        if not decl_park[i] or precision[i] == "unlocated":
+            continue
+        declared = park_of.get(decl_park[i], "")
+        if declared == park[i]:
+            continue
+        if precision[i] == "exact" or not declared:
+            conflicts.append((usccs[i], int(rows[i]), "park", decl_park[i], park[i], "point"))
+            continue
+        conflicts.append((usccs[i], int(rows[i]), "park", decl_park[i], park[i], "declared"))
+        move(i, "park", declared, f"{precision[i]} point outside the declared park {declared}; "
+             f"placed at its representative point")
+        moved.append(i)
+    if moved:
+        t2, p2 = j.locate(lon[moved], lat[moved])
+        for k, i in enumerate(moved):
+            town[i], park[i] = t2[k], p2[k] or park_of[decl_park[i]]
+
+    # c. declared township vs spatial township
+    moved = []
+    for i in np.flatnonzero(located & ~rejected):
+        if not decl_town[i] or precision[i] == "unlocated":
+            continue
+        declared = town_of.get(decl_town[i], "")
+        if declared == town[i]:
+            continue
+        if precision[i] == "exact" or not declared:
+            conflicts.append((usccs[i], int(rows[i]), "township", decl_town[i], town[i], "point"))
+            continue
+        conflicts.append((usccs[i], int(rows[i]), "township", decl_town[i], town[i], "declared"))
+        if park[i]:
+            town[i] = declared  # the park is the unit; keep the point in it
+            continue
+        move(i, "township", declared, f"{precision[i]} point outside the declared township {declared}; "
+             f"placed at its representative point")
+        moved.append(i)
+    if moved:
+        t2, p2 = j.locate(lon[moved], lat[moved])
+        for k, i in enumerate(moved):
+            town[i], park[i] = t2[k] or town_of[decl_town[i]], p2[k]
+
+    # d. unlocated rows keep their declared names (canonical when known)
+    for i in range(n):
+        if precision[i] == "unlocated":
+            town[i] = town_of.get(decl_town[i], "") or decl_town[i]
+            park[i] = park_of.get(decl_park[i], "") or decl_park[i]
+    # a park enterprise outside every township polygon: its park's township
+    if any(p and not t for t, p in zip(town, park, strict=True)):
+        park_town = dict(zip(j.units()["unit"], j.units()["township"], strict=True))
+        for i in range(n):
+            if park[i] and not town[i] and precision[i] != "unlocated":
+                town[i] = park_town.get(park[i], "")
+    return town, park
+
+
+def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...], *, int_col: str) -> pd.DataFrame:
+    data = {c: pd.Series([r[k] for r in rows], dtype="int64" if c == int_col else "str")
+            for k, c in enumerate(columns)}
+    out = pd.DataFrame(data)
+    return out.sort_values([int_col, "field"] if "field" in columns else [int_col], kind="stable").reset_index(drop=True)
+
+
+def _merge_warnings(existing: pd.DataFrame, notes: list[tuple[int, str, str]]) -> pd.DataFrame:
+    if not notes:
+        return existing
+    new = _frame(notes, _WARNING_COLUMNS, int_col="source_row")
+    if existing is None or len(existing) == 0:
+        return new
+    return pd.concat([existing, new], ignore_index=True)
