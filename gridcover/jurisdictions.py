@@ -283,20 +283,24 @@ def _as_boundaries(value: PathOrFrame | None, *, name_field: str | None, encodin
 # ---------------------------------------------------------------------------------------
 # overlaps
 # ---------------------------------------------------------------------------------------
+def _area_m2(geoms: Any, utm: Any) -> np.ndarray:
+    """Areas in m² of lon/lat geometries (intersected in degrees first, so that touching
+    polygons, whose straight edges bend differently when projected, never overlap)."""
+    return gpd.GeoSeries(list(geoms), crs="EPSG:4326").to_crs(utm).area.to_numpy()
+
+
 def _overlaps(frame: gpd.GeoDataFrame, layer: str, utm: Any) -> list[tuple[str, str, str, float]]:
     if len(frame) < 2:
         return []
-    metric = frame.to_crs(utm)
-    geoms = metric.geometry.to_numpy()
-    left, right = metric.sindex.query(geoms, predicate="intersects")
-    out = []
-    for i, j in zip(left.tolist(), right.tolist(), strict=True):
-        if i >= j:
-            continue
-        area = float(shapely.area(shapely.intersection(geoms[i], geoms[j])))
-        if area >= OVERLAP_MIN_M2:
-            out.append((layer, str(frame["name"].iloc[i]), str(frame["name"].iloc[j]), round(area, 1)))
-    return out
+    geoms = frame.geometry.to_numpy()
+    left, right = frame.sindex.query(geoms, predicate="intersects")
+    pairs = [(i, j) for i, j in zip(left.tolist(), right.tolist(), strict=True) if i < j]
+    if not pairs:
+        return []
+    areas = _area_m2(shapely.intersection(geoms[[i for i, _ in pairs]], geoms[[j for _, j in pairs]]), utm)
+    names = frame["name"].tolist()
+    return [(layer, str(names[i]), str(names[j]), round(float(a), 1))
+            for (i, j), a in zip(pairs, areas, strict=True) if a >= OVERLAP_MIN_M2]
 
 
 def load_jurisdictions(townships: PathOrFrame, parks: PathOrFrame | None = None, *,
@@ -419,18 +423,16 @@ class Jurisdictions:
         towns, parks = self._towns, self._parks
         utm = towns.estimate_utm_crs() if len(towns) else parks.estimate_utm_crs()
         town_geoms = towns.geometry.to_numpy()
-        town_metric = towns.to_crs(utm).geometry.to_numpy()
         rows: list[tuple[str, str, str, Any]] = []
         taken = shapely.Polygon()
-        park_geoms = parks.geometry.to_numpy()
-        for name, geom, metric in zip(parks["name"], park_geoms, parks.to_crs(utm).geometry.to_numpy(),
-                                      strict=True):
+        for name, geom in zip(parks["name"], parks.geometry.to_numpy(), strict=True):
             part = _polygonal(shapely.difference(geom, taken))
             taken = shapely.union(taken, geom)
             if part.is_empty:
                 logger.warning("park %s lies inside earlier parks; it gets no unit", name)
                 continue
-            areas = shapely.area(shapely.intersection(town_metric, metric)) if len(town_metric) else np.array([])
+            # the township holding most of the park's area
+            areas = _area_m2(shapely.intersection(town_geoms, geom), utm) if len(town_geoms) else np.array([])
             township = str(towns["name"].iloc[int(np.argmax(areas))]) if len(areas) and areas.max() > 0 else ""
             rows.append((str(name), "park", township, part))
         for name, geom in zip(towns["name"], town_geoms, strict=True):
