@@ -31,6 +31,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from .config import Config
 from .coverage import BUILD_ACTIONS, KEEP_ACTIONS, TOTAL_LABEL, UNLOCATED_LABEL, _unit_keys
 from .gaps import _count, _text, party_members
 from .plan import Plan
@@ -50,7 +51,7 @@ FUNDING_COLUMNS: Final = ("unit_type", "unit",
 UNNAMED_JOINT: Final = "（未填名称）"
 
 
-def _own_levels(big: pd.Series, config) -> pd.Series:
+def _own_levels(big: pd.Series, config: Config) -> pd.Series:
     """O3/O4: the level an own organisation of this size should have."""
     return pd.Series(np.select(
         [big >= config.primary_committee_members, big > config.general_branch_members],

@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridcover import Config
-from gridcover.gaps import GAP_COLUMNS, RULE_IDS, RULE_TEXT, find_gaps, gap_column, org_level, rule_text
+from gridcover.gaps import (
+    GAP_COLUMNS,
+    RULE_IDS,
+    RULE_TEXT,
+    find_gaps,
+    gap_column,
+    org_level,
+    rule_text,
+)
 
 DEFAULTS = {
     "name": "某企业", "staff": 10, "members": 0, "probationary": 0, "org_type": "none",

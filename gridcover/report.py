@@ -1,0 +1,876 @@
+"""Reports for planners and GIS: the Excel workbook, GeoPackage, Shapefiles and a printed map.
+
+* :func:`write_excel` — ``plan.xlsx`` with Chinese sheets and headers (汇总, 企业台账, 网格,
+  联合党支部, 网格长, 指导员, 问题清单, 经费测算, 未入库), frozen header rows, number and
+  percent formats, fixed document properties (same plan → same bytes).
+* :func:`write_geopackage` — ``plan.gpkg`` with layers ``enterprises`` (points, every
+  enterprise column plus ``uscc``), ``grids``, ``units``, ``service_centres`` (EPSG:4326).
+* :func:`write_shapefiles` — the same layers as Shapefiles in GBK (with ``.cpg``) for
+  older Chinese GIS software, with field names cut to 10 characters (``fields.csv``
+  maps them back).
+* :func:`coverage_png` — a static choropleth of organisational coverage after the plan,
+  by unit, with a CJK font, for printed reports.
+
+Every writer writes into a temporary file in the target's folder and renames it over
+the target (:func:`os.replace`), so a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+import shutil
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .coverage import By, coverage_by, coverage_table, targets
+from .funding import funding
+from .gaps import RULE_IDS, rule_text
+from .plan import Plan
+from .schema import ACTION_LABELS, ACTIONS, INDUSTRY_SECTIONS, ORG_TYPE_LABELS
+
+__all__ = [
+    "ENTERPRISE_HEADERS",
+    "SHEETS",
+    "coverage_png",
+    "write_excel",
+    "write_geopackage",
+    "write_shapefiles",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Sheets of ``plan.xlsx``, in order.
+SHEETS: Final = ("汇总", "企业台账", "网格", "联合党支部", "网格长", "指导员", "问题清单", "经费测算", "未入库")
+
+#: Fixed document timestamp: the workbook and GeoPackage carry no run time, so the same
+#: plan gives the same bytes.
+FIXED_TIMESTAMP: Final = dt.datetime(2000, 1, 1, 0, 0, 0)
+
+#: Chinese headers of the enterprise table (企业台账), in sheet order.
+ENTERPRISE_HEADERS: Final = {
+    "uscc": "统一社会信用代码", "name": "企业名称", "unit": "管理单元", "unit_type": "单元类型",
+    "township": "乡镇（街道）", "park": "园区", "village": "村（社区）", "address": "地址",
+    "industry": "行业门类", "staff": "职工人数", "size_class": "规模", "above_scale": "是否规上企业",
+    "members": "正式党员数", "probationary": "预备党员数", "org_type": "党组织组建方式",
+    "org_name": "所在党组织", "instructor": "党建工作指导员", "investor_member": "出资人是否党员",
+    "fixed_premises": "有无固定经营场所", "eligible": "是否入网格", "grid_id": "网格编号",
+    "branch_id": "联合党支部编号", "action": "规划措施", "gaps": "问题", "lon": "经度", "lat": "纬度",
+    "precision": "定位精度", "crs": "原始坐标系", "lon_src": "原始经度", "lat_src": "原始纬度",
+    "township_declared": "所属乡镇（台账）", "park_declared": "所属园区（台账）", "source_row": "台账行号",
+}
+PRECISION_LABELS: Final = {"exact": "精确坐标", "village": "村（社区）", "township": "乡镇（街道）",
+                           "park": "园区", "unlocated": "未定位"}
+UNIT_TYPE_LABELS: Final = {"park": "园区", "township": "乡镇（街道）", "total": "全域"}
+CRS_LABELS: Final = {"wgs84": "WGS-84", "gcj02": "GCJ-02（高德、腾讯）", "bd09": "BD-09（百度）"}
+BRANCH_STATUS_LABELS: Final = {"new": "新建", "kept": "保留", "split": "拆分"}
+LEADER_STATUS_LABELS: Final = {"member": "党员企业担任", "instructor post to fill": "待选派党建工作指导员"}
+
+GRID_HEADERS: Final = {"grid_id": "网格编号", "unit": "管理单元", "unit_type": "单元类型",
+                       "n_enterprises": "企业数", "staff": "职工人数", "members": "正式党员数",
+                       "leader_uscc": "网格长单位代码", "leader_name": "网格长单位",
+                       "leader_status": "网格长状态"}
+BRANCH_HEADERS: Final = {"branch_id": "联合党支部编号", "grid_id": "网格编号", "unit": "管理单元",
+                         "status": "状态", "n_units": "覆盖单位数", "members": "正式党员数",
+                         "max_distance_m": "单位最大间距（米）", "uscc": "成员单位代码",
+                         "names": "成员单位"}
+LEADER_HEADERS: Final = {"grid_id": "网格编号", "rank": "排序", "uscc": "统一社会信用代码",
+                         "name": "企业名称", "reason": "推荐理由"}
+INSTRUCTOR_HEADERS: Final = {"uscc": "统一社会信用代码", "name": "企业名称", "unit": "管理单元",
+                             "instructor": "党建工作指导员", "distance_m": "距离（米）", "source": "来源"}
+GAP_HEADERS: Final = {"uscc": "统一社会信用代码", "name": "企业名称", "unit": "管理单元",
+                      "rule_id": "规则", "rule": "规则内容", "message": "问题说明"}
+REJECT_HEADERS: Final = {"source_row": "台账行号", "uscc": "统一社会信用代码", "reason": "未入库原因"}
+COVERAGE_HEADERS: Final = {
+    "unit_type": "单元类型", "unit": "单元", "park": "园区", "township": "乡镇（街道）",
+    "industry": "行业门类", "size_class": "规模", "enterprises": "企业数",
+    "org_rate_before": "党组织覆盖率（规划前）", "org_rate_after": "党组织覆盖率（规划后）",
+    "work_rate_before": "工作覆盖率（规划前）", "work_rate_after": "工作覆盖率（规划后）",
+    "above_scale": "规上企业数", "m3_rate_before": "规上企业组建率（规划前）",
+    "m3_rate_after": "规上企业组建率（规划后）",
+}
+FUNDING_HEADERS: Final = {
+    "unit_type": "单元类型", "unit": "管理单元",
+    **{f"{k}_{p}": f"{v}（{pl}）" for p, pl in (("before", "规划前"), ("after", "规划后")) for k, v in (
+        ("committees", "基层党委"), ("general_branches", "党总支"), ("branches", "单独党支部"),
+        ("joint_branches", "联合党支部"), ("secretaries", "书记"), ("formal_members", "正式党员"),
+        ("amount_organisations", "组织经费（元）"), ("amount_secretaries", "书记补贴（元）"),
+        ("amount_members", "党员经费（元）"), ("amount_total", "合计（元）"))},
+    "amount_change": "增减（元）",
+}
+
+# --- atomic writing ---------------------------------------------------------------------
+
+
+@contextmanager
+def _atomic(target: str | Path) -> Iterator[Path]:
+    """Yield a not-yet-existing path in a temporary folder next to ``target``; move it
+    over ``target`` on success, leave ``target`` untouched on an exception."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        tmp = tmpdir / target.name
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+# --- table preparation ------------------------------------------------------------------
+
+
+def _yes_no(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    return "是" if bool(value) else "否"
+
+
+def _is_boolish(s: pd.Series) -> bool:
+    if s.dtype == bool or str(s.dtype) == "boolean":
+        return True
+    if s.dtype != object:
+        return False
+    values = s.dropna()
+    return len(values) > 0 and all(isinstance(v, bool | np.bool_) for v in values)
+
+
+def _names(plan: Plan) -> pd.Series:
+    ent = plan.enterprises
+    if "name" in ent:
+        return ent["name"].fillna("").astype(str).set_axis(ent.index.astype(str))
+    return pd.Series(dtype="str")
+
+
+def _units(plan: Plan) -> pd.Series:
+    ent = plan.enterprises
+    if "unit" in ent:
+        return ent["unit"].fillna("").astype(str).set_axis(ent.index.astype(str))
+    return pd.Series(dtype="str")
+
+
+def _industry_label(code: str) -> str:
+    return f"{code} {INDUSTRY_SECTIONS[code]}" if code in INDUSTRY_SECTIONS else code
+
+
+def _enterprise_sheet(plan: Plan) -> pd.DataFrame:
+    ent = plan.enterprises.reset_index()
+    if "uscc" not in ent:
+        ent = ent.rename(columns={ent.columns[0]: "uscc"})
+    known = [c for c in ENTERPRISE_HEADERS if c in ent]
+    extra = [c for c in ent.columns if c not in ENTERPRISE_HEADERS]
+    df = ent[known + extra].copy()
+    labels = {"org_type": ORG_TYPE_LABELS, "action": ACTION_LABELS, "precision": PRECISION_LABELS,
+              "unit_type": UNIT_TYPE_LABELS, "crs": CRS_LABELS}
+    for col, mapping in labels.items():
+        if col in df:
+            text = df[col].fillna("").astype(str)
+            df[col] = text.map(mapping).fillna(text)
+    if "industry" in df:
+        df["industry"] = df["industry"].fillna("").astype(str).map(_industry_label)
+    for col in df.columns:
+        if _is_boolish(df[col]):
+            df[col] = df[col].astype(object).map(_yes_no)
+    return df.rename(columns=ENTERPRISE_HEADERS)
+
+
+def _grid_sheet(plan: Plan) -> pd.DataFrame:
+    grids = pd.DataFrame(plan.grids).drop(columns=[c for c in ("geometry",) if c in plan.grids])
+    if "leader_uscc" in grids:
+        pos = list(grids.columns).index("leader_uscc") + 1
+        grids.insert(pos, "leader_name", grids["leader_uscc"].fillna("").astype(str).map(_names(plan)).fillna(""))
+    if "leader_status" in grids:
+        text = grids["leader_status"].fillna("").astype(str)
+        grids["leader_status"] = text.map(LEADER_STATUS_LABELS).fillna(text)
+    if "unit_type" in grids:
+        text = grids["unit_type"].fillna("").astype(str)
+        grids["unit_type"] = text.map(UNIT_TYPE_LABELS).fillna(text)
+    return _ordered(grids, GRID_HEADERS)
+
+
+def _branch_sheet(plan: Plan) -> pd.DataFrame:
+    br = plan.branches.copy()
+    if "uscc" in br:
+        names = _names(plan)
+        br["names"] = br["uscc"].fillna("").astype(str).map(
+            lambda s: "、".join(names.get(u, u) for u in s.split(";") if u))
+    if "status" in br:
+        text = br["status"].fillna("").astype(str)
+        br["status"] = text.map(BRANCH_STATUS_LABELS).fillna(text)
+    return _ordered(br, BRANCH_HEADERS)
+
+
+def _instructor_sheet(plan: Plan) -> pd.DataFrame:
+    ent = plan.enterprises
+    names, units = _names(plan), _units(plan)
+    parts = []
+    if "instructor" in ent:
+        have = ent["instructor"].fillna("").astype(str).str.strip()
+        have = have[have.ne("")]
+        parts.append(pd.DataFrame({"uscc": have.index.astype(str), "instructor": have.to_numpy(),
+                                   "distance_m": np.nan, "source": "台账已有"}))
+    assigned = plan.instructors
+    if assigned is not None and len(assigned) and "uscc" in assigned:
+        a = assigned.copy()
+        a["uscc"] = a["uscc"].astype(str)
+        a["source"] = "规划选派"
+        parts.append(a[[c for c in ("uscc", "instructor", "distance_m", "source") if c in a]])
+    frames = [p for p in parts if len(p)]
+    if not frames:
+        return _ordered(pd.DataFrame(columns=list(INSTRUCTOR_HEADERS)), INSTRUCTOR_HEADERS)
+    df = pd.concat(frames, ignore_index=True)
+    df["name"] = df["uscc"].map(names).fillna("")
+    df["unit"] = df["uscc"].map(units).fillna("")
+    return _ordered(df, INSTRUCTOR_HEADERS)
+
+
+def _gap_sheet(plan: Plan) -> pd.DataFrame:
+    gaps = plan.gaps.copy() if plan.gaps is not None else pd.DataFrame()
+    if len(gaps) and "uscc" in gaps:
+        gaps["uscc"] = gaps["uscc"].astype(str)
+        gaps["name"] = gaps["uscc"].map(_names(plan)).fillna("")
+        gaps["unit"] = gaps["uscc"].map(_units(plan)).fillna("")
+    if len(gaps) and "rule_id" in gaps:
+        texts = {rid: rule_text(rid, plan.config) for rid in RULE_IDS}
+        gaps["rule"] = gaps["rule_id"].astype(str).map(texts).fillna("")
+    return _ordered(gaps, GAP_HEADERS)
+
+
+def _ordered(df: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
+    cols = [c for c in headers if c in df] + [c for c in df.columns if c not in headers]
+    if not cols:
+        cols = list(headers)
+        df = pd.DataFrame(columns=cols)
+    return df[cols].rename(columns=headers).reset_index(drop=True)
+
+
+# --- xlsx writing -----------------------------------------------------------------------
+
+
+def _display_width(value: Any) -> int:
+    text = str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+class _Book:
+    """xlsxwriter workbook with the report's formats."""
+
+    def __init__(self, path: Path) -> None:
+        import xlsxwriter
+
+        self.wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                                  "strings_to_urls": False})
+        self.wb.set_properties({"title": "非公企业党建网格化规划", "subject": "gridcover plan",
+                                "author": "gridcover", "company": "", "comments": "",
+                                "created": FIXED_TIMESTAMP})
+        base = {"font_name": "等线", "font_size": 10, "valign": "vcenter"}
+        f = self.wb.add_format
+        self.fmt = {
+            "header": f({**base, "bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                         "align": "center"}),
+            "title": f({**base, "bold": True, "font_size": 16}),
+            "section": f({**base, "bold": True, "font_size": 12, "font_color": "#1F4E78"}),
+            "note": f({**base, "italic": True, "font_color": "#595959"}),
+            "text": f(base),
+            "label": f({**base, "bold": True}),
+            "int": f({**base, "num_format": "#,##0"}),
+            "float": f({**base, "num_format": "#,##0.0"}),
+            "coord": f({**base, "num_format": "0.000000"}),
+            "pct": f({**base, "num_format": "0.0%"}),
+            "money": f({**base, "num_format": "#,##0"}),
+            "met": f({**base, "font_color": "#006100", "bg_color": "#C6EFCE"}),
+            "unmet": f({**base, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
+        }
+
+    def close(self) -> None:
+        self.wb.close()
+
+    def sheet(self, name: str) -> Any:
+        ws = self.wb.add_worksheet(name)
+        ws.set_paper(9)  # A4
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.set_header("&C&A")
+        ws.set_footer("&C第 &P 页，共 &N 页")
+        return ws
+
+    def cell(self, ws: Any, row: int, col: int, value: Any, kind: str = "text") -> None:
+        fmt = self.fmt[kind] if kind in self.fmt else self.fmt["text"]
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            ws.write_blank(row, col, None, fmt)
+        elif isinstance(value, bool | np.bool_):
+            ws.write_string(row, col, "是" if value else "否", fmt)
+        elif isinstance(value, int | float | np.integer | np.floating):
+            ws.write_number(row, col, float(value), fmt)
+        else:
+            ws.write_string(row, col, str(value), fmt)
+
+    def table(self, ws: Any, df: pd.DataFrame, *, row: int = 0, kinds: dict[str, str] | None = None,
+              filter_: bool = True) -> int:
+        """Write a header row and the data at ``row``; return the next free row."""
+        kinds = kinds or {}
+        cols = list(df.columns)
+        col_kinds = [kinds.get(c) or _kind(df[c]) for c in cols]
+        for j, c in enumerate(cols):
+            ws.write_string(row, j, str(c), self.fmt["header"])
+        values = df.to_numpy(dtype=object)
+        for i in range(len(df)):
+            for j in range(len(cols)):
+                self.cell(ws, row + 1 + i, j, values[i, j], col_kinds[j])
+        if filter_ and cols:
+            ws.autofilter(row, 0, row + len(df), len(cols) - 1)
+        return row + len(df) + 1
+
+    def widths(self, ws: Any, df: pd.DataFrame, *, minimum: int = 6, maximum: int = 50) -> None:
+        """Column widths from the header and the first 2,000 values (CJK characters count 2)."""
+        sample = df.head(2000).to_numpy(dtype=object)
+        for j, c in enumerate(df.columns):
+            widths = [_display_width(c)]
+            widths += [_display_width(v) for v in sample[:, j]
+                       if v is not None and v is not pd.NA and not (isinstance(v, float) and math.isnan(v))]
+            ws.set_column(j, j, min(max(max(widths) + 2, minimum), maximum))
+
+
+def _kind(s: pd.Series) -> str:
+    name = str(s.name)
+    if "率" in name:
+        return "pct"
+    if "（元）" in name:
+        return "money"
+    if name in ("经度", "纬度", "原始经度", "原始纬度"):
+        return "coord"
+    if pd.api.types.is_bool_dtype(s):
+        return "text"
+    if pd.api.types.is_integer_dtype(s):
+        return "int"
+    if pd.api.types.is_float_dtype(s):
+        values = s.dropna()
+        return "int" if len(values) and (values == values.round()).all() else "float"
+    return "text"
+
+
+def _data_sheet(book: _Book, name: str, df: pd.DataFrame, *, note: str = "") -> None:
+    ws = book.sheet(name)
+    book.table(ws, df)
+    ws.freeze_panes(1, 0)
+    ws.repeat_rows(0)
+    book.widths(ws, df)
+    if note and not len(df):
+        book.cell(ws, 2, 0, note, "note")
+
+
+def _coverage_for_sheet(df: pd.DataFrame) -> pd.DataFrame:
+    keep = [c for c in COVERAGE_HEADERS if c in df]
+    out = df[keep].copy()
+    if "unit_type" in out:
+        out["unit_type"] = out["unit_type"].map(UNIT_TYPE_LABELS).fillna(out["unit_type"])
+    if "industry" in out:
+        out["industry"] = out["industry"].astype(str).map(_industry_label)
+    return out.rename(columns=COVERAGE_HEADERS)
+
+
+def _summary_sheet(book: _Book, plan: Plan) -> None:
+    ws = book.sheet("汇总")
+    fmt = book.fmt
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 12, 16)
+    ws.write_string(0, 0, "非公企业党建网格化规划 · 汇总", fmt["title"])
+    source = ""
+    files = plan.inputs.get("files", {}) if plan.inputs else {}
+    if isinstance(files, dict) and "ledger" in files:
+        source = f"台账文件：{files['ledger'].get('file', '')}"
+    ws.write_string(1, 0, source or "由 gridcover 生成；覆盖率口径见 RULES.md（M1–M4）", fmt["note"])
+    ws.freeze_panes(1, 0)
+
+    total = coverage_by(plan, "total").iloc[0]
+    tgt = targets(plan).iloc[-1]
+    fund = funding(plan).iloc[-1]
+    config = plan.config
+    row = 3
+    ws.write_string(row, 0, "一、覆盖率与目标", fmt["section"])
+    row += 1
+    for j, h in enumerate(("指标", "规划前", "规划后", "说明")):
+        ws.write_string(row, j, h, fmt["header"])
+    row += 1
+
+    def met(value: Any) -> tuple[str, str]:
+        if value is pd.NA or value is None:
+            return "—", "text"
+        return ("达标", "met") if bool(value) else ("未达标", "unmet")
+
+    n = int(total["enterprises"])
+    lines: list[tuple[str, Any, Any, str, str]] = [
+        ("入库企业数", n, n, "int", "未入库行见“未入库”表"),
+        ("党组织覆盖率（M1）", total["org_rate_before"], total["org_rate_after"], "pct",
+         "单独建＋联合建" + ("＋挂靠建" if config.org_coverage_counts_attached else "") + "，÷企业数"),
+        ("党的工作覆盖率（M2）", total["work_rate_before"], total["work_rate_after"], "pct",
+         "有党组织或党建工作指导员（规划后含属地兜底）"),
+        ("规上企业党组织组建率（M3）", total["m3_rate_before"], total["m3_rate_after"], "pct",
+         f"规上企业{int(total['above_scale'])}家，单独建：规划前{int(total['above_scale_own_before'])}家，"
+         f"规划后{int(total['above_scale_own_after'])}家"),
+    ]
+    for label, before, after, kind, note in lines:
+        book.cell(ws, row, 0, label, "label")
+        book.cell(ws, row, 1, before, kind)
+        book.cell(ws, row, 2, after, kind)
+        book.cell(ws, row, 3, note, "note")
+        row += 1
+    for label, key in ((f"目标：党组织覆盖率≥{config.org_coverage_target:.0%}（M4）", "org_target_met"),
+                       (f"目标：党组织覆盖率{config.org_coverage_full_target:.0%}（M4）", "org_full_met"),
+                       (f"目标：党的工作覆盖率{config.work_coverage_target:.0%}（M4）", "work_target_met")):
+        book.cell(ws, row, 0, label, "label")
+        for j, phase in ((1, "before"), (2, "after")):
+            text, kind = met(tgt[f"{key}_{phase}"])
+            book.cell(ws, row, j, text, kind)
+        row += 1
+    book.cell(ws, row, 0, "年度经费测算（元，“15311”）", "label")
+    book.cell(ws, row, 1, fund["amount_total_before"], "money")
+    book.cell(ws, row, 2, fund["amount_total_after"], "money")
+    book.cell(ws, row, 3, "明细见“经费测算”表", "note")
+    row += 2
+
+    ws.write_string(row, 0, "二、规划概况", fmt["section"])
+    row += 1
+    branches = plan.branches
+    status = branches["status"].astype(str).value_counts() if "status" in branches else pd.Series(dtype="int64")
+    to_fill = (int(plan.grids["leader_status"].astype(str).eq("instructor post to fill").sum())
+               if "leader_status" in plan.grids else 0)
+    overview = [
+        ("网格数", len(plan.grids)),
+        ("联合党支部数", len(branches)),
+        *((f"　其中{BRANCH_STATUS_LABELS[s]}", int(status.get(s, 0))) for s in BRANCH_STATUS_LABELS),
+        ("待选派网格长（无党员网格）", to_fill),
+        ("规划选派指导员的企业", len(plan.instructors) if plan.instructors is not None else 0),
+        ("问题条数（问题清单）", len(plan.gaps) if plan.gaps is not None else 0),
+        ("未入库行数", len(plan.rejects) if plan.rejects is not None else 0),
+    ]
+    for label, value in overview:
+        book.cell(ws, row, 0, label, "label")
+        book.cell(ws, row, 1, int(value), "int")
+        row += 1
+    row += 1
+
+    ws.write_string(row, 0, "三、规划措施", fmt["section"])
+    row += 1
+    actions = (plan.enterprises["action"].astype(str).value_counts() if "action" in plan.enterprises
+               else pd.Series(dtype="int64"))
+    for j, h in enumerate(("措施", "企业数")):
+        ws.write_string(row, j, h, fmt["header"])
+    row += 1
+    for action in ACTIONS:
+        if int(actions.get(action, 0)):
+            book.cell(ws, row, 0, ACTION_LABELS[action], "text")
+            book.cell(ws, row, 1, int(actions[action]), "int")
+            row += 1
+    row += 1
+
+    ws.write_string(row, 0, "四、问题统计", fmt["section"])
+    row += 1
+    counts = (plan.gaps["rule_id"].astype(str).value_counts()
+              if plan.gaps is not None and "rule_id" in plan.gaps else pd.Series(dtype="int64"))
+    for j, h in enumerate(("规则", "企业数", "规则内容")):
+        ws.write_string(row, j, h, fmt["header"])
+    row += 1
+    for rid in RULE_IDS:
+        book.cell(ws, row, 0, rid, "text")
+        book.cell(ws, row, 1, int(counts.get(rid, 0)), "int")
+        book.cell(ws, row, 2, rule_text(rid, config), "text")
+        row += 1
+    row += 1
+
+    blocks: tuple[tuple[str, By], ...] = (("五、各园区、乡镇（街道）覆盖率", "unit"), ("六、按行业门类", "industry"),
+                                         ("七、按企业规模", "size_class"))
+    for title, by in blocks:
+        ws.write_string(row, 0, title, fmt["section"])
+        row += 1
+        table = coverage_by(plan, by)
+        if by == "unit":
+            table = pd.concat([table, coverage_by(plan, "total")], ignore_index=True)
+        row = book.table(ws, _coverage_for_sheet(table), row=row, filter_=False) + 1
+
+
+def write_excel(plan: Plan, path: str | Path) -> Path:
+    """Write ``plan.xlsx``: the plan's tables in Chinese for planners.
+
+    Sheets: 汇总 (headline coverage before/after, M3, M4 targets, funding, counts of
+    grids, branches, actions, gaps and rejects, coverage by unit, industry and size
+    class), 企业台账 (every enterprise, Chinese headers and labels), 网格, 联合党支部,
+    网格长, 指导员 (ledger and planned), 问题清单, 经费测算, 未入库. Headers are frozen,
+    rates are percent-formatted, the document properties are fixed (same plan, same
+    bytes).
+
+    Parameters
+    ----------
+    plan
+        The plan to report.
+    path
+        Target file; written atomically.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    target = Path(path)
+    with _atomic(target) as tmp:
+        book = _Book(tmp)
+        _summary_sheet(book, plan)
+        _data_sheet(book, "企业台账", _enterprise_sheet(plan))
+        _data_sheet(book, "网格", _grid_sheet(plan), note="本规划未划分网格")
+        _data_sheet(book, "联合党支部", _branch_sheet(plan), note="本规划无联合党支部")
+        _data_sheet(book, "网格长", _ordered(plan.leaders, LEADER_HEADERS), note="本规划无网格长候选")
+        _data_sheet(book, "指导员", _instructor_sheet(plan), note="无党建工作指导员")
+        _data_sheet(book, "问题清单", _gap_sheet(plan), note="无问题")
+        _data_sheet(book, "经费测算", funding(plan).assign(
+            unit_type=lambda d: d["unit_type"].map(UNIT_TYPE_LABELS).fillna(d["unit_type"]))
+                    .rename(columns=FUNDING_HEADERS))
+        rejects = plan.rejects if plan.rejects is not None else pd.DataFrame()
+        _data_sheet(book, "未入库", _ordered(rejects, REJECT_HEADERS), note="全部入库")
+        book.close()
+    logger.info("wrote %s", target)
+    return target
+
+
+# --- GIS layers -------------------------------------------------------------------------
+
+_GEOMETRY_TYPES: Final = {"enterprises": "Point", "grids": "Polygon", "units": "Polygon",
+                          "service_centres": "Point"}
+
+
+def _enterprise_points(plan: Plan) -> gpd.GeoDataFrame:
+    ent = plan.enterprises.reset_index()
+    if "uscc" not in ent:
+        ent = ent.rename(columns={ent.columns[0]: "uscc"})
+    lon = pd.to_numeric(ent["lon"], errors="coerce") if "lon" in ent else pd.Series(np.nan, index=ent.index)
+    lat = pd.to_numeric(ent["lat"], errors="coerce") if "lat" in ent else pd.Series(np.nan, index=ent.index)
+    points = gpd.points_from_xy(lon.fillna(0), lat.fillna(0))
+    geometry = gpd.GeoSeries(points, index=ent.index, crs="EPSG:4326").where(lon.notna() & lat.notna(), None)
+    return gpd.GeoDataFrame(ent, geometry=geometry, crs="EPSG:4326")
+
+
+def _as_layer(df: pd.DataFrame) -> gpd.GeoDataFrame:
+    if isinstance(df, gpd.GeoDataFrame) and df._geometry_column_name in df:
+        gdf = df.copy()
+        if gdf.crs is None:
+            gdf = gdf.set_crs("EPSG:4326")
+        return gdf.to_crs("EPSG:4326")
+    data = pd.DataFrame(df).drop(columns=[c for c in ("geometry",) if c in df])
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([None] * len(data), index=data.index, crs="EPSG:4326"))
+
+
+def _clean_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Types every GIS format stores: bool with NA → float (1/0/NaN), other objects → str."""
+    out = gdf.copy()
+    geom = out.geometry.name
+    for col in out.columns:
+        if col == geom:
+            continue
+        s = out[col]
+        if s.dtype == bool or pd.api.types.is_numeric_dtype(s) and str(s.dtype) != "boolean":
+            continue
+        if _is_boolish(s):
+            out[col] = s.astype(object).map(lambda v: np.nan if v is None or v is pd.NA else float(bool(v)))
+            out[col] = out[col].astype("float64")
+        else:
+            out[col] = s.astype(object).map(lambda v: "" if v is None or v is pd.NA or
+                                            (isinstance(v, float) and math.isnan(v)) else str(v)).astype("str")
+    return out
+
+
+def _layers(plan: Plan) -> dict[str, gpd.GeoDataFrame]:
+    return {
+        "enterprises": _clean_columns(_enterprise_points(plan)),
+        "grids": _clean_columns(_as_layer(plan.grids)),
+        "units": _clean_columns(_as_layer(plan.units)),
+        "service_centres": _clean_columns(_as_layer(plan.service_centres)),
+    }
+
+
+@contextmanager
+def _fixed_gdal_date() -> Iterator[None]:
+    import pyogrio
+
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%S.000Z")})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+
+
+def write_geopackage(plan: Plan, path: str | Path) -> Path:
+    """Write ``plan.gpkg`` for QGIS: layers ``enterprises``, ``grids``, ``units``,
+    ``service_centres`` (EPSG:4326).
+
+    The ``enterprises`` layer holds every enterprise column plus ``uscc`` as points
+    (unlocated enterprises with no geometry); booleans with missing values are stored
+    as 1/0/NULL. Every layer is written, empty when the plan has none. The file's
+    timestamps are fixed, so the same plan gives the same bytes.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    path
+        Target file; written atomically.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    import pyogrio
+
+    target = Path(path)
+    layers = _layers(plan)
+    with _atomic(target) as tmp, _fixed_gdal_date():
+        for name, gdf in layers.items():
+            kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG"}
+            if gdf.geometry.notna().sum() == 0:
+                kwargs["geometry_type"] = _GEOMETRY_TYPES[name]
+            elif name in ("grids", "units"):
+                kwargs["promote_to_multi"] = True
+            if tmp.exists():
+                kwargs["append"] = False
+            pyogrio.write_dataframe(gdf, tmp, **kwargs)
+    logger.info("wrote %s", target)
+    return target
+
+
+#: Shapefile field names (at most 10 characters) of the longer column names.
+SHAPEFILE_FIELDS: Final = {
+    "source_row": "src_row", "township_declared": "twp_decl", "park_declared": "park_decl",
+    "fixed_premises": "fixed_prem", "above_scale": "abv_scale", "probationary": "probation",
+    "instructor": "instructr", "investor_member": "inv_member", "n_enterprises": "n_enterpr",
+    "leader_uscc": "leader_id", "leader_status": "leader_sts", "max_distance_m": "max_dist_m",
+    "org_type_label": "org_label", "action_label": "act_label",
+}
+
+
+def _field_names(columns: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for c in columns:
+        name = SHAPEFILE_FIELDS.get(c, c)[:10]
+        base, k = name, 1
+        while name.lower() in used:
+            suffix = f"_{k}"
+            name = base[: 10 - len(suffix)] + suffix
+            k += 1
+        used.add(name.lower())
+        out[c] = name
+    return out
+
+
+def _fit_encoding(s: pd.Series, encoding: str, *, max_bytes: int = 254) -> tuple[pd.Series, int]:
+    """Replace characters the encoding lacks by ``?`` and cut to ``max_bytes``; count changes."""
+    changed = 0
+
+    def fit(v: str) -> str:
+        nonlocal changed
+        raw = v.encode(encoding, errors="replace")
+        if len(raw) > max_bytes:
+            raw = raw[:max_bytes]
+        text = raw.decode(encoding, errors="ignore")
+        if text != v:
+            changed += 1
+        return text
+
+    return s.map(fit).astype("str"), changed
+
+
+def write_shapefiles(plan: Plan, folder: str | Path, *, encoding: str = "GBK") -> list[Path]:
+    """Write the GIS layers as Shapefiles for older Chinese GIS software.
+
+    ``enterprises.shp``, ``grids.shp``, ``units.shp``, ``service_centres.shp`` (each with
+    ``.shx``, ``.dbf``, ``.prj`` and a ``.cpg`` naming the encoding), EPSG:4326, and
+    ``fields.csv`` mapping the 10-character field names back to the column names and
+    their Chinese headers. Booleans are written 是/否; the enterprise layer also carries
+    the Chinese organisation-type and action labels. Characters the encoding cannot hold
+    become ``?`` and texts are cut to the format's 254 bytes (logged). Empty layers are
+    skipped.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    folder
+        Output folder (created when missing); every file is written atomically.
+    encoding
+        Attribute encoding of the ``.dbf`` (GBK by default; ``UTF-8`` for newer software).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    import codecs
+
+    import pyogrio
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        msg = f"unknown encoding {encoding!r}; use e.g. GBK, GB18030 or UTF-8"
+        raise ValueError(msg) from None
+    out_dir = Path(folder)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    layers = _layers(plan)
+    ent = layers["enterprises"]
+    if "org_type" in ent:
+        ent["org_type_label"] = ent["org_type"].map(ORG_TYPE_LABELS).fillna(ent["org_type"]).astype("str")
+    if "action" in ent:
+        ent["action_label"] = ent["action"].map(ACTION_LABELS).fillna(ent["action"]).astype("str")
+    field_rows = []
+    written: list[Path] = []
+    tmpdir = Path(tempfile.mkdtemp(prefix=".shapefiles.", dir=out_dir))
+    try:
+        for name, gdf in layers.items():
+            if not len(gdf):
+                logger.info("shapefile layer %s is empty; skipped", name)
+                continue
+            geom = gdf.geometry.name
+            data = gdf.drop(columns=geom)
+            for col in data.columns:
+                if data[col].dtype == bool:
+                    data[col] = data[col].map({True: "是", False: "否"}).astype("str")
+                if pd.api.types.is_string_dtype(data[col]) or data[col].dtype == object:
+                    data[col], changed = _fit_encoding(data[col].astype(str), encoding)
+                    if changed:
+                        logger.warning("%s.%s: %d value(s) changed to fit %s / 254 bytes", name, col,
+                                       changed, encoding)
+            names = _field_names(list(data.columns))
+            shp = gpd.GeoDataFrame(data.rename(columns=names), geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+            kwargs: dict[str, Any] = {"driver": "ESRI Shapefile", "encoding": encoding}
+            if name in ("grids", "units"):
+                kwargs["promote_to_multi"] = True
+            if shp.geometry.notna().sum() == 0:
+                kwargs["geometry_type"] = _GEOMETRY_TYPES[name]
+            pyogrio.write_dataframe(shp, tmpdir / f"{name}.shp", **kwargs)
+            for col, field in names.items():
+                field_rows.append({"layer": name, "field": field, "column": col,
+                                   "中文名": {**ENTERPRISE_HEADERS, **GRID_HEADERS}.get(col, "")})
+        pd.DataFrame(field_rows, columns=["layer", "field", "column", "中文名"]).to_csv(
+            tmpdir / "fields.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        for f in sorted(tmpdir.iterdir()):
+            os.replace(f, out_dir / f.name)
+            written.append(out_dir / f.name)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    logger.info("wrote %d shapefile parts to %s", len(written), out_dir)
+    return written
+
+
+# --- printed map ------------------------------------------------------------------------
+
+CJK_FONTS: Final = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
+                    "SimHei", "Microsoft YaHei")
+
+
+def _cjk_font() -> str:
+    from matplotlib import font_manager
+
+    for family in CJK_FONTS:
+        try:
+            font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+        except ValueError:
+            continue
+        return family
+    msg = f"no CJK font found for the printed map; install one of: {', '.join(CJK_FONTS)} (Debian: fonts-noto-cjk)"
+    raise RuntimeError(msg)
+
+
+def coverage_png(plan: Plan, path: str | Path, *, dpi: int = 150) -> Path:
+    """A printed-report map: organisational coverage after the plan, by unit (choropleth).
+
+    Each park and each township outside parks is shaded by its organisational coverage
+    rate after the plan (red 0 % → green 100 %) and labelled with its name and rate;
+    the title gives the whole area's rate before → after. Text uses a CJK font (Noto Sans
+    CJK, Debian's ``fonts-noto-cjk``). Drawn in an estimated UTM projection.
+
+    Parameters
+    ----------
+    plan
+        A plan with ``units`` (jurisdiction polygons).
+    path
+        Target PNG; written atomically.
+    dpi
+        Resolution.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        When the plan has no unit polygons to draw.
+    RuntimeError
+        When no CJK font is installed.
+    """
+    import matplotlib
+    from matplotlib import patheffects, ticker
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
+    units = plan.units
+    if units is None or len(units) == 0 or "unit" not in units:
+        msg = "the plan has no jurisdiction units (plan.units) to map"
+        raise ValueError(msg)
+    table = coverage_table(plan)
+    rows = table[table["unit_type"].ne("total")].set_index("unit")
+    total = table.iloc[-1]
+    gdf = _as_layer(units)
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    gdf = gdf.assign(rate=gdf["unit"].astype(str).map(rows["org_rate_after"]).astype("float64"))
+    gdf = gdf.to_crs(gdf.estimate_utm_crs())
+    family = _cjk_font()
+    cmap = matplotlib.colormaps["RdYlGn"]
+    norm = Normalize(vmin=0.0, vmax=1.0)
+    with matplotlib.rc_context({"font.family": [family], "axes.unicode_minus": False}):
+        fig = Figure(figsize=(8.27, 8.27), dpi=dpi)
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.03, 0.08, 0.8, 0.82))
+        has = gdf["rate"].notna()
+        if has.any():
+            gdf[has].plot(ax=ax, color=[cmap(norm(v)) for v in gdf.loc[has, "rate"]], edgecolor="white",
+                          linewidth=1.2)
+        if (~has).any():
+            gdf[~has].plot(ax=ax, color="#d9d9d9", edgecolor="white", linewidth=1.2, hatch="//")
+        parks = gdf["unit_type"].astype(str).eq("park") if "unit_type" in gdf else pd.Series(False, index=gdf.index)
+        if parks.any():
+            gdf[parks].boundary.plot(ax=ax, color="#1F4E78", linewidth=1.6)
+        for _, r in gdf.iterrows():
+            p = r.geometry.representative_point()
+            rate = "无企业" if math.isnan(r["rate"]) else f"{r['rate']:.0%}"
+            ax.annotate(f"{r['unit']}\n{rate}", (p.x, p.y), ha="center", va="center", fontsize=8,
+                        color="#111111", path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
+        ax.set_axis_off()
+        ax.set_aspect("equal")
+        fig.suptitle("党组织覆盖率（规划后），按园区、乡镇（街道）", fontsize=14, y=0.97)
+        before, after = total["org_rate_before"], total["org_rate_after"]
+        summary = (f"全域：规划前 {before:.1%} → 规划后 {after:.1%}；企业 {int(total['enterprises'])} 家；"
+                   f"蓝框为园区" if not math.isnan(before) else "全域：无企业")
+        fig.text(0.03, 0.03, summary, fontsize=9)
+        cax = fig.add_axes((0.86, 0.2, 0.03, 0.6))
+        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
+        bar.set_label("党组织覆盖率")
+        bar.ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0))
+        target = Path(path)
+        with _atomic(target) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    logger.info("wrote %s", target)
+    return target

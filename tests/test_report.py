@@ -1,0 +1,304 @@
+"""Reports: Excel workbook (opened by openpyxl and LibreOffice), GeoPackage, Shapefiles, PNG."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import box
+
+from gridcover import Config, Plan
+from gridcover.gaps import find_gaps, gap_column
+from gridcover.report import SHEETS, coverage_png, write_excel, write_geopackage, write_shapefiles
+
+EAST_BOX = box(118.00, 24.50, 118.10, 24.60)
+WEST_BOX = box(117.90, 24.50, 118.00, 24.60)
+PARK_BOX = box(118.05, 24.55, 118.08, 24.58)
+
+BASE = {
+    "source_row": 2, "name": "某企业", "address": "", "lon_src": np.nan, "lat_src": np.nan, "crs": "wgs84",
+    "township_declared": "", "village": "", "park_declared": "", "industry": "C", "staff": 10,
+    "fixed_premises": True, "above_scale": False, "members": 0, "probationary": 0, "org_type": "none",
+    "org_name": "", "instructor": "", "investor_member": None, "lon": 118.02, "lat": 24.52,
+    "precision": "exact", "township": "东镇", "park": "", "unit": "东镇", "unit_type": "township",
+    "size_class": "6-49", "eligible": True, "grid_id": "东镇-G01", "branch_id": "", "action": "keep",
+    "gaps": "",
+}
+PARK = {"park": "高新园", "unit": "高新园", "unit_type": "park", "lon": 118.06, "lat": 24.56,
+        "grid_id": "高新园-G01"}
+WEST = {"township": "西镇", "unit": "西镇", "lon": 117.95, "lat": 24.55, "grid_id": "西镇-G01"}
+
+ROWS = {
+    "91350100M000100Y43": {"name": "闽星科技有限公司", "org_type": "own", "members": 12, "above_scale": True,
+                           "staff": 260, "size_class": ">=100", "investor_member": True, **PARK},
+    "91440101MA5CJQ4N59": {"name": "园区物流有限公司", "members": 1, "branch_id": "JB-01",
+                           "action": "join_branch", "investor_member": False, **PARK},
+    "91350213678251743X": {"name": "东镇五金厂", "members": 2, "branch_id": "JB-01", "action": "join_branch",
+                           "lon": 118.03, "lat": 24.53},
+    "000000000000000001": {"name": "东镇食品店", "staff": 4, "size_class": "<6", "eligible": False,
+                           "grid_id": "", "action": "not_gridded"},
+    "000000000000000002": {"name": "西镇建材公司", "staff": 120, "size_class": ">=100", "action": "instructor",
+                           "industry": "", **WEST},
+    "000000000000000003": {"name": "=SUM(A1)公司", "org_type": "attached", "members": 1, **WEST},
+    "000000000000000004": {"name": "未定位贸易公司", "lon": np.nan, "lat": np.nan, "precision": "unlocated",
+                           "township": "", "unit": "", "unit_type": "", "township_declared": "西镇",
+                           "grid_id": "", "eligible": False, "action": "not_gridded"},
+}
+
+
+def make_plan() -> Plan:
+    ent = pd.DataFrame([{**BASE, **r} for r in ROWS.values()], index=pd.Index(list(ROWS), name="uscc"))
+    ent["source_row"] = np.arange(2, 2 + len(ent))
+    for c in ("staff", "members", "probationary", "source_row"):
+        ent[c] = ent[c].astype("int64")
+    centres = gpd.GeoDataFrame({"name": ["东镇党群服务中心"], "township": ["东镇"]},
+                               geometry=gpd.points_from_xy([118.02], [24.52]), crs="EPSG:4326")
+    gaps = find_gaps(ent, Config(), service_centres=centres)
+    ent["gaps"] = gap_column(ent, gaps)
+    grids = gpd.GeoDataFrame({
+        "grid_id": ["高新园-G01", "东镇-G01", "西镇-G01"], "unit": ["高新园", "东镇", "西镇"],
+        "unit_type": ["park", "township", "township"], "n_enterprises": [2, 1, 2], "staff": [270, 10, 130],
+        "members": [13, 2, 1], "leader_uscc": ["91350100M000100Y43", "91350213678251743X", ""],
+        "leader_status": ["member", "member", "instructor post to fill"],
+    }, geometry=[PARK_BOX, EAST_BOX.difference(PARK_BOX), WEST_BOX], crs="EPSG:4326")
+    units = gpd.GeoDataFrame({"unit": ["高新园", "东镇", "西镇"], "unit_type": ["park", "township", "township"],
+                              "township": ["东镇", "东镇", "西镇"]},
+                             geometry=[PARK_BOX, EAST_BOX.difference(PARK_BOX), WEST_BOX], crs="EPSG:4326")
+    branches = pd.DataFrame({"branch_id": ["JB-01"], "grid_id": ["高新园-G01"], "unit": ["高新园"],
+                             "status": ["new"], "uscc": ["91440101MA5CJQ4N59;91350213678251743X"],
+                             "n_units": [2], "members": [3], "max_distance_m": [4321.5]})
+    leaders = pd.DataFrame({"grid_id": ["高新园-G01"], "rank": [1], "uscc": ["91350100M000100Y43"],
+                            "name": ["闽星科技有限公司"], "reason": ["单独建党组织，正式党员12人（龙头企业带建）"]})
+    instructors = pd.DataFrame({"uscc": ["000000000000000002"], "instructor": ["王建国"], "unit": ["西镇"],
+                                "distance_m": [850.0]})
+    rejects = pd.DataFrame({"source_row": [9, 10], "uscc": ["91350100M000100Y44", ""],
+                            "reason": ["统一社会信用代码校验位错误", "缺少统一社会信用代码"]})
+    return Plan(enterprises=ent, grids=grids, branches=branches, leaders=leaders, units=units, gaps=gaps,
+                instructors=instructors, service_centres=centres, rejects=rejects,
+                inputs={"files": {"ledger": {"file": "台账.xlsx", "sha256": "0" * 64}}})
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return make_plan()
+
+
+@pytest.fixture(scope="module")
+def xlsx(plan, tmp_path_factory) -> Path:
+    return write_excel(plan, tmp_path_factory.mktemp("xlsx") / "plan.xlsx")
+
+
+def sheet_rows(path: Path, name: str) -> list[tuple]:
+    wb = openpyxl.load_workbook(path, read_only=False)
+    try:
+        return [tuple(r) for r in wb[name].iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def test_workbook_has_the_chinese_sheets_in_order(xlsx):
+    wb = openpyxl.load_workbook(xlsx)
+    assert wb.sheetnames == list(SHEETS)
+    for name in SHEETS[1:]:
+        assert wb[name].freeze_panes == "A2", name
+    assert wb["汇总"].freeze_panes == "A2"
+    assert wb.properties.created.year == 2000
+    wb.close()
+
+
+def test_summary_shows_headline_rates_targets_and_counts(xlsx):
+    rows = sheet_rows(xlsx, "汇总")
+    by_label = {r[0]: r[1:] for r in rows if r and r[0]}
+    # 7 enterprises; org before: own + attached = 2/7; after: + the two in JB-01 = 4/7
+    assert by_label["入库企业数"][:2] == (7, 7)
+    assert by_label["党组织覆盖率（M1）"][0] == pytest.approx(2 / 7)
+    assert by_label["党组织覆盖率（M1）"][1] == pytest.approx(4 / 7)
+    # work after: + instructor + two not_gridded = 7/7
+    assert by_label["党的工作覆盖率（M2）"][1] == pytest.approx(1.0)
+    assert by_label["规上企业党组织组建率（M3）"][0] == pytest.approx(1.0)
+    assert by_label["目标：党的工作覆盖率100%（M4）"][:2] == ("未达标", "达标")
+    assert by_label["网格数"][0] == 3
+    assert by_label["联合党支部数"][0] == 1
+    assert by_label["未入库行数"][0] == 2
+    assert by_label["加入联合党支部"][0] == 2
+    units = [r[1] for r in rows if r and r[0] in ("园区", "乡镇（街道）")]
+    assert units == ["高新园", "东镇", "西镇"]  # the unlocated one declared 西镇: no （未定位） row
+    west = next(r for r in rows if r[:2] == ("乡镇（街道）", "西镇"))
+    assert west[2] == 3 and west[3] == pytest.approx(1 / 3)
+
+
+def test_percent_and_text_formats(xlsx):
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb["汇总"]
+    rate_cells = [row[1] for row in ws.iter_rows(min_row=1, max_col=2) if row[0].value == "党组织覆盖率（M1）"]
+    assert rate_cells[0].number_format == "0.0%"
+    ledger = wb["企业台账"]
+    header = [c.value for c in ledger[1]]
+    assert header[:3] == ["统一社会信用代码", "企业名称", "管理单元"]
+    assert "规划措施" in header and "党组织组建方式" in header
+    col = {h: i for i, h in enumerate(header)}
+    values = [[c.value for c in r] for r in ledger.iter_rows(min_row=2)]
+    assert values[0][col["党组织组建方式"]] == "单独建"
+    assert values[1][col["规划措施"]] == "加入联合党支部"
+    assert values[0][col["是否规上企业"]] == "是"
+    assert values[0][col["行业门类"]] == "C 制造业"
+    # uscc stays text even when all digits; a formula-like name stays text
+    assert values[3][col["统一社会信用代码"]] == "000000000000000001"
+    assert values[5][col["企业名称"]] == "=SUM(A1)公司"
+    assert ledger.cell(row=2, column=col["经度"] + 1).number_format == "0.000000"
+    assert ledger.column_dimensions["B"].width >= 16  # Chinese names get room
+    wb.close()
+
+
+def test_data_sheets_content(xlsx):
+    branches = sheet_rows(xlsx, "联合党支部")
+    assert branches[0][:4] == ("联合党支部编号", "网格编号", "管理单元", "状态")
+    assert branches[1][3] == "新建"
+    assert "园区物流有限公司、东镇五金厂" in branches[1]
+    grids = sheet_rows(xlsx, "网格")
+    assert grids[1][grids[0].index("网格长单位")] == "闽星科技有限公司"
+    assert grids[3][grids[0].index("网格长状态")] == "待选派党建工作指导员"
+    gaps = sheet_rows(xlsx, "问题清单")
+    assert gaps[0] == ("统一社会信用代码", "企业名称", "管理单元", "规则", "规则内容", "问题说明")
+    assert any(r[3] == "G2" and r[1] == "西镇建材公司" for r in gaps[1:])
+    instructors = sheet_rows(xlsx, "指导员")
+    assert instructors[1][3] == "王建国" and instructors[1][5] == "规划选派"
+    rejects = sheet_rows(xlsx, "未入库")
+    assert rejects[0] == ("台账行号", "统一社会信用代码", "未入库原因")
+    assert rejects[1][0] == 9
+    funding = sheet_rows(xlsx, "经费测算")
+    assert funding[-1][1] == "合计"
+    assert "合计（元）（规划前）" in funding[0]
+
+
+def test_excel_output_is_deterministic(plan, tmp_path):
+    a = write_excel(plan, tmp_path / "a.xlsx").read_bytes()
+    b = write_excel(plan, tmp_path / "b.xlsx").read_bytes()
+    assert hashlib.sha256(a).hexdigest() == hashlib.sha256(b).hexdigest()
+
+
+def test_plan_with_only_enterprises_still_writes(tmp_path):
+    ent = make_plan().enterprises.drop(columns=["grid_id", "branch_id", "action", "gaps"])
+    path = write_excel(Plan(enterprises=ent), tmp_path / "bare.xlsx")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == list(SHEETS)
+    assert wb["网格"]["A3"].value == "本规划未划分网格"
+    wb.close()
+
+
+def test_failed_write_leaves_the_old_file(plan, tmp_path, monkeypatch):
+    target = tmp_path / "plan.xlsx"
+    target.write_bytes(b"old")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("gridcover.report.funding", boom)
+    with pytest.raises(RuntimeError):
+        write_excel(plan, target)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.xlsx"]
+
+
+@pytest.mark.slow
+def test_libreoffice_opens_the_workbook_and_first_page_is_the_summary(xlsx, tmp_path):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed: cannot check that the workbook opens in it")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed: cannot read the converted PDF")
+    work = tmp_path / "lo"
+    work.mkdir()
+    shutil.copy(xlsx, work / "plan.xlsx")
+    env = {**os.environ, "HOME": str(work)}
+    result = subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{work / 'profile'}", "--headless", "--norestore",
+         "--convert-to", "pdf", "--outdir", str(work), str(work / "plan.xlsx")],
+        capture_output=True, text=True, timeout=240, env=env, check=False)
+    pdf = work / "plan.pdf"
+    assert pdf.is_file(), f"soffice failed: {result.stdout}\n{result.stderr}"
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", str(pdf), "-"],
+                           capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "汇总" in first
+    assert "党组织覆盖率（M1）" in first
+    assert "57.1%" in first  # org coverage after, 4/7
+    assert "高新园" in first
+
+
+def test_geopackage_layers_and_round_trip(plan, tmp_path):
+    path = write_geopackage(plan, tmp_path / "plan.gpkg")
+    layers = dict(pyogrio.list_layers(path))
+    assert set(layers) == {"enterprises", "grids", "units", "service_centres"}
+    ent = gpd.read_file(path, layer="enterprises")
+    assert ent.crs.to_epsg() == 4326
+    assert ent["uscc"].tolist() == list(ROWS)
+    assert set(plan.enterprises.columns) <= set(ent.columns)
+    unlocated = ent["uscc"].eq("000000000000000004")
+    assert ent.geometry[unlocated].isna().all() or ent.geometry[unlocated].is_empty.all()
+    assert ent.loc[~unlocated].geometry.x.round(2).tolist()[0] == 118.06
+    assert ent["investor_member"].tolist()[:2] == [1.0, 0.0] and np.isnan(ent["investor_member"].iloc[2])
+    assert ent["eligible"].dtype == bool
+    grids = gpd.read_file(path, layer="grids")
+    assert grids["grid_id"].tolist() == ["高新园-G01", "东镇-G01", "西镇-G01"]
+    again = write_geopackage(plan, tmp_path / "again.gpkg")
+    assert path.read_bytes() == again.read_bytes()
+
+
+def test_geopackage_of_a_bare_plan_has_empty_layers(tmp_path):
+    ent = make_plan().enterprises
+    path = write_geopackage(Plan(enterprises=ent), tmp_path / "bare.gpkg")
+    assert {name for name, _ in pyogrio.list_layers(path)} == {"enterprises", "grids", "units", "service_centres"}
+    assert len(gpd.read_file(path, layer="grids")) == 0
+
+
+def test_shapefiles_in_gbk_with_cpg(plan, tmp_path):
+    files = write_shapefiles(plan, tmp_path / "shp")
+    names = {p.name for p in files}
+    for layer in ("enterprises", "grids", "units", "service_centres"):
+        assert {f"{layer}.shp", f"{layer}.dbf", f"{layer}.shx", f"{layer}.prj", f"{layer}.cpg"} <= names
+    assert (tmp_path / "shp" / "enterprises.cpg").read_text().strip().upper() == "GBK"
+    ent = gpd.read_file(tmp_path / "shp" / "enterprises.shp", encoding="GBK")
+    assert all(len(c) <= 10 for c in ent.columns)
+    assert ent["name"].iloc[0] == "闽星科技有限公司"
+    assert ent["act_label"].iloc[1] == "加入联合党支部"
+    assert ent["abv_scale"].iloc[0] == "是"
+    raw = (tmp_path / "shp" / "enterprises.dbf").read_bytes()
+    assert "闽星科技有限公司".encode("gbk") in raw
+    fields = pd.read_csv(tmp_path / "shp" / "fields.csv", encoding="utf-8-sig")
+    row = fields[(fields["layer"] == "enterprises") & (fields["column"] == "above_scale")].iloc[0]
+    assert row["field"] == "abv_scale" and row["中文名"] == "是否规上企业"
+    assert not [p for p in (tmp_path / "shp").iterdir() if p.name.startswith(".")]
+
+
+def test_shapefile_text_that_gbk_cannot_hold_is_replaced(tmp_path):
+    ent = make_plan().enterprises.copy()
+    ent.iloc[0, ent.columns.get_loc("name")] = "😀科技"
+    ent.iloc[1, ent.columns.get_loc("address")] = "长" * 200
+    write_shapefiles(Plan(enterprises=ent), tmp_path, encoding="GBK")
+    back = gpd.read_file(tmp_path / "enterprises.shp", encoding="GBK")
+    assert back["name"].iloc[0] == "?科技"
+    assert back["address"].iloc[1] == "长" * 127
+    with pytest.raises(ValueError, match="encoding"):
+        write_shapefiles(Plan(enterprises=ent), tmp_path, encoding="no-such-codec")
+
+
+def test_coverage_png_draws_with_a_cjk_font(plan, tmp_path):
+    path = coverage_png(plan, tmp_path / "coverage.png")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    from matplotlib import image
+
+    img = image.imread(path)
+    assert img.shape[0] > 800 and img.shape[1] > 800
+    assert coverage_png(plan, tmp_path / "again.png").read_bytes() == data
+    with pytest.raises(ValueError, match="units"):
+        coverage_png(Plan(enterprises=plan.enterprises), tmp_path / "none.png")
