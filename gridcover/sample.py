@@ -488,8 +488,8 @@ def build_sample(seed: int = DEFAULT_SEED) -> SampleCounty:
         xy = _uniform_in(region, 1, rng)
         lo, la, tt, pp = locate(xy[:, 0], xy[:, 1])
         road_pts[road] = (float(lo[0]), float(la[0]), int(tt[0]), int(pp[0]))
-    for road, (lo, la, tt, _pp) in road_pts.items():
-        gaz.append({"name": road, "township": town_names[tt], "lon": lo, "lat": la, "kind": "road"})
+    for road, (rlon, rlat, rt, _rp) in road_pts.items():
+        gaz.append({"name": road, "township": town_names[rt], "lon": rlon, "lat": rlat, "kind": "road"})
     gazetteer = pd.DataFrame(gaz, columns=["name", "township", "lon", "lat", "kind"])
 
     # --- enterprise locations -------------------------------------------------------------
@@ -531,7 +531,7 @@ def build_sample(seed: int = DEFAULT_SEED) -> SampleCounty:
         idx = np.flatnonzero(bad)
         for i in idx:
             if grp[i] == "park":
-                j = _park_of_group(i)
+                j = _park_of_group(int(i))
                 xy[i] = _uniform_in(parks_m[j].buffer(-30.0), 1, rng)[0]
             elif grp[i] == "seat":
                 t = seat_t[i - n_park]
@@ -708,12 +708,14 @@ def build_sample(seed: int = DEFAULT_SEED) -> SampleCounty:
             r["坐标系"] = ("BD09", "BD09", "BD-09", "百度")[int(rng.integers(4))]
         else:
             r["经度"], r["纬度"] = float(lon[i]), float(lat[i])
-            v = rng.random()
-            r["坐标系"] = "" if v < 0.6 else ("WGS84" if v < 0.9 else ("GPS" if v < 0.95 else "WGS-84"))
+            w = rng.random()
+            r["坐标系"] = "" if w < 0.6 else ("WGS84" if w < 0.9 else ("GPS" if w < 0.95 else "WGS-84"))
         declared = tshort if rng.random() < 0.06 else tname
         if i in conflict:
-            nb = [k for k in range(len(_TOWNSHIPS)) if k != t and town_geo[k].distance(Point(lon[i], lat[i])) < 0.05]
-            declared = town_names[nb[0]] if nb else town_names[(t + 1) % len(_TOWNSHIPS)]
+            # the nearest other township: a plausible slip of the pen
+            dist = [math.inf if k == t else town_geo[k].distance(Point(lon[i], lat[i]))
+                    for k in range(len(_TOWNSHIPS))]
+            declared = town_names[int(np.argmin(dist))]
         r["乡镇（街道）"] = "" if (how[i] == "wgs84" and rng.random() < 0.03) else declared
         r["村（社区）"] = "" if (how[i] == "township" or (pname and rng.random() < 0.5)) else vname
         r["所属园区"] = pname if (not pname or how[i] == "address" or rng.random() < 0.92) else ""
