@@ -113,14 +113,17 @@ FUNDING_HEADERS: Final = {
 
 
 @contextmanager
-def _atomic(target: str | Path) -> Iterator[Path]:
+def _atomic(target: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a not-yet-existing path in a temporary folder next to ``target``; move it
-    over ``target`` on success, leave ``target`` untouched on an exception."""
+    over ``target`` on success, leave ``target`` untouched on an exception.
+
+    ``suffix`` names the temporary file's extension (GDAL wants ``.gpkg`` whatever the
+    target is called, e.g. a caller's own ``.tmp`` file)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        tmp = tmpdir / target.name
+        tmp = tmpdir / (f"part{suffix}" if suffix is not None else target.name)
         yield tmp
         os.replace(tmp, target)
     finally:
@@ -633,7 +636,7 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
 
     target = Path(path)
     layers = _layers(plan)
-    with _atomic(target) as tmp, _fixed_gdal_date():
+    with _atomic(target, suffix=".gpkg") as tmp, _fixed_gdal_date():
         for name, gdf in layers.items():
             kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG"}
             if gdf.geometry.notna().sum() == 0:

@@ -302,3 +302,18 @@ def test_coverage_png_draws_with_a_cjk_font(plan, tmp_path):
     assert coverage_png(plan, tmp_path / "again.png").read_bytes() == data
     with pytest.raises(ValueError, match="units"):
         coverage_png(Plan(enterprises=plan.enterprises), tmp_path / "none.png")
+
+
+def test_writers_accept_any_target_name(plan, tmp_path):
+    """The lead's output step hands over its own temporary names (``.tmp``)."""
+    gpkg = write_geopackage(plan, tmp_path / ".plan.gpkg.abc.tmp")
+    xlsx = write_excel(plan, tmp_path / ".plan.xlsx.abc.tmp")
+    png = coverage_png(plan, tmp_path / ".coverage.png.abc.tmp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([gpkg.name, xlsx.name, png.name])
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    # renamed as the caller does, they open as what they are
+    gpkg = gpkg.rename(tmp_path / "plan.gpkg")
+    assert {name for name, _ in pyogrio.list_layers(gpkg)} == {"enterprises", "grids", "units", "service_centres"}
+    wb = openpyxl.load_workbook(xlsx.rename(tmp_path / "plan.xlsx"))
+    assert wb.sheetnames == list(SHEETS)
+    wb.close()
