@@ -119,9 +119,9 @@ def _config(path: Path | None) -> Config:
 def _geocoder(config: Config, online: bool) -> Any:
     if not online:
         return None
-    from .geocode import online_geocoder
+    from .geocode import make_online_geocoder
 
-    return online_geocoder(config)
+    return make_online_geocoder(config)
 
 
 def _summary_ledger(ledger: Any) -> None:
