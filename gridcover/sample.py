@@ -88,6 +88,7 @@ N_CONFLICTS: Final = 5  # declared township disagrees with an exact point
 SHARE_GCJ02: Final = 0.10
 SHARE_BD09: Final = 0.05
 N_ROSTER: Final = 40  # instructors available (W1: mostly 3 enterprises each)
+N_EXISTING_INSTRUCTED: Final = 280  # enterprises that already have an instructor
 
 # --- local metric frame around the county centre ---------------------------------------
 LON0: Final = 118.5
@@ -629,16 +630,20 @@ def build_sample(seed: int = DEFAULT_SEED) -> SampleCounty:
         else:
             org_name[i] = f"{town_names[town[i]]}机关党支部"
 
-    # instructors already in place (党建工作指导员): township cadres, not on the roster
+    # instructors already in place (党建工作指导员): cadres not on the roster, each serving
+    # 3–4 nearby enterprises of one unit (W1), mostly ones without any member
     person_taken: set[str] = set()
-    cadres = _person_names(rng, 22, person_taken)
-    cadre_town = np.arange(22) % len(_TOWNSHIPS)
     instructor = np.array([""] * n, dtype=object)
     cand = np.flatnonzero((org == "none") & (staff >= 6) & fixed)
-    has_instr = rng.choice(cand, 150, replace=False)
-    for i in np.sort(has_instr):
-        pool_i = np.flatnonzero(cadre_town == town[i])
-        instructor[i] = cadres[int(rng.choice(pool_i))]
+    w_instr = np.where(members[cand] == 0, 3.0, 1.0)
+    has_instr = rng.choice(cand, N_EXISTING_INSTRUCTED, replace=False, p=w_instr / w_instr.sum())
+    for key in np.unique(unit_key[has_instr]):
+        served = has_instr[unit_key[has_instr] == key]
+        served = served[np.lexsort((xy[served, 1], xy[served, 0]))]  # west to east: neighbours together
+        k = math.ceil(len(served) / 3.5)
+        people = _person_names(rng, k, person_taken)
+        for rank, i in enumerate(served):
+            instructor[i] = people[rank * k // len(served)]
     investor = np.where(rng.random(n) < 0.09 + 0.1 * (members >= 3), "是",
                         np.where(rng.random(n) < 0.75, "否", ""))
 
