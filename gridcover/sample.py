@@ -83,6 +83,8 @@ N_SHELLS: Final = 5  # G4: 单独建 with fewer than 3 formal members
 N_ATTACHED: Final = 70  # 挂靠建
 N_JOINT_GROUPS: Final = 26  # existing joint organisations (联合建) that obey O6/O7
 N_ADDRESS_ONLY: Final = 160  # ~8 %: address resolves through the gazetteer
+N_VILLAGE_SCATTER: Final = 380  # enterprises scattered around villages (the rest: parks, seats)
+VILLAGE_SCATTER_M: Final = 350.0
 N_TOWNSHIP_ONLY: Final = 6  # address resolves only to the township
 N_CONFLICTS: Final = 5  # declared township disagrees with an exact point
 SHARE_GCJ02: Final = 0.10
@@ -403,6 +405,352 @@ def _company_name(rng: np.random.Generator, section: str, staff: int, taken: set
 # =======================================================================================
 # the build
 # =======================================================================================
+@dataclass(frozen=True)
+class _Geography:
+    """Jurisdictions: metric geometries to generate with, rounded EPSG:4326 ones as written."""
+
+    seeds: np.ndarray  # township seats (metres), in _TOWNSHIPS order
+    cells_m: list[Polygon]
+    parks_m: list[Polygon]
+    county: Polygon
+    town_geo: list[Polygon]
+    park_geo: list[Polygon]
+
+    def locate(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Rounded lon/lat and township/park index (-1 when none) of metric points."""
+        lon, lat = _to_lonlat(x, y)
+        lon, lat = np.round(lon, 6), np.round(lat, 6)
+        return lon, lat, _pip(self.town_geo, lon, lat), _pip(self.park_geo, lon, lat)
+
+
+@dataclass(frozen=True)
+class _Places:
+    """The gazetteer, and the villages/communities with their metric points."""
+
+    gazetteer: pd.DataFrame
+    villages: pd.DataFrame  # name, kind, t (township index), x, y (metres)
+    park_town: np.ndarray  # township index of each park's gazetteer point
+
+
+def _geography(rng: np.random.Generator) -> _Geography:
+    county_m = _county_polygon(rng)
+    seeds = _township_seeds(county_m, rng)
+    cells_m = _township_cells(county_m, seeds)
+    parks_m = _parks_m(cells_m, seeds, county_m, rng)
+    town_geo = [_geom_to_lonlat(c) for c in cells_m]
+    park_geo = [_geom_to_lonlat(p) for p in parks_m]
+    for g in (*town_geo, *park_geo):
+        shapely.prepare(g)
+    return _Geography(seeds=seeds, cells_m=cells_m, parks_m=parks_m, county=_geom_to_lonlat(county_m),
+                      town_geo=town_geo, park_geo=park_geo)
+
+
+def _places(rng: np.random.Generator, geo: _Geography) -> _Places:
+    """Township seats, villages (村) and communities (社区), parks and a few roads."""
+    town_names = [t[0] for t in _TOWNSHIPS]
+    n_vill = sum(t[2] for t in _TOWNSHIPS)
+    banned = [t[1] for t in _TOWNSHIPS] + ["青岚", "岚江", "金山", "开发", "高新", "科创", "兴业", "创业"]
+    vnames = iter(_village_names(rng, n_vill, banned))
+    cnames = iter(rng.permutation(np.array(_COMMUNITIES)).tolist())
+    parks_buf = shapely.union_all([p.buffer(400.0) for p in geo.parks_m])
+    gaz: list[dict[str, Any]] = []
+    villages: list[dict[str, Any]] = []
+    for t, (tname, _short, nv, nc, _w, _s) in enumerate(_TOWNSHIPS):
+        lon, lat = _to_lonlat(geo.seeds[t, 0], geo.seeds[t, 1])
+        gaz.append({"name": tname, "township": tname, "lon": round(float(lon), 6),
+                    "lat": round(float(lat), 6), "kind": "township"})
+        region = geo.cells_m[t].buffer(-500.0).difference(parks_buf)
+        pts = _spaced_points(region, nv + nc, rng, min_dist=1100.0 if t > 1 else 700.0,
+                             avoid=geo.seeds[t:t + 1], avoid_dist=600.0)
+        # communities (社区) nearest the seat, villages (村) further out
+        order = np.argsort(np.hypot(*(pts - geo.seeds[t]).T), kind="stable")
+        for rank, i in enumerate(order):
+            kind = "community" if rank < nc else "village"
+            name = (next(cnames) + "社区") if kind == "community" else (next(vnames) + "村")
+            villages.append({"name": name, "kind": kind, "t": t, "x": pts[i, 0], "y": pts[i, 1]})
+    vill = pd.DataFrame(villages)
+    vlon, vlat, vtown, vpark = geo.locate(vill["x"].to_numpy(), vill["y"].to_numpy())
+    if not ((vtown == vill["t"].to_numpy()).all() and (vpark < 0).all()):
+        msg = "a village point left its township"
+        raise RuntimeError(msg)
+    for v, lo, la in zip(villages, vlon, vlat, strict=True):
+        gaz.append({"name": v["name"], "township": town_names[v["t"]], "lon": float(lo), "lat": float(la),
+                    "kind": v["kind"]})
+    park_town: list[int] = []
+    for j, p in enumerate(geo.park_geo):
+        lo, la = (round(c, 6) for c in p.representative_point().coords[0])
+        tj = int(_pip(geo.town_geo, np.array([lo]), np.array([la]))[0])
+        park_town.append(tj)
+        gaz.append({"name": _PARKS[j][0], "township": town_names[tj], "lon": lo, "lat": la, "kind": "park"})
+    regions = []
+    for j, park in enumerate(_PARKS):  # a park road in the part of the park holding its point
+        regions.append((park[3], geo.parks_m[j].buffer(-250.0).intersection(
+            geo.cells_m[park_town[j]].buffer(-250.0))))
+    for road, t in _TOWN_ROADS:  # town roads near the seat, outside parks
+        regions.append((road, geo.cells_m[t].buffer(-400.0).difference(parks_buf)
+                        .intersection(Point(geo.seeds[t]).buffer(1500.0))))
+    for road, region in regions:
+        xy = _uniform_in(region, 1, rng)
+        lo, la, tt, _pp = geo.locate(xy[:, 0], xy[:, 1])
+        gaz.append({"name": road, "township": town_names[tt[0]], "lon": float(lo[0]), "lat": float(la[0]),
+                    "kind": "road"})
+    gazetteer = pd.DataFrame(gaz, columns=["name", "township", "lon", "lat", "kind"])
+    return _Places(gazetteer=gazetteer, villages=vill, park_town=np.asarray(park_town))
+
+
+def _place_enterprises(rng: np.random.Generator, geo: _Geography,
+                       villages: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (metres) of the good enterprises: dense in parks, clustered around township
+    seats, scattered around villages. Returns ``xy``, the group (park/seat/village) and
+    the home village (-1 for park and seat enterprises)."""
+    vxy = villages[["x", "y"]].to_numpy()
+    vt = villages["t"].to_numpy()
+    n_park = sum(p[2] for p in _PARKS)
+    n_seat = N_ENTERPRISES - n_park - N_VILLAGE_SCATTER
+    park_of = np.repeat(np.arange(len(_PARKS)), [p[2] for p in _PARKS])
+    weights = np.array([t[4] for t in _TOWNSHIPS])
+    seat_t = rng.choice(len(_TOWNSHIPS), size=n_seat, p=weights / weights.sum())
+    sigma = np.array([t[5] for t in _TOWNSHIPS])
+    home = rng.integers(0, len(villages), N_VILLAGE_SCATTER)
+    grp = np.array(["park"] * n_park + ["seat"] * n_seat + ["village"] * N_VILLAGE_SCATTER)
+    hv = np.concatenate([np.full(n_park + n_seat, -1), home])
+    inner = [p.buffer(-30.0) for p in geo.parks_m]
+
+    def draw(i: int) -> np.ndarray:
+        if i < n_park:
+            return _uniform_in(inner[park_of[i]], 1, rng)[0]
+        if i < n_park + n_seat:
+            t = seat_t[i - n_park]
+            return geo.seeds[t] + rng.normal(0.0, 1.0, 2) * sigma[t]
+        return vxy[hv[i]] + rng.normal(0.0, VILLAGE_SCATTER_M, 2)
+
+    xy = np.concatenate([
+        *(_uniform_in(inner[j], p[2], rng) for j, p in enumerate(_PARKS)),
+        geo.seeds[seat_t] + rng.normal(0.0, 1.0, (n_seat, 2)) * sigma[seat_t][:, None],
+        vxy[home] + rng.normal(0.0, VILLAGE_SCATTER_M, (N_VILLAGE_SCATTER, 2)),
+    ])
+    all_polys = [*geo.cells_m, *geo.parks_m]
+    # redraw points that leave the county or sit on a boundary (the truth must be
+    # unambiguous), park points that leave their park, and village points that leave
+    # their village's township or enter a park (so their address resolves cleanly)
+    for _ in range(50):
+        _lon, _lat, town, park = geo.locate(xy[:, 0], xy[:, 1])
+        bad = (town < 0) | (_boundary_distance(all_polys, xy[:, 0], xy[:, 1]) < _BOUNDARY_CLEAR_M)
+        bad |= (grp == "park") & (park < 0)
+        vmask = grp == "village"
+        bad[vmask] |= (town[vmask] != vt[hv[vmask]]) | (park[vmask] >= 0)
+        if not bad.any():
+            return xy, grp, hv
+        for i in np.flatnonzero(bad):
+            xy[i] = draw(int(i))
+    msg = "could not place every enterprise inside the county"  # pragma: no cover
+    raise RuntimeError(msg)  # pragma: no cover
+
+
+def _attributes(rng: np.random.Generator, grp: np.ndarray) -> dict[str, np.ndarray]:
+    """Industry section, staff (heavy-tailed), above-scale (exactly 496), formal and
+    probationary members, fixed premises."""
+    n = len(grp)
+    sections = np.empty(n, dtype=object)
+    for g, mix in _MIX.items():
+        m = grp == g
+        keys = list(mix)
+        pr = np.array([mix[k] for k in keys])
+        sections[m] = np.array(keys, dtype=object)[rng.choice(len(keys), size=int(m.sum()), p=pr / pr.sum())]
+    # lognormal staff: about a quarter under 6 (E1), a few over 1,000
+    mu = np.select([grp == "park", grp == "village"], [3.4, 2.3], 2.4)
+    staff = np.clip(np.rint(np.exp(rng.normal(mu, 1.36))), 1, 4200).astype(np.int64)
+    big = np.flatnonzero(grp == "park")[:3]  # the largest employers, in the parks
+    staff[big] = [1860, 1240, 1085]
+    sections[big] = "C"
+    # above-scale (规上): the larger ones, industry/construction/trade more often
+    score = staff.astype(float) ** 1.3 * np.where(np.isin(sections, ["C", "E", "F", "D"]), 1.6, 1.0)
+    pool = np.setdiff1d(np.flatnonzero(staff >= 12), big)
+    above = np.zeros(n, dtype=bool)
+    above[big] = True
+    above[rng.choice(pool, size=N_ABOVE_SCALE - len(big), replace=False, p=score[pool] / score[pool].sum())] = True
+    # formal members: overdispersed Poisson growing with staff; most have 0–2
+    lam = 0.028 * staff.astype(float) ** 0.92 * rng.gamma(0.7, 1 / 0.7, n) + 0.12
+    lam *= np.where(above, 1.4, 1.0)
+    members = np.minimum(rng.poisson(lam), staff).astype(np.int64)
+    members[big[:2]] = [108, 62]  # O4 / O3: a committee-size and a general-branch-size membership
+    probationary = np.where(rng.random(n) < 0.03 + 0.004 * np.minimum(members, 10), 1, 0)
+    probationary = np.minimum(probationary, np.maximum(staff - members, 0)).astype(np.int64)
+    fixed = rng.random(n) >= np.where((staff < 6) & np.isin(sections, ["F", "O", "E", "G"]), 0.22, 0.03)
+    fixed[above] = True
+    return {"section": sections, "staff": staff, "above": above, "members": members,
+            "probationary": probationary, "fixed": fixed, "big": big}
+
+
+def _organisations(rng: np.random.Generator, f: pd.DataFrame, big: np.ndarray,
+                   village_names: list[str]) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, str]]]:
+    """Organisation code and 党组织名称 of each enterprise, and the joint groups."""
+    n = len(f)
+    members, above = f["members"].to_numpy(), f["above"].to_numpy()
+    staff, fixed = f["staff"].to_numpy(), f["fixed"].to_numpy()
+    town, park, vill = f["town"].to_numpy(), f["park"].to_numpy(), f["village"].to_numpy()
+    town_names = [t[0] for t in _TOWNSHIPS]
+    org = np.array(["none"] * n, dtype=object)
+    org_name = np.array([""] * n, dtype=object)
+    # M3: exactly 44 above-scale enterprises with their own organisation (单独建)
+    cand = np.setdiff1d(np.flatnonzero(above & (members >= 3)), big[:2])
+    w_own = members[cand].astype(float)
+    org[big[:2]] = "own"
+    org[rng.choice(cand, N_ABOVE_SCALE_OWN - 2, replace=False, p=w_own / w_own.sum())] = "own"
+    cand = np.flatnonzero(~above & (members >= 3))
+    org[rng.choice(cand, N_OTHER_OWN, replace=False)] = "own"
+    # G4: empty-shell branches (单独建 with fewer than 3 formal members)
+    cand = np.flatnonzero(~above & (members <= 2) & (staff >= 6) & fixed)
+    org[rng.choice(cand, N_SHELLS, replace=False)] = "own"
+    for i in np.flatnonzero(org == "own"):
+        org_name[i] = f"{f['name'].iat[i]}{'党委' if members[i] >= 100 else '党支部'}"
+    groups = _joint_groups(rng, f[["x", "y"]].to_numpy(), f["unit_key"].to_numpy(), members, staff, fixed, org)
+    for k, (idx, _kind) in enumerate(groups):
+        org[idx] = "joint"
+        a = idx[0]
+        if park[a] >= 0:
+            label = f"{_PARKS[park[a]][0]}第{k + 1}联合党支部"
+        else:
+            label = f"{town_names[town[a]]}{village_names[vill[a]]}片区非公企业联合党支部"
+            if label in set(org_name):
+                label = label.replace("片区", f"片区第{k + 1}")
+        org_name[idx] = label
+    # attached (挂靠建): 1–2 members, hosted by the village/community or township organisation
+    cand = np.flatnonzero((org == "none") & (members >= 1) & (members <= 2))
+    for i in rng.choice(cand, N_ATTACHED, replace=False):
+        org[i] = "attached"
+        if park[i] >= 0:
+            org_name[i] = f"{_PARKS[park[i]][0]}党工委机关党支部"
+        elif rng.random() < 0.7:
+            org_name[i] = f"{town_names[town[i]]}{village_names[vill[i]]}党支部"
+        else:
+            org_name[i] = f"{town_names[town[i]]}机关党支部"
+    return org, org_name, groups
+
+
+def _existing_instructors(rng: np.random.Generator, f: pd.DataFrame, taken: set[str]) -> np.ndarray:
+    """Instructors already in place (党建工作指导员): cadres not on the roster, each serving
+    3–4 nearby enterprises of one unit (W1), mostly enterprises without any member."""
+    cand = np.flatnonzero(f["org"].eq("none").to_numpy() & (f["staff"].to_numpy() >= 6) & f["fixed"].to_numpy())
+    w = np.where(f["members"].to_numpy()[cand] == 0, 3.0, 1.0)
+    chosen = rng.choice(cand, N_EXISTING_INSTRUCTED, replace=False, p=w / w.sum())
+    unit_key, x, y = f["unit_key"].to_numpy(), f["x"].to_numpy(), f["y"].to_numpy()
+    instructor = np.array([""] * len(f), dtype=object)
+    for key in np.unique(unit_key[chosen]):
+        served = chosen[unit_key[chosen] == key]
+        served = served[np.lexsort((y[served], x[served]))]  # west to east: neighbours together
+        k = math.ceil(len(served) / 3.5)
+        people = _person_names(rng, k, taken)
+        for rank, i in enumerate(served):
+            instructor[i] = people[rank * k // len(served)]
+    return instructor
+
+
+def _how_located(rng: np.random.Generator, f: pd.DataFrame, geo: _Geography,
+                 places: _Places) -> tuple[np.ndarray, np.ndarray]:
+    """How each good row gives its location — ``address`` (gazetteer), ``township``
+    (address names only the township), ``gcj02``, ``bd09`` or ``wgs84`` — and the rows
+    whose declared township is a neighbour's (a conflict)."""
+    n = len(f)
+    grp, town, park = f["group"].to_numpy(), f["town"].to_numpy(), f["park"].to_numpy()
+    how = np.array(["wgs84"] * n, dtype=object)
+    # a park's road and point lie in one township: only park rows of that township go by address
+    park_ok = np.flatnonzero((park >= 0) & (town == places.park_town[np.maximum(park, 0)]))
+    n_park_addr = N_ADDRESS_ONLY * 3 // 20
+    how[rng.choice(np.flatnonzero(grp == "village"), N_ADDRESS_ONLY - n_park_addr, replace=False)] = "address"
+    how[rng.choice(park_ok, n_park_addr, replace=False)] = "address"
+    # township-only addresses fall back on the seat or the township's representative point:
+    # only where neither lies in a park, so the fallback keeps the true park ("")
+    seats = places.gazetteer[places.gazetteer["kind"] == "township"]
+    clean = [t for t in range(len(_TOWNSHIPS))
+             if not _in_any(geo.park_geo, geo.town_geo[t].representative_point().coords[0])
+             and not _in_any(geo.park_geo, (seats["lon"].iat[t], seats["lat"].iat[t]))]
+    free = np.flatnonzero((how == "wgs84") & (grp == "seat") & (park < 0) & np.isin(town, clean))
+    how[rng.choice(free, N_TOWNSHIP_ONLY, replace=False)] = "township"
+    perm = rng.permutation(np.flatnonzero(how == "wgs84"))
+    n_gcj, n_bd = round(SHARE_GCJ02 * n), round(SHARE_BD09 * n)
+    how[perm[:n_gcj]] = "gcj02"
+    how[perm[n_gcj:n_gcj + n_bd]] = "bd09"
+    conflict = np.zeros(n, dtype=bool)
+    conflict[rng.choice(np.flatnonzero((how == "wgs84") & (park < 0)), N_CONFLICTS, replace=False)] = True
+    return how, conflict
+
+
+def _ledger_rows(rng: np.random.Generator, f: pd.DataFrame, geo: _Geography,
+                 village_names: list[str]) -> list[dict[str, Any]]:
+    """The ledger cells of the good rows, in generation order."""
+    town_names = [t[0] for t in _TOWNSHIPS]
+    gcj_lon, gcj_lat = wgs84_to_gcj02(f["lon"].to_numpy(), f["lat"].to_numpy())
+    bd_lon, bd_lat = wgs84_to_bd09(f["lon"].to_numpy(), f["lat"].to_numpy())
+    rows: list[dict[str, Any]] = []
+    for i, e in enumerate(f.itertuples(index=False)):
+        tname, tshort = _TOWNSHIPS[e.town][0], _TOWNSHIPS[e.town][1]
+        vname = village_names[e.village]
+        pname, road = (_PARKS[e.park][0], _PARKS[e.park][3]) if e.park >= 0 else ("", "")
+        r: dict[str, Any] = dict.fromkeys(LEDGER_HEADERS)
+        u = rng.random()
+        r["统一社会信用代码"] = e.uscc.lower() if u < 0.002 else (
+            e.uscc[:9] + " " + e.uscc[9:] if u < 0.004 else e.uscc)
+        r["企业名称"] = e.name
+        number = int(rng.integers(1, 300))
+        r["地址"] = f"{_COUNTY}{pname}{road}{number}号" if pname else f"{_COUNTY}{tname}{vname}{number}号"
+        if e.how == "address":
+            r["地址"] = _messy_address(rng, tname, tshort, vname, pname, road, number)
+        elif e.how == "township":
+            r["地址"] = (f"{_COUNTY}{tname}（门牌待核实）", f"{tname}圩场旁", f"{_COUNTY}{tname}境内")[i % 3]
+        elif e.how == "gcj02":
+            r["经度"], r["纬度"] = round(float(gcj_lon[i]), 6), round(float(gcj_lat[i]), 6)
+            r["坐标系"] = ("GCJ02", "GCJ02", "GCJ-02", "高德")[int(rng.integers(4))]
+        elif e.how == "bd09":
+            r["经度"], r["纬度"] = round(float(bd_lon[i]), 6), round(float(bd_lat[i]), 6)
+            r["坐标系"] = ("BD09", "BD09", "BD-09", "百度")[int(rng.integers(4))]
+        else:
+            r["经度"], r["纬度"] = float(e.lon), float(e.lat)
+            w = rng.random()
+            r["坐标系"] = "" if w < 0.6 else ("WGS84" if w < 0.9 else ("GPS" if w < 0.95 else "WGS-84"))
+        declared = tshort if rng.random() < 0.06 else tname
+        if e.conflict:  # the nearest other township: a plausible slip of the pen
+            dist = [math.inf if k == e.town else g.distance(Point(e.lon, e.lat)) for k, g in enumerate(geo.town_geo)]
+            declared = town_names[int(np.argmin(dist))]
+        r["乡镇（街道）"] = "" if (e.how == "wgs84" and rng.random() < 0.03) else declared
+        r["村（社区）"] = "" if (e.how == "township" or (pname and rng.random() < 0.5)) else vname
+        r["所属园区"] = pname if (not pname or e.how == "address" or rng.random() < 0.92) else ""
+        r["行业门类"] = _industry_cell(rng, e.section)
+        r["职工人数"] = _count_cell(rng, int(e.staff), messy=0.08)
+        r["有无固定经营场所"] = ("是" if rng.random() < 0.8 else "有") if e.fixed else ("否" if rng.random() < 0.7 else "无")
+        r["是否规上企业"] = "是" if e.above else ("否" if rng.random() < 0.85 else "")
+        r["正式党员数"] = _count_cell(rng, int(e.members), messy=0.02)
+        r["预备党员数"] = int(e.probationary) if (e.probationary or rng.random() < 0.45) else ""
+        r["党组织组建方式"] = _org_cell(rng, e.org)
+        r["党组织名称"] = e.org_name
+        r["党建工作指导员"] = e.instructor
+        r["出资人是否党员"] = e.investor
+        rows.append(r)
+    return rows
+
+
+def _interleave(rng: np.random.Generator, rows: list[dict[str, Any]], order: np.ndarray,
+                bad: list[tuple[dict[str, Any], str]], dup_of: int) -> tuple[list[dict[str, Any]], list[int]]:
+    """Good rows in ``order`` with the bad rows inserted at random places (the duplicate
+    after the row it duplicates). Returns the rows and, per row, the good index or -1."""
+    n = len(order)
+    where = {int(i): pos for pos, i in enumerate(order)}
+    slots = rng.choice(np.arange(50, n), len(bad), replace=False)
+    for b, (_row, kind) in enumerate(bad):
+        if kind == "duplicate uscc":
+            slots[b] = int(rng.integers(where[dup_of] + 1, n + 1))
+    out: list[dict[str, Any]] = []
+    index: list[int] = []
+    for pos in range(n + 1):
+        for hit in np.flatnonzero(slots == pos):
+            out.append(bad[int(hit)][0])
+            index.append(-1)
+        if pos < n:
+            out.append(rows[order[pos]])
+            index.append(int(order[pos]))
+    return out, index
+
+
 def build_sample(seed: int = DEFAULT_SEED) -> SampleCounty:
     """Build the synthetic sample county (pure; nothing is written).
 
@@ -417,427 +765,124 @@ def build_sample(seed: int = DEFAULT_SEED) -> SampleCounty:
         Every table of ``data/``, plus summary figures.
     """
     rng = np.random.default_rng(seed)
-
-    # --- county, townships, parks (metres, then EPSG:4326 rounded) ---------------------
-    county_m = _county_polygon(rng)
-    seeds = _township_seeds(county_m, rng)
-    cells_m = _township_cells(county_m, seeds)
-    parks_m = _parks_m(cells_m, seeds, county_m, rng)
-    county = _geom_to_lonlat(county_m)
-    town_geo = [_geom_to_lonlat(c) for c in cells_m]
-    park_geo = [_geom_to_lonlat(p) for p in parks_m]
+    geo = _geography(rng)
+    places = _places(rng, geo)
+    village_names = places.villages["name"].tolist()
     town_names = [t[0] for t in _TOWNSHIPS]
     park_names = [p[0] for p in _PARKS]
-    for g in (*town_geo, *park_geo):
-        shapely.prepare(g)
 
-    def locate(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Rounded lon/lat and township/park index of metric points (-1 outside)."""
-        lon, lat = _to_lonlat(x, y)
-        lon, lat = np.round(lon, 6), np.round(lat, 6)
-        return lon, lat, _pip(town_geo, lon, lat), _pip(park_geo, lon, lat)
-
-    # --- gazetteer: seats, villages/communities, parks, roads ---------------------------
-    n_vill = sum(t[2] for t in _TOWNSHIPS)
-    banned = [t[1] for t in _TOWNSHIPS] + ["青岚", "岚江", "金山", "开发", "高新", "科创", "兴业", "创业"]
-    vnames = iter(_village_names(rng, n_vill, banned))
-    cnames = iter(rng.permutation(np.array(_COMMUNITIES)).tolist())
-    parks_buf = shapely.union_all([p.buffer(400.0) for p in parks_m])
-    gaz: list[dict[str, Any]] = []
-    villages: list[dict[str, Any]] = []  # name, township index, x, y
-    for t, (tname, _short, nv, nc, _w, _s) in enumerate(_TOWNSHIPS):
-        lon, lat = _to_lonlat(seeds[t, 0], seeds[t, 1])
-        gaz.append({"name": tname, "township": tname, "lon": round(float(lon), 6),
-                    "lat": round(float(lat), 6), "kind": "township"})
-        region = cells_m[t].buffer(-500.0).difference(parks_buf)
-        pts = _spaced_points(region, nv + nc, rng, min_dist=1100.0 if t > 1 else 700.0,
-                             avoid=seeds[t:t + 1], avoid_dist=600.0)
-        # communities (社区) nearest the seat, villages (村) further out
-        order = np.argsort(np.hypot(*(pts - seeds[t]).T), kind="stable")
-        for rank, i in enumerate(order):
-            kind = "community" if rank < nc else "village"
-            name = (next(cnames) + "社区") if kind == "community" else (next(vnames) + "村")
-            villages.append({"name": name, "t": t, "x": pts[i, 0], "y": pts[i, 1], "kind": kind})
-    vx = np.array([v["x"] for v in villages])
-    vy = np.array([v["y"] for v in villages])
-    vt = np.array([v["t"] for v in villages])
-    vlon, vlat, vtown, vpark = locate(vx, vy)
-    if not ((vtown == vt).all() and (vpark < 0).all()):
-        msg = "a village point left its township"
-        raise RuntimeError(msg)
-    for v, lo, la in zip(villages, vlon, vlat, strict=True):
-        gaz.append({"name": v["name"], "township": town_names[v["t"]], "lon": float(lo), "lat": float(la),
-                    "kind": v["kind"]})
-    park_pts: list[tuple[float, float]] = []
-    park_town: list[int] = []
-    for j, p in enumerate(park_geo):
-        rp = p.representative_point()
-        lo, la = round(rp.x, 6), round(rp.y, 6)
-        tj = int(_pip(town_geo, np.array([lo]), np.array([la]))[0])
-        park_pts.append((lo, la))
-        park_town.append(tj)
-        gaz.append({"name": park_names[j], "township": town_names[tj], "lon": lo, "lat": la, "kind": "park"})
-    road_pts: dict[str, tuple[float, float, int, int]] = {}
-    for j, (_pn, _size, _n, road) in enumerate(_PARKS):
-        # the park road runs through the part of the park holding its representative point
-        inner = parks_m[j].buffer(-250.0).intersection(cells_m[park_town[j]].buffer(-250.0))
-        xy = _uniform_in(inner, 1, rng)
-        lo, la, tt, pp = locate(xy[:, 0], xy[:, 1])
-        road_pts[road] = (float(lo[0]), float(la[0]), int(tt[0]), int(pp[0]))
-    for road, t in _TOWN_ROADS:
-        region = cells_m[t].buffer(-400).difference(parks_buf).intersection(Point(seeds[t]).buffer(1500))
-        xy = _uniform_in(region, 1, rng)
-        lo, la, tt, pp = locate(xy[:, 0], xy[:, 1])
-        road_pts[road] = (float(lo[0]), float(la[0]), int(tt[0]), int(pp[0]))
-    for road, (rlon, rlat, rt, _rp) in road_pts.items():
-        gaz.append({"name": road, "township": town_names[rt], "lon": rlon, "lat": rlat, "kind": "road"})
-    gazetteer = pd.DataFrame(gaz, columns=["name", "township", "lon", "lat", "kind"])
-
-    # --- enterprise locations -------------------------------------------------------------
-    n_park = sum(p[2] for p in _PARKS)
-    n_village = 380
-    n_seat = N_ENTERPRISES - n_park - n_village
-    xs: list[np.ndarray] = []
-    group: list[str] = []
-    home_village: list[int] = []
-    for j, (_pn, _size, n, _road) in enumerate(_PARKS):
-        xs.append(_uniform_in(parks_m[j].buffer(-30.0), n, rng))
-        group += ["park"] * n
-        home_village += [-1] * n
-    weights = np.array([t[4] for t in _TOWNSHIPS])
-    seat_t = rng.choice(len(_TOWNSHIPS), size=n_seat, p=weights / weights.sum())
-    sig = np.array([t[5] for t in _TOWNSHIPS])[seat_t]
-    xs.append(seeds[seat_t] + rng.normal(0.0, 1.0, (n_seat, 2)) * sig[:, None])
-    group += ["seat"] * n_seat
-    home_village += [-1] * n_seat
-    vi = rng.integers(0, len(villages), n_village)
-    xs.append(np.column_stack([vx[vi], vy[vi]]) + rng.normal(0.0, 350.0, (n_village, 2)))
-    group += ["village"] * n_village
-    home_village += vi.tolist()
-    xy = np.concatenate(xs)
-    grp = np.array(group)
-    hv = np.array(home_village)
-    all_polys = [*cells_m, *parks_m]
-    # resample points that leave the county, sit on a boundary, or leave their village's
-    # township (village scatter stays outside parks so its address resolves cleanly)
-    for _ in range(50):
-        lon, lat, town, park = locate(xy[:, 0], xy[:, 1])
-        bd = _boundary_distance(all_polys, xy[:, 0], xy[:, 1])
-        bad = (town < 0) | (bd < _BOUNDARY_CLEAR_M)
-        bad |= (grp == "park") & (park < 0)
-        vmask = grp == "village"
-        bad[vmask] |= (town[vmask] != vt[hv[vmask]]) | (park[vmask] >= 0)
-        if not bad.any():
-            break
-        idx = np.flatnonzero(bad)
-        for i in idx:
-            if grp[i] == "park":
-                j = _park_of_group(int(i))
-                xy[i] = _uniform_in(parks_m[j].buffer(-30.0), 1, rng)[0]
-            elif grp[i] == "seat":
-                t = seat_t[i - n_park]
-                xy[i] = seeds[t] + rng.normal(0.0, 1.0, 2) * _TOWNSHIPS[t][5]
-            else:
-                xy[i] = np.array([vx[hv[i]], vy[hv[i]]]) + rng.normal(0.0, 350.0, 2)
-    else:  # pragma: no cover - the loop converges in a few rounds
-        msg = "could not place every enterprise inside the county"
-        raise RuntimeError(msg)
-    lon, lat, town, park = locate(xy[:, 0], xy[:, 1])
-    n = N_ENTERPRISES
-
-    # village / community (村（社区）) of each enterprise: its own, else the nearest in its township
+    # --- the good enterprises, one row each --------------------------------------------
+    xy, grp, hv = _place_enterprises(rng, geo, places.villages)
+    lon, lat, town, park = geo.locate(xy[:, 0], xy[:, 1])
+    # village / community (村（社区）): its own, else the nearest one in its township
+    vxy, vt = places.villages[["x", "y"]].to_numpy(), places.villages["t"].to_numpy()
     vill = hv.copy()
     for i in np.flatnonzero(vill < 0):
         cand = np.flatnonzero(vt == town[i])
-        vill[i] = cand[np.argmin(np.hypot(vx[cand] - xy[i, 0], vy[cand] - xy[i, 1]))]
-
-    # --- industry, staff, above-scale, members ------------------------------------------
-    sections = np.empty(n, dtype=object)
-    for g, mix in _MIX.items():
-        m = grp == g
-        keys = list(mix)
-        pr = np.array([mix[k] for k in keys])
-        sections[m] = np.array(keys, dtype=object)[rng.choice(len(keys), size=int(m.sum()), p=pr / pr.sum())]
-    mu = np.select([grp == "park", grp == "village"], [3.4, 2.3], 2.4)
-    staff = np.rint(np.exp(rng.normal(mu, 1.36))).astype(np.int64)
-    staff = np.clip(staff, 1, 4200)
-    # a few very large employers (over 1,000) in the parks
-    big = np.flatnonzero(grp == "park")[:3]
-    staff[big] = [1860, 1240, 1085]
-    sections[big] = "C"
-    score = staff.astype(float) ** 1.3 * np.where(np.isin(sections, ["C", "E", "F", "D"]), 1.6, 1.0)
-    pool = np.flatnonzero(staff >= 12)
-    above = np.zeros(n, dtype=bool)
-    forced = list(big)
-    rest_pool = np.setdiff1d(pool, forced)
-    p_rest = score[rest_pool] / score[rest_pool].sum()
-    above[forced] = True
-    above[rng.choice(rest_pool, size=N_ABOVE_SCALE - len(forced), replace=False, p=p_rest)] = True
-
-    lam = 0.028 * staff.astype(float) ** 0.92 * rng.gamma(0.7, 1 / 0.7, n) + 0.12
-    lam *= np.where(above, 1.4, 1.0)
-    members = np.minimum(rng.poisson(lam), staff).astype(np.int64)
-    members[big[:2]] = [108, 62]  # O4 / O3: a committee-size and a general-branch-size membership
-    probationary = np.where(rng.random(n) < 0.03 + 0.004 * np.minimum(members, 10), 1, 0)
-    probationary = np.minimum(probationary, np.maximum(staff - members, 0)).astype(np.int64)
-    fixed = rng.random(n) >= np.where((staff < 6) & np.isin(sections, ["F", "O", "E", "G"]), 0.22, 0.03)
-    fixed[above] = True
-
-    # --- organisations ------------------------------------------------------------------
-    org = np.array(["none"] * n, dtype=object)
-    org_name = np.array([""] * n, dtype=object)
+        vill[i] = cand[np.argmin(np.hypot(*(vxy[cand] - xy[i]).T))]
+    attrs = _attributes(rng, grp)
+    big = attrs.pop("big")
+    f = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "group": grp, "lon": lon, "lat": lat, "town": town,
+                      "park": park, "village": vill, "unit_key": np.where(park >= 0, 100 + park, town),
+                      **attrs})
     names_taken: set[str] = set()
-    names = np.array([_company_name(rng, str(sections[i]), int(staff[i]), names_taken) for i in range(n)],
-                     dtype=object)
-    # M3: exactly 44 above-scale enterprises with their own organisation (单独建)
-    cand = np.flatnonzero(above & (members >= 3))
-    cand = cand[~np.isin(cand, big[:2])]
-    w_own = members[cand].astype(float)
-    own_above = np.concatenate([big[:2], rng.choice(cand, N_ABOVE_SCALE_OWN - 2, replace=False,
-                                                    p=w_own / w_own.sum())])
-    org[own_above] = "own"
-    cand = np.flatnonzero(~above & (members >= 3))
-    org[rng.choice(cand, N_OTHER_OWN, replace=False)] = "own"
-    # G4: empty-shell branches (单独建 with fewer than 3 formal members)
-    cand = np.flatnonzero(~above & (members <= 2) & (staff >= 6) & fixed)
-    shells = rng.choice(cand, N_SHELLS, replace=False)
-    org[shells] = "own"
-    for i in np.flatnonzero(org == "own"):
-        level = "党委" if members[i] >= 100 else "党支部"
-        org_name[i] = f"{names[i]}{level}"
-
-    unit_key = np.where(park >= 0, 100 + park, town)
-    joint_groups = _joint_groups(rng, xy, unit_key, members, staff, fixed, org)
-    for k, (idx, _kind) in enumerate(joint_groups):
-        org[idx] = "joint"
-        anchor = idx[0]
-        if park[anchor] >= 0:
-            label = f"{park_names[park[anchor]]}第{k + 1}联合党支部"
-        else:
-            label = f"{town_names[town[anchor]]}{villages[vill[anchor]]['name']}片区非公企业联合党支部"
-            if label in set(org_name):
-                label = label.replace("片区", f"片区第{k + 1}")
-        org_name[idx] = label
-    # attached (挂靠建): 1–2 members, hosted by the village/community or township organisation
-    cand = np.flatnonzero((org == "none") & (members >= 1) & (members <= 2))
-    att = rng.choice(cand, N_ATTACHED, replace=False)
-    org[att] = "attached"
-    for i in att:
-        if park[i] >= 0:
-            org_name[i] = f"{park_names[park[i]]}党工委机关党支部"
-        elif rng.random() < 0.7:
-            org_name[i] = f"{town_names[town[i]]}{villages[vill[i]]['name']}党支部"
-        else:
-            org_name[i] = f"{town_names[town[i]]}机关党支部"
-
-    # instructors already in place (党建工作指导员): cadres not on the roster, each serving
-    # 3–4 nearby enterprises of one unit (W1), mostly ones without any member
+    f["name"] = [_company_name(rng, s, int(st), names_taken) for s, st in zip(f["section"], f["staff"], strict=True)]
+    org, org_name, groups = _organisations(rng, f, big, village_names)
+    f["org"], f["org_name"] = org, org_name
     person_taken: set[str] = set()
-    instructor = np.array([""] * n, dtype=object)
-    cand = np.flatnonzero((org == "none") & (staff >= 6) & fixed)
-    w_instr = np.where(members[cand] == 0, 3.0, 1.0)
-    has_instr = rng.choice(cand, N_EXISTING_INSTRUCTED, replace=False, p=w_instr / w_instr.sum())
-    for key in np.unique(unit_key[has_instr]):
-        served = has_instr[unit_key[has_instr] == key]
-        served = served[np.lexsort((xy[served, 1], xy[served, 0]))]  # west to east: neighbours together
-        k = math.ceil(len(served) / 3.5)
-        people = _person_names(rng, k, person_taken)
-        for rank, i in enumerate(served):
-            instructor[i] = people[rank * k // len(served)]
-    investor = np.where(rng.random(n) < 0.09 + 0.1 * (members >= 3), "是",
-                        np.where(rng.random(n) < 0.75, "否", ""))
-
-    # --- how each good row is located in the ledger -------------------------------------
-    # address-only rows (gazetteer), township-only addresses, GCJ-02 / BD-09 / WGS-84 points
-    how = np.array(["wgs84"] * n, dtype=object)
-    ok_addr = np.flatnonzero(grp == "village")
-    park_ok = np.flatnonzero((grp == "park") & (park >= 0)
-                             & (town == np.array(park_town)[np.maximum(park, 0)]))
-    addr_only = np.concatenate([rng.choice(ok_addr, N_ADDRESS_ONLY - 24, replace=False),
-                                rng.choice(park_ok, 24, replace=False)])
-    how[addr_only] = "address"
-    # township-only addresses fall back on the seat or the township's representative point:
-    # only where neither lies in a park, so the fallback keeps the true park ("")
-    clean = [t for t in range(len(_TOWNSHIPS))
-             if not _in_any(park_geo, town_geo[t].representative_point().coords[0])
-             and not _in_any(park_geo, (gaz[t]["lon"], gaz[t]["lat"]))]
-    free = np.flatnonzero((how == "wgs84") & (grp == "seat") & (park < 0) & np.isin(town, clean))
-    town_only = rng.choice(free, N_TOWNSHIP_ONLY, replace=False)
-    how[town_only] = "township"
-    free = np.flatnonzero(how == "wgs84")
-    perm = rng.permutation(free)
-    n_gcj, n_bd = round(SHARE_GCJ02 * n), round(SHARE_BD09 * n)
-    how[perm[:n_gcj]] = "gcj02"
-    how[perm[n_gcj:n_gcj + n_bd]] = "bd09"
-    conflict = rng.choice(np.flatnonzero((how == "wgs84") & (park < 0)), N_CONFLICTS, replace=False)
-
-    # --- ledger cells ---------------------------------------------------------------------
+    f["instructor"] = _existing_instructors(rng, f, person_taken)
+    members = f["members"].to_numpy()
+    f["investor"] = np.where(rng.random(len(f)) < 0.09 + 0.1 * (members >= 3), "是",
+                             np.where(rng.random(len(f)) < 0.75, "否", ""))
+    f["how"], f["conflict"] = _how_located(rng, f, geo, places)
     usccs: list[str] = []
-    seen: set[str] = set()
-    while len(usccs) < n + 20:
+    while len(usccs) < len(f) + 20:
         code = make_uscc(rng, _DIVISIONS[int(rng.integers(len(_DIVISIONS)))])
-        if code not in seen:
-            seen.add(code)
+        if code not in usccs:
             usccs.append(code)
-    spare_usccs = usccs[n:]
-    usccs = usccs[:n]
-    gcj_lon, gcj_lat = wgs84_to_gcj02(lon, lat)
-    bd_lon, bd_lat = wgs84_to_bd09(lon, lat)
-    rows: list[dict[str, Any]] = []
-    for i in range(n):
-        t = int(town[i])
-        tname, tshort = _TOWNSHIPS[t][0], _TOWNSHIPS[t][1]
-        vname = villages[vill[i]]["name"]
-        pname = park_names[park[i]] if park[i] >= 0 else ""
-        r: dict[str, Any] = dict.fromkeys(LEDGER_HEADERS)
-        code = usccs[i]
-        u = rng.random()
-        r["统一社会信用代码"] = code.lower() if u < 0.002 else (code[:9] + " " + code[9:] if u < 0.004 else code)
-        r["企业名称"] = names[i]
-        number = int(rng.integers(1, 300))
-        if pname:
-            road = _PARKS[park[i]][3]
-            r["地址"] = f"{_COUNTY}{pname}{road}{number}号"
-        else:
-            r["地址"] = f"{_COUNTY}{tname}{vname}{number}号"
-        if how[i] == "address":
-            r["地址"] = _messy_address(rng, tname, tshort, vname, pname, _PARKS[park[i]][3] if pname else "",
-                                      number)
-        elif how[i] == "township":
-            r["地址"] = (f"{_COUNTY}{tname}（门牌待核实）", f"{tname}圩场旁", f"{_COUNTY}{tname}境内")[i % 3]
-        elif how[i] == "gcj02":
-            r["经度"], r["纬度"] = round(float(gcj_lon[i]), 6), round(float(gcj_lat[i]), 6)
-            r["坐标系"] = ("GCJ02", "GCJ02", "GCJ-02", "高德")[int(rng.integers(4))]
-        elif how[i] == "bd09":
-            r["经度"], r["纬度"] = round(float(bd_lon[i]), 6), round(float(bd_lat[i]), 6)
-            r["坐标系"] = ("BD09", "BD09", "BD-09", "百度")[int(rng.integers(4))]
-        else:
-            r["经度"], r["纬度"] = float(lon[i]), float(lat[i])
-            w = rng.random()
-            r["坐标系"] = "" if w < 0.6 else ("WGS84" if w < 0.9 else ("GPS" if w < 0.95 else "WGS-84"))
-        declared = tshort if rng.random() < 0.06 else tname
-        if i in conflict:
-            # the nearest other township: a plausible slip of the pen
-            dist = [math.inf if k == t else town_geo[k].distance(Point(lon[i], lat[i]))
-                    for k in range(len(_TOWNSHIPS))]
-            declared = town_names[int(np.argmin(dist))]
-        r["乡镇（街道）"] = "" if (how[i] == "wgs84" and rng.random() < 0.03) else declared
-        r["村（社区）"] = "" if (how[i] == "township" or (pname and rng.random() < 0.5)) else vname
-        r["所属园区"] = pname if (not pname or how[i] == "address" or rng.random() < 0.92) else ""
-        r["行业门类"] = _industry_cell(rng, str(sections[i]))
-        r["职工人数"] = _count_cell(rng, int(staff[i]), messy=0.08)
-        r["有无固定经营场所"] = ("是" if rng.random() < 0.8 else "有") if fixed[i] else ("否" if rng.random() < 0.7 else "无")
-        r["是否规上企业"] = "是" if above[i] else ("否" if rng.random() < 0.85 else "")
-        r["正式党员数"] = _count_cell(rng, int(members[i]), messy=0.02)
-        r["预备党员数"] = int(probationary[i]) if (probationary[i] or rng.random() < 0.45) else ""
-        r["党组织组建方式"] = _org_cell(rng, str(org[i]))
-        r["党组织名称"] = org_name[i]
-        r["党建工作指导员"] = instructor[i]
-        r["出资人是否党员"] = str(investor[i])
-        rows.append(r)
+    f["uscc"] = usccs[:len(f)]
 
-    # ledger order: by unit (townships, then parks), shuffled inside
-    order_key = np.where(park >= 0, 100 + park, town) * 10_000 + rng.permutation(n)
-    order = np.argsort(order_key, kind="stable")
-    swapped = int(rng.choice(np.flatnonzero((how == "wgs84") & ~above & ~np.isin(np.arange(n), conflict))))
+    # --- the ledger: good rows by unit (townships, then parks), bad rows planted --------
+    rows = _ledger_rows(rng, f, geo, village_names)
+    order = np.argsort(f["unit_key"].to_numpy() * 10_000 + rng.permutation(len(f)), kind="stable")
+    plain = np.flatnonzero(f["how"].eq("wgs84").to_numpy() & ~f["above"].to_numpy() & ~f["conflict"].to_numpy())
+    swapped = int(rng.choice(plain))  # lat/lon exchanged: fixed with a warning by default
     rows[swapped]["经度"], rows[swapped]["纬度"] = rows[swapped]["纬度"], rows[swapped]["经度"]
-    ledger_rows = [rows[i] for i in order]
-    good_order = list(order)
-
-    # --- planted bad rows (not in truth.csv) --------------------------------------------
-    bad_rows, dup_of = _bad_rows(rng, rows, spare_usccs, names_taken, seeds, vill, villages, town, how, above)
-    positions = np.sort(rng.choice(np.arange(50, n), len(bad_rows), replace=False))
-    inserted: list[dict[str, Any]] = []
-    truth_idx: list[int] = []
-    b = 0
-    dup_pos = good_order.index(dup_of)
-    for pos, i in enumerate(good_order):
-        while b < len(bad_rows) and positions[b] == pos:
-            if bad_rows[b][1] == "duplicate uscc" and pos <= dup_pos:
-                positions[b] = dup_pos + 1 + (positions[b] % 7)
-                positions = np.sort(positions)
-                break
-            inserted.append(bad_rows[b][0])
-            truth_idx.append(-1)
-            b += 1
-        inserted.append(ledger_rows[pos])
-        truth_idx.append(i)
-    while b < len(bad_rows):
-        inserted.append(bad_rows[b][0])
-        truth_idx.append(-1)
-        b += 1
-    ledger = pd.DataFrame(inserted, columns=list(LEDGER_HEADERS))
+    plain = plain[plain != swapped]
+    bad, dup_of = _bad_rows(rng, rows, plain, usccs[len(f):], names_taken)
+    ledger_rows, index = _interleave(rng, rows, order, bad, dup_of)
+    ledger = pd.DataFrame(ledger_rows, columns=list(LEDGER_HEADERS))
     ledger = ledger.astype(object).where(ledger.notna(), None)
-
-    # --- truth ------------------------------------------------------------------------------
-    ti = np.array([i for i in truth_idx if i >= 0])
+    ti = np.array([i for i in index if i >= 0])
     truth = pd.DataFrame({
-        "uscc": [usccs[i] for i in ti],
+        "uscc": f["uscc"].to_numpy()[ti],
         "true_lon": lon[ti],
         "true_lat": lat[ti],
-        "true_township": [town_names[town[i]] for i in ti],
-        "true_park": [park_names[park[i]] if park[i] >= 0 else "" for i in ti],
+        "true_township": np.array(town_names, dtype=object)[town[ti]],
+        "true_park": np.array([*park_names, ""], dtype=object)[park[ti]],
     })
 
-    # --- service centres and instructor roster ------------------------------------------
-    centres = _service_centres(rng, seeds, park_pts, park_town, locate)
-    roster = _roster(rng, seeds, parks_m, town, park, locate, person_taken)
+    # --- service centres and the instructor roster ------------------------------------
+    centres = _service_centres(rng, geo, places)
+    roster = _roster(rng, geo, f, person_taken)
+    summary = _summary(seed, f, ledger, bad, groups, places, centres, roster)
+    return SampleCounty(county=geo.county,
+                        townships=pd.DataFrame({"name": town_names, "geometry": geo.town_geo}),
+                        parks=pd.DataFrame({"name": park_names, "geometry": geo.park_geo}),
+                        gazetteer=places.gazetteer, service_centres=centres, instructors=roster,
+                        ledger=ledger, truth=truth, summary=summary, seed=seed)
 
-    bad_kinds = [k for _, k in bad_rows]
-    summary: dict[str, Any] = {
+
+def _summary(seed: int, f: pd.DataFrame, ledger: pd.DataFrame, bad: list[tuple[dict[str, Any], str]],
+             groups: list[tuple[np.ndarray, str]], places: _Places, centres: pd.DataFrame,
+             roster: pd.DataFrame) -> dict[str, Any]:
+    """Figures of the sample for data/README.md and the tests."""
+    staff, members, org, how = f["staff"], f["members"], f["org"], f["how"]
+    park, town = f["park"], f["town"]
+    kinds = [k for _, k in bad]
+    return {
         "seed": seed,
         "data_rows": len(ledger),
-        "good_rows": n,
-        "bad_rows": len(bad_rows),
-        "bad_kinds": bad_kinds,
-        "rejected_by_default": sum(1 for k in bad_kinds if k != "swapped lat/lon"),
-        "above_scale": int(above.sum()),
-        "above_scale_own": int((above & (org == "own")).sum()),
-        "own": int((org == "own").sum()),
-        "shells": N_SHELLS,
-        "joint": int((org == "joint").sum()),
-        "joint_groups": len(joint_groups),
-        "joint_groups_too_large": sum(1 for _, k in joint_groups if k == "too_large"),
-        "joint_groups_too_far": sum(1 for _, k in joint_groups if k == "too_far"),
-        "attached": int((org == "attached").sum()),
-        "none": int((org == "none").sum()),
-        "with_instructor": int((instructor != "").sum()),
-        "no_fixed_premises": int((~fixed).sum()),
+        "good_rows": len(f),
+        "bad_rows": len(bad),
+        "bad_kinds": kinds,
+        "rejected_by_default": len(kinds),
+        "above_scale": int(f["above"].sum()),
+        "above_scale_own": int((f["above"] & org.eq("own")).sum()),
+        "own": int(org.eq("own").sum()),
+        "shells": int((org.eq("own") & (members < 3)).sum()),
+        "joint": int(org.eq("joint").sum()),
+        "joint_groups": len(groups),
+        "joint_groups_too_large": sum(1 for _, k in groups if k == "too_large"),
+        "joint_groups_too_far": sum(1 for _, k in groups if k == "too_far"),
+        "attached": int(org.eq("attached").sum()),
+        "none": int(org.eq("none").sum()),
+        "with_instructor": int(f["instructor"].ne("").sum()),
+        "no_fixed_premises": int((~f["fixed"]).sum()),
         "staff_under_6": int((staff < 6).sum()),
         "staff_50_plus": int((staff >= 50).sum()),
         "staff_100_plus": int((staff >= 100).sum()),
         "staff_over_1000": int((staff > 1000).sum()),
         "members_0": int((members == 0).sum()),
-        "members_1_2": int(((members >= 1) & (members <= 2)).sum()),
+        "members_1_2": int(members.between(1, 2).sum()),
         "members_3_plus": int((members >= 3).sum()),
-        "probationary": int((probationary > 0).sum()),
-        "wgs84": int(np.isin(how, ["wgs84"]).sum()),
-        "gcj02": int((how == "gcj02").sum()),
-        "bd09": int((how == "bd09").sum()),
-        "address_only": int((how == "address").sum()),
-        "township_only": int((how == "township").sum()),
-        "conflicts": N_CONFLICTS,
+        "probationary": int((f["probationary"] > 0).sum()),
+        "wgs84": int(how.eq("wgs84").sum()),
+        "gcj02": int(how.eq("gcj02").sum()),
+        "bd09": int(how.eq("bd09").sum()),
+        "address_only": int(how.eq("address").sum()),
+        "township_only": int(how.eq("township").sum()),
+        "conflicts": int(f["conflict"].sum()),
         "in_parks": int((park >= 0).sum()),
-        "parks": {park_names[j]: int((park == j).sum()) for j in range(len(_PARKS))},
-        "townships": {town_names[t]: int(((town == t) & (park < 0)).sum()) for t in range(len(_TOWNSHIPS))},
-        "villages": int(sum(1 for v in villages if v["kind"] == "village")),
-        "communities": int(sum(1 for v in villages if v["kind"] == "community")),
-        "sections": {s: int((sections == s).sum()) for s in sorted(set(sections.tolist()))},
+        "parks": {p[0]: int((park == j).sum()) for j, p in enumerate(_PARKS)},
+        "townships": {t[0]: int(((town == k) & (park < 0)).sum()) for k, t in enumerate(_TOWNSHIPS)},
+        "villages": int(places.villages["kind"].eq("village").sum()),
+        "communities": int(places.villages["kind"].eq("community").sum()),
+        "sections": {s: int(n) for s, n in sorted(f["section"].value_counts().items())},
         "service_centres": len(centres),
         "instructors": len(roster),
         "instructor_capacity": int(roster["capacity"].sum()),
     }
-    townships = pd.DataFrame({"name": town_names, "geometry": town_geo})
-    parks = pd.DataFrame({"name": park_names, "geometry": park_geo})
-    return SampleCounty(county=county, townships=townships, parks=parks, gazetteer=gazetteer,
-                        service_centres=centres, instructors=roster, ledger=ledger, truth=truth,
-                        summary=summary, seed=seed)
-
-
-def _park_of_group(i: int) -> int:
-    """Park index of the i-th generated park enterprise (they come first, park by park)."""
-    edges = np.cumsum([p[2] for p in _PARKS])
-    return int(np.searchsorted(edges, i, side="right"))
 
 
 # =======================================================================================
@@ -956,12 +1001,11 @@ def _joint_groups(rng: np.random.Generator, xy: np.ndarray, unit_key: np.ndarray
 # =======================================================================================
 # planted bad rows, service centres, instructor roster
 # =======================================================================================
-def _bad_rows(rng: np.random.Generator, rows: list[dict[str, Any]], spare: list[str], names_taken: set[str],
-              seeds: np.ndarray, vill: np.ndarray, villages: list[dict[str, Any]], town: np.ndarray,
-              how: np.ndarray, above: np.ndarray) -> tuple[list[tuple[dict[str, Any], str]], int]:
-    """About ten rows each with one defect, so the demo shows rejects (returned with their
-    defect), and the good row index whose USCC is duplicated."""
-    plain = np.flatnonzero((how == "wgs84") & ~above)
+def _bad_rows(rng: np.random.Generator, rows: list[dict[str, Any]], plain: np.ndarray, spare: list[str],
+              names_taken: set[str]) -> tuple[list[tuple[dict[str, Any], str]], int]:
+    """Ten rows with one defect each, so the demo shows rejects (returned with their defect),
+    and the index of the good row whose USCC is duplicated. Rows are copied from ``plain``
+    good rows (WGS-84 points, not above-scale) and given a new USCC and name."""
     spare = list(spare)
 
     def base() -> dict[str, Any]:
@@ -988,7 +1032,7 @@ def _bad_rows(rng: np.random.Generator, rows: list[dict[str, Any]], spare: list[
     r = base()
     r["统一社会信用代码"] = r["统一社会信用代码"][:10] + r["统一社会信用代码"][11:]
     out.append((r, "uscc of 17 characters"))
-    dup_of = int(rng.choice(np.flatnonzero((how == "wgs84") & ~above)))
+    dup_of = int(rng.choice(plain))
     r = dict(rows[dup_of])
     r["职工人数"] = (int(r["职工人数"]) + 3) if isinstance(r["职工人数"], int) else r["职工人数"]
     out.append((r, "duplicate uscc"))
@@ -1019,63 +1063,59 @@ def _bad_rows(rng: np.random.Generator, rows: list[dict[str, Any]], spare: list[
     return [out[i] for i in order], dup_of
 
 
-def _service_centres(rng: np.random.Generator, seeds: np.ndarray, park_pts: list[tuple[float, float]],
-                     park_town: list[int], locate: Any) -> pd.DataFrame:
+def _service_centres(rng: np.random.Generator, geo: _Geography, places: _Places) -> pd.DataFrame:
     """Six party-mass service centres (党群服务中心): county, development zone, four townships."""
     names = [t[0] for t in _TOWNSHIPS]
     rows = []
     for label, t in (("青岚县党群服务中心", 0), ("东城街道党群服务中心", 1), ("青龙镇党群服务中心", 2),
                      ("石门镇党群服务中心", 4), ("溪口镇党群服务中心", 5)):
         for _ in range(100):
-            p = seeds[t] + rng.normal(0.0, 250.0, 2)
-            lo, la, tt, pp = locate(p[:1], p[1:])
+            p = geo.seeds[t] + rng.normal(0.0, 250.0, 2)
+            lo, la, tt, pp = geo.locate(p[:1], p[1:])
             if tt[0] == t and pp[0] < 0:
                 break
         rows.append({"name": label, "township": names[t], "lon": float(lo[0]), "lat": float(la[0])})
-    lo, la = park_pts[0]
-    rows.insert(1, {"name": "青岚经济开发区党群服务中心", "township": names[park_town[0]], "lon": lo, "lat": la})
+    zone = places.gazetteer[places.gazetteer["name"] == _PARKS[0][0]].iloc[0]
+    rows.insert(1, {"name": f"{_PARKS[0][0]}党群服务中心", "township": zone["township"],
+                    "lon": float(zone["lon"]), "lat": float(zone["lat"])})
     return pd.DataFrame(rows, columns=["name", "township", "lon", "lat"])
 
 
-def _roster(rng: np.random.Generator, seeds: np.ndarray, parks_m: list[Polygon], town: np.ndarray,
-            park: np.ndarray, locate: Any, taken: set[str]) -> pd.DataFrame:
-    """The instructor roster (党建工作指导员): 40 people, mostly 3 enterprises each (W1) —
-    fewer than the plan needs, so it shows a shortfall."""
+def _roster(rng: np.random.Generator, geo: _Geography, f: pd.DataFrame, taken: set[str]) -> pd.DataFrame:
+    """The instructor roster (党建工作指导员): 40 people spread over the units by their
+    enterprises, mostly 3 enterprises each (W1) — fewer than the plan needs, so it shows
+    a shortfall."""
     names = [t[0] for t in _TOWNSHIPS]
-    per_park = [4, 3, 1]
-    n_town = N_ROSTER - sum(per_park)
-    load = np.array([((town == t) & (park < 0)).sum() for t in range(len(_TOWNSHIPS))], dtype=float)
-    per_town = np.maximum(1, np.floor(load / load.sum() * n_town)).astype(int)
-    while per_town.sum() < n_town:
-        per_town[int(np.argmax(load / per_town))] += 1
-    people = _person_names(rng, N_ROSTER, taken)
+    keys = [*range(len(_TOWNSHIPS)), *(100 + j for j in range(len(_PARKS)))]
+    load = np.array([f["unit_key"].eq(k).sum() for k in keys], dtype=float)
+    per_unit = np.maximum(1, np.floor(load / load.sum() * N_ROSTER)).astype(int)
+    while per_unit.sum() < N_ROSTER:
+        per_unit[int(np.argmax(load / per_unit))] += 1
+    people = iter(_person_names(rng, int(per_unit.sum()), taken))
     rows: list[dict[str, Any]] = []
-    k = 0
-    for t in range(len(_TOWNSHIPS)):
-        for _ in range(per_town[t]):
-            for _try in range(200):
-                p = seeds[t] + rng.normal(0.0, 900.0, 2)
-                lo, la, tt, pp = locate(p[:1], p[1:])
-                if tt[0] == t and pp[0] < 0:
-                    break
-            rows.append({"name": people[k], "township": names[t], "lon": float(lo[0]), "lat": float(la[0])})
-            k += 1
-    for j, m in enumerate(per_park):
-        xy = _uniform_in(parks_m[j].buffer(-100.0), m, rng)
-        lo, la, tt, _pp = locate(xy[:, 0], xy[:, 1])
-        for q in range(m):
-            rows.append({"name": people[k], "township": names[tt[q]], "lon": float(lo[q]), "lat": float(la[q])})
-            k += 1
-    roster = pd.DataFrame(rows, columns=["name", "township", "lon", "lat"])
+    for key, m in zip(keys, per_unit, strict=True):
+        if key >= 100:  # park instructors: anywhere in the park
+            xy = _uniform_in(geo.parks_m[key - 100].buffer(-100.0), int(m), rng)
+        else:  # township instructors: near the seat, outside parks
+            pts: list[np.ndarray] = []
+            while len(pts) < m:
+                p = geo.seeds[key] + rng.normal(0.0, 900.0, 2)
+                _lo, _la, tt, pp = geo.locate(p[:1], p[1:])
+                if tt[0] == key and pp[0] < 0:
+                    pts.append(p)
+            xy = np.asarray(pts)
+        lon, lat, town, _park = geo.locate(xy[:, 0], xy[:, 1])
+        for q in range(int(m)):
+            rows.append({"name": next(people), "township": names[town[q]], "lon": float(lon[q]),
+                         "lat": float(lat[q]), "unit_key": key})
+    roster = pd.DataFrame(rows)
     capacity = np.full(len(roster), 3, dtype=np.int64)
-    odd = rng.choice(len(roster), 8, replace=False)
-    capacity[odd] = [2, 2, 2, 2, 4, 4, 4, 5]
+    capacity[rng.choice(len(roster), 8, replace=False)] = [2, 2, 2, 2, 4, 4, 4, 5]
     roster["capacity"] = capacity
-    # four township instructors without a point: placed at their township by the planner
-    no_point = rng.choice(np.flatnonzero(roster["township"].isin(names[2:]).to_numpy()
-                                         & (np.arange(len(roster)) < sum(per_town))), 4, replace=False)
-    roster.loc[no_point, ["lon", "lat"]] = np.nan
-    return roster
+    # four township instructors without a point: the planner places them at their township
+    rural = np.flatnonzero(roster["unit_key"].between(2, len(_TOWNSHIPS) - 1).to_numpy())
+    roster.loc[rng.choice(rural, 4, replace=False), ["lon", "lat"]] = np.nan
+    return roster[["name", "township", "lon", "lat", "capacity"]]
 
 
 # =======================================================================================
