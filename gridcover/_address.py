@@ -155,6 +155,8 @@ class Place:
         Its township's name ("" when unknown or for a township itself).
     lon, lat
         Representative point, WGS-84.
+    park
+        The park it lies in ("" when none or unknown).
     """
 
     name: str
@@ -162,6 +164,7 @@ class Place:
     township: str
     lon: float
     lat: float
+    park: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,8 @@ class PlaceIndex:
         self._keep = frozenset(k for k in self._full if k.endswith(("区", "市", "县", "州", "旗")))
         self._township_key = tuple(loose_key(p.township) if p.kind != "township" else loose_key(p.name)
                                    for p in self.places)
+        self._park_key = tuple(loose_key(p.name) if p.kind == "park" else loose_key(p.park)
+                               for p in self.places)
 
     def __len__(self) -> int:
         return len(self.places)
@@ -233,7 +238,7 @@ class PlaceIndex:
                 if not any(o is not h and o.start <= h.start and h.end <= o.end
                            and (o.end - o.start) > (h.end - h.start) for o in hits)]
 
-    def lookup(self, address: object, *, township_hint: object = "") -> Place | None:
+    def lookup(self, address: object, *, township_hint: object = "", park_hint: object = "") -> Place | None:
         """The most specific place an address names, or ``None``.
 
         Parameters
@@ -241,9 +246,9 @@ class PlaceIndex:
         address
             Free-text address (地址), possibly with province/city/county prefixes
             and short forms (``青龙`` for ``青龙镇``).
-        township_hint
-            The township the row declares (所属乡镇), used to choose between places
-            of the same name in different townships.
+        township_hint, park_hint
+            The township (所属乡镇) and park (所属园区) the row declares, used to
+            choose between places of the same name in different townships or parks.
 
         Returns
         -------
@@ -258,19 +263,23 @@ class PlaceIndex:
         hits = self._hits(s)
         if not hits:
             return None
-        # townships the address itself names, and the declared one
+        # townships and parks the address itself names (a park names its township
+        # too), and the declared ones
         named = {self._township_key[i] for h in hits for i in h.places
-                 if self.places[i].kind == "township"}
-        hint = loose_key(township_hint)
-        if hint:
-            named.add(hint)
+                 if self.places[i].kind in ("township", "park")}
+        parks = {self._park_key[i] for h in hits for i in h.places if self.places[i].kind == "park"}
+        for hint, into in ((township_hint, named), (park_hint, parks)):
+            if loose_key(hint):
+                into.add(loose_key(hint))
+        named.discard("")
         # candidate places with their score; higher is better
         scored: list[tuple[tuple[int, int, int, int, int], int]] = []
         for h in hits:
             for i in h.places:
                 p = self.places[i]
-                tkey = self._township_key[i]
-                consistent = 1 if (p.kind == "township" or (tkey and tkey in named)) else 0
+                tkey, pkey = self._township_key[i], self._park_key[i]
+                consistent = 1 if (p.kind in ("township", "park") or tkey in named
+                                   or (pkey and pkey in parks)) else 0
                 rank = KIND_RANK.get(p.kind, 0)
                 if not h.full and not consistent and rank > KIND_RANK["park"]:
                     rank = 0  # a bare short form of a village outside the named township

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import time
 import warnings
@@ -192,9 +193,9 @@ class Gazetteer:
         places = places.astype({"name": "str", "township": "str", "kind": "str"})
         return cls(places=places.reset_index(drop=True), source=source)
 
-    def lookup(self, address: object, *, township_hint: object = "") -> Place | None:
+    def lookup(self, address: object, *, township_hint: object = "", park_hint: object = "") -> Place | None:
         """The most specific place an address names (see :class:`gridcover._address.PlaceIndex`)."""
-        return self._index.lookup(address, township_hint=township_hint)
+        return self._index.lookup(address, township_hint=township_hint, park_hint=park_hint)
 
 
 def _places(frame: pd.DataFrame) -> list[Place]:
@@ -374,7 +375,7 @@ class OnlineGeocoder:
         if self._disabled:
             return None
         try:
-            location = self._request(clean_name(address))
+            location = self._request(_query_text(address))
         except _Skip:
             return None
         result = self._convert(location)
@@ -394,6 +395,14 @@ class OnlineGeocoder:
         if not (np.isfinite(x) and np.isfinite(y) and bool(in_china(x, y))):
             return None
         return x, y, precision
+
+
+_CJK_SPACE = re.compile(r"(?<=[\u3000-\u9fff\uf900-\ufaff])\s+|\s+(?=[\u3000-\u9fff\uf900-\ufaff])")
+
+
+def _query_text(address: object) -> str:
+    """The address sent to a provider: NFKC, no spaces next to Chinese characters."""
+    return _CJK_SPACE.sub("", clean_name(address))
 
 
 class _Skip(Exception):
@@ -498,6 +507,10 @@ def _place_index(gazetteer: Gazetteer | None, jurisdictions: Jurisdictions | Non
     if jurisdictions is not None:
         seen: set[tuple[str, str]] = set()
         out = []
+        # the park each place lies in tells apart same-named roads of two parks
+        _, in_park = jurisdictions.locate([p.lon for p in places], [p.lat for p in places])
+        places = [Place(p.name, p.kind, p.township, p.lon, p.lat, pk if p.kind != "park" else "")
+                  for p, pk in zip(places, in_park, strict=True)]
         for p in places:
             if p.kind in ("township", "park"):
                 match = (jurisdictions.match_township(p.name) if p.kind == "township"
@@ -505,7 +518,7 @@ def _place_index(gazetteer: Gazetteer | None, jurisdictions: Jurisdictions | Non
                 point = jurisdictions.representative_point(p.kind, match) if match else None
                 if point is not None:
                     # the unit's point, inside it (a township's outside its parks)
-                    p = Place(p.name, p.kind, match if p.kind == "township" else p.township, *point)
+                    p = Place(p.name, p.kind, match if p.kind == "township" else p.township, *point, p.park)
                     seen.add((p.kind, match))
             out.append(p)
         for kind, names in (("township", jurisdictions.township_names), ("park", jurisdictions.park_names)):
@@ -644,12 +657,12 @@ def geocode(ledger: Ledger, jurisdictions: Jurisdictions | None = None, *,
 
 def _resolve(index: PlaceIndex, address: str, township: str, park: str, village: str) -> Place | None:
     """Most specific place for a row: its address, else its declared village/park/township."""
-    place = index.lookup(address, township_hint=township) if address else None
+    place = index.lookup(address, township_hint=township, park_hint=park) if address else None
     if place is not None and KIND_RANK[place.kind] >= KIND_RANK["road"]:
         return place
     fallback = "".join((township, park, village))
     if fallback:
-        other = index.lookup(fallback, township_hint=township)
+        other = index.lookup(fallback, township_hint=township, park_hint=park)
         if other is not None and (place is None or KIND_RANK[other.kind] > KIND_RANK[place.kind]):
             return other
     return place
@@ -766,12 +779,14 @@ def _spatial(j: Jurisdictions, lon: np.ndarray, lat: np.ndarray, precision: np.n
         if precision[i] == "unlocated":
             town[i] = town_of.get(decl_town[i], "") or decl_town[i]
             park[i] = park_of.get(decl_park[i], "") or decl_park[i]
-    # a park enterprise outside every township polygon: its park's township
-    if any(p and not t for t, p in zip(town, park, strict=True)):
-        park_town = dict(zip(j.units()["unit"], j.units()["township"], strict=True))
-        for i in range(n):
-            if park[i] and not town[i] and precision[i] != "unlocated":
-                town[i] = park_town.get(park[i], "")
+    # a park enterprise placed at its park's point, or outside every township polygon:
+    # the township holding most of the park (unless the row declares one)
+    units = j.units()
+    park_town = dict(zip(units["unit"], units["township"], strict=True))
+    for i in range(n):
+        if park[i] and precision[i] != "unlocated":
+            if not town[i] or (precision[i] == "park" and not town_of.get(decl_town[i])):
+                town[i] = park_town.get(park[i], town[i])
     return town, park
 
 
