@@ -340,17 +340,16 @@ def _csv_sheet(p: Path, data: bytes, encoding: str | None) -> _Sheet:
     sample = [line for line in lines[:50] if line.strip()]
     delimiter = max((",", "\t", ";", "|"), key=lambda d: sum(line.count(d) for line in sample))
     width = max(line.count(delimiter) for line in lines) + 1
-    cells: pd.DataFrame | None = None
-    if '"' not in text:
-        try:
-            cells = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(width), dtype=str,
-                                keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                                engine="c")
-        except (pd.errors.ParserError, ValueError):
-            cells = None
-    if cells is not None:
+    physical_lines = len(lines) - (lines[-1] == "")
+    try:
+        cells = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(width), dtype=str,
+                            keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c")
+    except (pd.errors.ParserError, ValueError):
+        cells = None
+    if cells is not None and len(cells) == physical_lines:
+        # one record per line, so record i is on line i + 1
         return _Sheet(cells=_stripped(cells), rows=np.arange(1, len(cells) + 1, dtype=np.int64), encoding=used)
-    # quoted fields may hold line breaks: the csv module tells which line a record starts on
+    # a quoted cell holds a line break: the csv module tells the line each record starts on
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     records: list[list[str]] = []
     starts: list[int] = []
@@ -397,10 +396,11 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _xlsx_sheet(p: Path, data: bytes, sheet: str | int | None, *, legacy: bool) -> _Sheet:
     engines = [e for e in XLSX_ENGINES if e != "openpyxl" or not legacy]
+    rows: Sequence[Sequence[Any]]
     for engine in engines:
         if engine == "calamine":
             try:
-                import python_calamine  # noqa: F401
+                import python_calamine  # type: ignore[import-not-found]  # noqa: F401
             except ImportError:
                 continue
             rows = _calamine_rows(p, data, sheet)
@@ -423,13 +423,13 @@ def _pick_sheet(p: Path, names: Sequence[str], sheet: str | int | None) -> int:
             return sheet
         msg = f"workbook {p} has {len(names)} sheet(s); sheet index {sheet} does not exist (sheets: {', '.join(names)})"
         raise LedgerError(msg)
-    if sheet in names:
+    if isinstance(sheet, str) and sheet in names:
         return list(names).index(sheet)
     msg = f"workbook {p} has no sheet {sheet!r}; sheets: {', '.join(names)}"
     raise LedgerError(msg)
 
 
-def _openpyxl_rows(p: Path, data: bytes, sheet: str | int | None) -> list[tuple[Any, ...]]:
+def _openpyxl_rows(p: Path, data: bytes, sheet: str | int | None) -> Sequence[Sequence[Any]]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -451,10 +451,10 @@ def _openpyxl_rows(p: Path, data: bytes, sheet: str | int | None) -> list[tuple[
             book.close()
 
 
-def _calamine_rows(p: Path, data: bytes, sheet: str | int | None) -> list[list[Any]]:
+def _calamine_rows(p: Path, data: bytes, sheet: str | int | None) -> Sequence[Sequence[Any]]:
     """Rows of a sheet read by python-calamine; ``skip_empty_area=False`` keeps the empty
     rows and columns at the top left, so a row's position is its Excel row number - 1."""
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook  # type: ignore[import-not-found]
 
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -519,7 +519,9 @@ def _find_header(p: Path, sheet: _Sheet) -> tuple[int, int, dict[Any, str]]:
             below = matched[r + 1]
             filled = [j for j, v in enumerate(scan.iloc[r + 1].tolist()) if v.strip()]
             hits = [j for j in filled if below[j]]
-            if hits and 2 * len(hits) >= len(filled):
+            # a second header row (正式党员/预备党员 under a merged 党员情况): mostly
+            # header names, each under a blank or unmatched cell of the row above
+            if hits and 2 * len(hits) >= len(filled) and not any(row[j] for j in hits):
                 merged = dict(single)
                 merged.update({columns[j]: below[j] for j in hits})  # type: ignore[misc]
                 candidates.append((merged, 2))
@@ -528,7 +530,7 @@ def _find_header(p: Path, sheet: _Sheet) -> tuple[int, int, dict[Any, str]]:
             if best is None or key > best[0]:
                 best = (key, r, height, mapping)
     if best is None or best[0][0] == 0:
-        first = next((row for row in (scan.iloc[r].tolist() for r in range(len(scan))) if any(v.strip() for v in row)), [])
+        first: list[str] = next((row for row in (scan.iloc[r].tolist() for r in range(len(scan))) if any(v.strip() for v in row)), [])
         seen = ", ".join(v.strip() for v in first if v.strip())[:200]
         msg = (f"ledger file {p} has no header row in its first {HEADER_SCAN_ROWS} rows naming ledger columns "
                f"(such as {FIELD_LABELS['uscc']}, {FIELD_LABELS['name']}, {FIELD_LABELS['staff']}); "
@@ -710,7 +712,9 @@ def _validate(raw: dict[str, pd.Series], rows: np.ndarray, config: Config) -> tu
         shown_default = {True: "yes", False: "no", None: "unknown"}[default]
         notes.add(unknown, f"{field_name} '{{v}}' is not yes/no; read as {shown_default}",
                   v=written.to_numpy(dtype=object))
-        flags[field_name] = np.where(results.is_(None) | unknown, default, results.results())
+        values = results.results()  # a new array (fancy indexing)
+        values[results.is_(None) | unknown] = default
+        flags[field_name] = values
 
     industry_written = text("industry")
     industry_found = _Parsed(industry_written, parse_industry)

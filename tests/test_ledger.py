@@ -17,7 +17,8 @@ import pytest
 
 from gridcover import Config, LedgerError
 from gridcover import ledger as ledger_module
-from gridcover._uscc import check_char, make_uscc
+from gridcover._uscc import make_uscc
+from gridcover.coords import in_china
 from gridcover.ledger import Ledger, read_ledger
 from gridcover.schema import LEDGER_COLUMNS, REJECT_COLUMNS
 
@@ -166,7 +167,6 @@ def test_csv_encodings_are_detected(tmp_path: Path, five: list[str], encoding: s
 
 def test_gb18030_characters_outside_gbk(tmp_path: Path, five: list[str]) -> None:
     rows = [good(five[0], name="䶮科技有限公司")]  # 䶮 is in GB18030, not in GBK
-    assert read_rows(tmp_path, []) is not None  # header-only ledger reads as empty
     path = write_csv(tmp_path / "l.csv", rows, encoding="gb18030")
     assert read_ledger(path).enterprises["name"].tolist() == ["䶮科技有限公司"]
 
@@ -573,3 +573,40 @@ def test_geopackage_points_in_another_crs(tmp_path: Path, five: list[str]) -> No
     ledger = read_ledger(path)
     assert ledger.enterprises["lon_src"].round(6).tolist() == [119.3]
     assert one_reject(ledger) == (2, five[1], "staff '-4' is negative")
+
+
+def test_quoted_cells_with_commas(tmp_path: Path, five: list[str]) -> None:
+    import csv
+
+    path = tmp_path / "l.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f, quoting=csv.QUOTE_ALL)
+        writer.writerow(HEADERS.values())
+        writer.writerow([good(five[0], address="示例县,示例路1号")[k] for k in HEADERS])
+        writer.writerow([])
+        writer.writerow([good(five[1], 1, staff="-2")[k] for k in HEADERS])
+    ledger = read_ledger(path)
+    assert ledger.enterprises["address"].tolist() == ["示例县,示例路1号"]
+    assert one_reject(ledger)[0] == 4
+
+
+def test_a_sparse_first_data_row_is_not_taken_for_a_second_header(tmp_path: Path, five: list[str]) -> None:
+    # a row holding only "园区" under 所属园区 names a field, but not a new one: it stays a data row
+    rows = [{"park": "园区"}, good(five[0])]
+    ledger = read_rows(tmp_path, rows)
+    assert ledger.n_rows == 2 and ledger.header_row == 1
+    assert one_reject(ledger)[0] == 2 and ledger.enterprises["source_row"].tolist() == [3]
+
+
+def test_the_bundled_sample_ledger(sample_paths: dict) -> None:
+    path = sample_paths["ledger"]
+    truth_path = sample_paths["ledger"].parent / "truth.csv"
+    if not path.exists() or not truth_path.exists():
+        pytest.skip("sample county not generated yet")
+    ledger = read_ledger(path)
+    truth = pd.read_csv(truth_path, encoding="utf-8-sig", dtype={"uscc": str})
+    assert len(ledger.enterprises) + len(ledger.rejects) == ledger.n_rows
+    assert truth["uscc"].isin(ledger.enterprises.index).all()  # every good row is accepted
+    assert ledger.header_row == 2  # below the merged title row
+    points = ledger.enterprises.loc[truth["uscc"], ["lon_src", "lat_src"]].dropna()
+    assert in_china(points["lon_src"], points["lat_src"]).all()  # a swapped pair was swapped back
