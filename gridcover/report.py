@@ -298,11 +298,12 @@ class _Book:
     def close(self) -> None:
         self.wb.close()
 
-    def sheet(self, name: str) -> Any:
+    def sheet(self, name: str, *, fit_width: bool = True) -> Any:
         ws = self.wb.add_worksheet(name)
         ws.set_paper(9)  # A4
         ws.set_landscape()
-        ws.fit_to_pages(1, 0)
+        if fit_width:  # narrow sheets print one page wide; wide ones run across pages
+            ws.fit_to_pages(1, 0)
         ws.set_header("&C&A")
         ws.set_footer("&C第 &P 页，共 &N 页")
         return ws
@@ -319,10 +320,12 @@ class _Book:
             ws.write_string(row, col, str(value), fmt)
 
     def table(self, ws: Any, df: pd.DataFrame, *, row: int = 0, kinds: dict[str, str] | None = None,
-              filter_: bool = True) -> int:
+              filter_: bool = True, header_height: float | None = None) -> int:
         """Write a header row and the data at ``row``; return the next free row."""
         kinds = kinds or {}
         cols = list(df.columns)
+        if header_height is not None:
+            ws.set_row(row, header_height)
         col_kinds = [kinds.get(c) or _kind(df[c]) for c in cols]
         for j, c in enumerate(cols):
             ws.write_string(row, j, str(c), self.fmt["header"])
@@ -363,7 +366,7 @@ def _kind(s: pd.Series) -> str:
 
 
 def _data_sheet(book: _Book, name: str, df: pd.DataFrame, *, note: str = "") -> None:
-    ws = book.sheet(name)
+    ws = book.sheet(name, fit_width=len(df.columns) <= 12)
     book.table(ws, df)
     ws.freeze_panes(1, 0)
     ws.repeat_rows(0)
@@ -386,7 +389,7 @@ def _summary_sheet(book: _Book, plan: Plan) -> None:
     ws = book.sheet("汇总")
     fmt = book.fmt
     ws.set_column(0, 0, 34)
-    ws.set_column(1, 12, 16)
+    ws.set_column(1, 12, 19)
     ws.write_string(0, 0, "非公企业党建网格化规划 · 汇总", fmt["title"])
     source = ""
     files = plan.inputs.get("files", {}) if plan.inputs else {}
@@ -499,7 +502,7 @@ def _summary_sheet(book: _Book, plan: Plan) -> None:
         table = coverage_by(plan, by)
         if by == "unit":
             table = pd.concat([table, coverage_by(plan, "total")], ignore_index=True)
-        row = book.table(ws, _coverage_for_sheet(table), row=row, filter_=False) + 1
+        row = book.table(ws, _coverage_for_sheet(table), row=row, filter_=False, header_height=30) + 1
 
 
 def write_excel(plan: Plan, path: str | Path) -> Path:

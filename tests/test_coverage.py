@@ -250,3 +250,22 @@ def test_unit_rows_partition_the_total_and_rates_are_fractions(rows, attached_co
     flags = coverage_flags(plan)
     assert not (flags["org_before"] & ~flags["work_before"]).any()
     assert not (flags["org_after"] & ~flags["work_after"]).any()
+
+
+@pytest.fixture(scope="module")
+def sample_enterprises() -> pd.DataFrame:
+    from gridcover import datasets
+
+    if not datasets.get_path("ledger").is_file():
+        pytest.skip("the sample county (data/) is not generated yet")
+    from gridcover.pipeline import locate, sample_inputs
+
+    return locate(sample_inputs()).enterprises
+
+
+def test_m3_on_the_sample_county_is_the_seed_county_figure(sample_enterprises):
+    total = coverage_by(Plan(enterprises=sample_enterprises), "total").iloc[0]
+    assert (total["above_scale_own_before"], total["above_scale"]) == (44, 496)
+    assert f"{total['m3_rate_before']:.2%}" == "8.87%"
+    table = coverage_table(Plan(enterprises=sample_enterprises))
+    assert table.loc[table["unit_type"].ne("total"), "enterprises"].sum() == len(sample_enterprises)

@@ -247,3 +247,20 @@ def test_gap_invariants(rows):
     col = gap_column(df, gaps)
     for uscc, value in col.items():
         assert value == ";".join(sorted(found.get(uscc, set()), key=lambda r: int(r[1:])))
+
+
+def test_sample_county_planted_gaps():
+    from gridcover import datasets
+
+    if not datasets.get_path("ledger").is_file():
+        pytest.skip("the sample county (data/) is not generated yet")
+    from gridcover.pipeline import locate, sample_inputs
+
+    ent = locate(sample_inputs()).enterprises
+    gaps = find_gaps(ent)
+    # data/README.md: 5 empty-shell own branches, 2 joint organisations over 5 units
+    assert (gaps["rule_id"] == "G4").sum() == 5
+    g5 = gaps.loc[gaps["rule_id"].eq("G5"), "uscc"]
+    assert ent.loc[g5, "org_name"].nunique() == 2
+    # every above-scale enterprise without its own organisation: 496 - 44
+    assert (gaps["rule_id"] == "G8").sum() == 496 - 44
