@@ -90,7 +90,9 @@ N_CONFLICTS: Final = 5  # declared township disagrees with an exact point
 SHARE_GCJ02: Final = 0.10
 SHARE_BD09: Final = 0.05
 N_ROSTER: Final = 40  # instructors available (W1: mostly 3 enterprises each)
-N_EXISTING_INSTRUCTED: Final = 280  # enterprises that already have an instructor
+N_EXISTING_INSTRUCTED: Final = 330  # enterprises that already have an instructor
+INSTRUCTED_ZERO_WEIGHT: Final = 4.0  # enterprises without members are that many times likelier to have one
+MEMBERS_BASE_RATE: Final = 0.3  # Poisson rate of formal members that does not grow with staff
 
 # --- local metric frame around the county centre ---------------------------------------
 LON0: Final = 118.5
@@ -570,7 +572,7 @@ def _attributes(rng: np.random.Generator, grp: np.ndarray) -> dict[str, np.ndarr
     above[big] = True
     above[rng.choice(pool, size=N_ABOVE_SCALE - len(big), replace=False, p=score[pool] / score[pool].sum())] = True
     # formal members: overdispersed Poisson growing with staff; most have 0–2
-    lam = 0.028 * staff.astype(float) ** 0.92 * rng.gamma(0.7, 1 / 0.7, n) + 0.12
+    lam = 0.028 * staff.astype(float) ** 0.92 * rng.gamma(0.7, 1 / 0.7, n) + MEMBERS_BASE_RATE
     lam *= np.where(above, 1.4, 1.0)
     members = np.minimum(rng.poisson(lam), staff).astype(np.int64)
     members[big[:2]] = [108, 62]  # O4 / O3: a committee-size and a general-branch-size membership
@@ -632,7 +634,7 @@ def _existing_instructors(rng: np.random.Generator, f: pd.DataFrame, taken: set[
     """Instructors already in place (党建工作指导员): cadres not on the roster, each serving
     3–4 nearby enterprises of one unit (W1), mostly enterprises without any member."""
     cand = np.flatnonzero(f["org"].eq("none").to_numpy() & (f["staff"].to_numpy() >= 6) & f["fixed"].to_numpy())
-    w = np.where(f["members"].to_numpy()[cand] == 0, 3.0, 1.0)
+    w = np.where(f["members"].to_numpy()[cand] == 0, INSTRUCTED_ZERO_WEIGHT, 1.0)
     chosen = rng.choice(cand, N_EXISTING_INSTRUCTED, replace=False, p=w / w.sum())
     unit_key, x, y = f["unit_key"].to_numpy(), f["x"].to_numpy(), f["y"].to_numpy()
     instructor = np.array([""] * len(f), dtype=object)
