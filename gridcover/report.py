@@ -796,6 +796,18 @@ def _cjk_font() -> str:
     raise RuntimeError(msg)
 
 
+def _label_point(geometry: Any) -> Any:
+    """Label position: the pole of inaccessibility of the largest part (away from holes
+    such as the parks cut out of a township)."""
+    from shapely.ops import polylabel
+
+    parts = getattr(geometry, "geoms", [geometry])
+    largest = max(parts, key=lambda g: g.area)
+    if largest.geom_type != "Polygon" or largest.area == 0:
+        return geometry.representative_point()
+    return polylabel(largest, tolerance=max(largest.length / 1000.0, 1.0))
+
+
 def coverage_png(plan: Plan, path: str | Path, *, dpi: int = 150) -> Path:
     """A printed-report map: organisational coverage after the plan, by unit (choropleth).
 
@@ -860,7 +872,7 @@ def coverage_png(plan: Plan, path: str | Path, *, dpi: int = 150) -> Path:
         if parks.any():
             gdf[parks].boundary.plot(ax=ax, color="#1F4E78", linewidth=1.6)
         for _, r in gdf.iterrows():
-            p = r.geometry.representative_point()
+            p = _label_point(r.geometry)
             rate = "无企业" if math.isnan(r["rate"]) else f"{r['rate']:.0%}"
             ax.annotate(f"{r['unit']}\n{rate}", (p.x, p.y), ha="center", va="center", fontsize=8,
                         color="#111111", path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
