@@ -1,0 +1,635 @@
+"""Joint-branch packing (联合党支部) on arrays: greedy with repair, exact search when small.
+
+Candidates are enterprises with fewer than ``min_members`` formal members and no own
+branch (O5). A joint branch holds 2 to ``max_units`` candidates (O6) with at least
+``min_members`` formal members in total (O6), all within ``max_distance`` metres of
+each other (O7, pairwise). The objective, lexicographically:
+
+1. the number of enterprises covered (in some branch);
+2. the number of branches (among equal cover, more and smaller branches);
+3. tie-breaks: same GB/T 4754 section (O7 preference), then the same group (the same
+   grid, when packing across grids), then nearer.
+
+Algorithm
+---------
+1. *Cores*: member-holding candidates, most members first and most constrained first,
+   take the completion with the least member waste (a 2-member unit takes a 1-member
+   partner; 1-member units form triples), preferring constrained, same-section, near
+   partners. An augmenting search (like Kuhn's matching) then lets a left-over member
+   unit replace a partner in an existing core when the freed partner can start or join
+   another core.
+2. *Fill*: the remaining candidates (member-less ones and left-over members) join cores
+   with room, most constrained first, with a one-step ejection chain when every
+   reachable branch is full.
+3. *Split*: a branch with members for two is split in two when both halves stay valid.
+4. *Exact*: when the candidates are few (≤ :data:`EXACT_MAX`, e.g. one grid) and the
+   greedy cover is below the geometry-free upper bound, a branch-and-bound search over
+   all packings proves or improves it (node-limited).
+
+Neighbours come from a KD-tree (``scipy.spatial.cKDTree``), never an N×N matrix, so the
+same code packs a grid of 15 or the left-overs of a whole unit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.spatial import cKDTree
+
+__all__ = [
+    "EXACT_MAX", "branch_max_distance", "check_packing", "covered", "fill_branches", "pack_branches",
+    "upper_bound",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Largest candidate set solved by exact branch-and-bound (one grid holds at most 15).
+EXACT_MAX = 16
+#: Node limit of the exact search (it stops with the best packing found so far).
+NODE_LIMIT = 40_000
+#: Partners considered when completing a core (nearest/most constrained first).
+COMPLETION_BREADTH = 10
+#: Depth of the augmenting search for left-over member units.
+AUGMENT_DEPTH = 3
+#: Fillers examined per ejection attempt (bounds the fill on large candidate sets).
+EJECT_BUDGET = 40
+_EPS = 1e-6
+
+
+def upper_bound(members: ArrayLike, *, max_units: int = 5, min_members: int = 3) -> tuple[int, int]:
+    """Geometry-free upper bound on (covered enterprises, branches).
+
+    Exact for members in {0, 1, 2} with ``min_members == 3`` (pairs of 2+1, then triples
+    of 1s, then pairs of 2s); otherwise the member-sum bound.
+    """
+    m = np.asarray(members, dtype=np.int64)
+    n = len(m)
+    if n == 0 or min_members <= 0:
+        return n, n // 2
+    if min_members == 3 and (m.max(initial=0) <= 2):
+        n1 = int(np.sum(m == 1))
+        n2 = int(np.sum(m == 2))
+        b = n2 + (n1 - n2) // 3 if n1 >= n2 else n1 + (n2 - n1) // 2
+    else:
+        b = int(np.minimum(m, 10**9).sum()) // min_members
+    b = min(b, n // 2)
+    return min(n, max_units * b), b
+
+
+def branch_max_distance(xy: ArrayLike) -> float:
+    """Largest pairwise distance between the points (0 for fewer than two)."""
+    p = np.asarray(xy, dtype=float).reshape(-1, 2)
+    if len(p) < 2:
+        return 0.0
+    d = np.hypot(p[:, None, 0] - p[None, :, 0], p[:, None, 1] - p[None, :, 1])
+    return float(d.max())
+
+
+class _Neighbours:
+    """Neighbours within the O7 distance, from a KD-tree, computed when first needed."""
+
+    def __init__(self, xy: NDArray[np.float64], radius: float) -> None:
+        self.xy = xy
+        self.radius = radius
+        self.tree = cKDTree(xy) if len(xy) else None
+        self.cache: dict[int, list[int]] = {}
+
+    def compute(self, units: Sequence[int] | range) -> None:
+        todo = [u for u in units if u not in self.cache]
+        if not todo or self.tree is None:
+            return
+        found = self.tree.query_ball_point(self.xy[todo], r=self.radius, return_sorted=True)
+        for u, lst in zip(todo, found, strict=True):
+            self.cache[u] = [j for j in lst if j != u]
+
+    def __getitem__(self, u: int) -> list[int]:
+        if u not in self.cache:
+            self.compute([u])
+        return self.cache[u]
+
+
+class _Packer:
+    """Mutable packing state over one candidate set (private; used by the functions)."""
+
+    def __init__(self, xy: NDArray[np.float64], members: NDArray[np.int64], industry: Sequence[str],
+                 group: Sequence[int] | None, *, max_units: int, min_members: int,
+                 max_distance: float) -> None:
+        self.n = len(xy)
+        self.x = xy[:, 0].tolist()
+        self.y = xy[:, 1].tolist()
+        self.m = [int(v) for v in members]
+        self.ind = [str(v) for v in industry]
+        self.grp = [int(v) for v in group] if group is not None else [0] * self.n
+        self.max_units = max_units
+        self.min_members = min_members
+        self.r2 = (max_distance + _EPS) ** 2
+        self.nbrs = _Neighbours(xy, max_distance + _EPS)
+        self.label = [-1] * self.n
+        self.units: dict[int, list[int]] = {}
+        self.bmem: dict[int, int] = {}
+        self.locked: set[int] = set()
+        self._next = 0
+        self._deg: list[int] = []
+        self._near: dict[int, list[int]] = {}
+        self._roomset: set[int] = set()
+        self.same_group = False
+
+    # --- basic operations ---------------------------------------------------------------
+    def d2(self, i: int, j: int) -> float:
+        return (self.x[i] - self.x[j]) ** 2 + (self.y[i] - self.y[j]) ** 2
+
+    def ok(self, i: int, j: int) -> bool:
+        return self.d2(i, j) <= self.r2
+
+    def fits(self, u: int, b: int, skip: int = -1) -> bool:
+        """O7: u lies within the distance of every unit of branch b (except ``skip``)."""
+        return all(self.ok(u, v) for v in self.units[b] if v != skip)
+
+    def new(self, units: Sequence[int]) -> int:
+        b = self._next
+        self._next += 1
+        self.units[b] = []
+        self.bmem[b] = 0
+        for u in units:
+            self.add(u, b)
+        return b
+
+    def add(self, u: int, b: int) -> None:
+        self.units[b].append(u)
+        self.bmem[b] += self.m[u]
+        self.label[u] = b
+        self._update_room(b)
+
+    def remove(self, u: int) -> None:
+        b = self.label[u]
+        self.units[b].remove(u)
+        self.bmem[b] -= self.m[u]
+        self.label[u] = -1
+        if not self.units[b]:
+            del self.units[b], self.bmem[b]
+        self._update_room(b)
+
+    def dissolve(self, b: int) -> None:
+        for u in list(self.units[b]):
+            self.remove(u)
+
+    def same_ind(self, u: int, b: int) -> int:
+        """Units of b in u's GB/T 4754 section (O7 preference)."""
+        s = self.ind[u]
+        return sum(1 for v in self.units[b] if s and self.ind[v] == s)
+
+    def spread(self, u: int, b: int) -> float:
+        return max((self.d2(u, v) for v in self.units[b]), default=0.0)
+
+    def free_member_nbrs(self, u: int) -> list[int]:
+        return [j for j in self.nbrs[u] if self.label[j] == -1 and self.m[j] > 0]
+
+    # --- 1. cores -------------------------------------------------------------------------
+    def completion(self, s: int, pool: Sequence[int]) -> list[int] | None:
+        """Partners from ``pool`` that complete a core around seed s, least waste first."""
+        need = self.min_members - self.m[s]
+        if need <= 0:
+            return []
+        deg = self._deg
+        ranked = sorted(pool, key=lambda p: (deg[p], self.ind[p] != self.ind[s] or not self.ind[s],
+                                             self.d2(s, p), p))[:COMPLETION_BREADTH]
+        best: tuple[tuple[float, ...], list[int]] | None = None
+        for size in range(1, self.max_units):
+            for combo in itertools.combinations(ranked, size):
+                total = sum(self.m[p] for p in combo)
+                if total < need:
+                    continue
+                if size > 1 and not all(self.ok(a, b) for a, b in itertools.combinations(combo, 2)):
+                    continue
+                key = (total - need, size, sum(deg[p] for p in combo),
+                       -sum(1 for p in combo if self.ind[s] and self.ind[p] == self.ind[s]),
+                       max(self.d2(s, p) for p in combo), *combo)
+                if best is None or key < best[0]:
+                    best = (key, list(combo))
+            if best is not None and best[0][0] == 0:
+                break  # a waste-free completion with the fewest partners
+        return None if best is None else best[1]
+
+    def form_cores(self) -> None:
+        self.nbrs.compute(range(self.n))
+        self._deg = [sum(1 for j in self.nbrs[i] if self.m[j] > 0) for i in range(self.n)]
+        seeds = sorted((i for i in range(self.n) if self.m[i] > 0 and self.label[i] == -1),
+                       key=lambda i: (-self.m[i], self._deg[i], i))
+        for s in seeds:
+            if self.label[s] != -1:
+                continue
+            combo = self.completion(s, self.free_member_nbrs(s))
+            if combo is not None:
+                self.new([s, *combo])
+        self.augment_cores()
+
+    def augment_cores(self) -> None:
+        """Kuhn-like augmenting: a left-over member unit takes a partner's place in a core
+        when the freed partner can in turn start a core (depth-limited)."""
+        improved = True
+        while improved:
+            improved = False
+            for u in range(self.n):
+                if self.label[u] == -1 and self.m[u] > 0 and self._augment(u, AUGMENT_DEPTH, {u}):
+                    improved = True
+
+    def _augment(self, u: int, depth: int, seen: set[int]) -> bool:
+        combo = self.completion(u, self.free_member_nbrs(u))
+        if combo is not None:
+            self.new([u, *combo])
+            return True
+        if depth == 0:
+            return False
+        for b in sorted({self.label[j] for j in self.nbrs[u] if self.label[j] >= 0} - self.locked):
+            for p in list(self.units[b]):
+                if p in seen or self.m[p] == 0:
+                    continue
+                if self.bmem[b] - self.m[p] + self.m[u] < self.min_members or not self.fits(u, b, skip=p):
+                    continue
+                self.remove(p)
+                self.add(u, b)
+                seen.add(p)
+                if self._augment(p, depth - 1, seen):
+                    return True
+                self.remove(u)
+                self.add(p, b)
+        return False
+
+    # --- 2. fill --------------------------------------------------------------------------
+    def near_branches(self, u: int) -> list[int]:
+        """Branches holding a neighbour of u (cached during a fill: no branch is created then)."""
+        near = self._near.get(u)
+        if near is None:
+            near = sorted({self.label[j] for j in self.nbrs[u] if self.label[j] >= 0} - self.locked)
+            self._near[u] = near
+        return near
+
+    def open_branches(self, u: int) -> list[int]:
+        """Valid branches with room that u may join (O6/O7)."""
+        near = self.near_branches(u)
+        if len(self._roomset) < len(near):
+            found = sorted(b for b in self._roomset if self.fits(u, b))
+        else:
+            found = [b for b in near if b in self._roomset and self.fits(u, b)]
+        if self.same_group:
+            found = [b for b in found if all(self.grp[v] == self.grp[u] for v in self.units[b])]
+        return found
+
+    def _has_room(self, b: int) -> bool:
+        return b not in self.locked and self.bmem[b] >= self.min_members and len(self.units[b]) < self.max_units
+
+    def _update_room(self, b: int) -> None:
+        if b in self.units and self._has_room(b):
+            self._roomset.add(b)
+        else:
+            self._roomset.discard(b)
+
+    def fill(self, free: Sequence[int] | None = None) -> None:
+        self._near = {}
+        self._roomset = {b for b in self.units if self._has_room(b)}
+        todo = [u for u in (range(self.n) if free is None else free) if self.label[u] == -1]
+        self.nbrs.compute(todo)
+        options = {u: len(self.open_branches(u)) for u in todo}
+        todo.sort(key=lambda u: (options[u], u))
+        for u in todo:
+            if self.label[u] != -1:
+                continue
+            cands = self.open_branches(u)
+            if cands:
+                b = min(cands, key=lambda b: (self.grp[self.units[b][0]] != self.grp[u],
+                                              -self.same_ind(u, b), len(self.units[b]),
+                                              self.spread(u, b), b))
+                self.add(u, b)
+            elif self._roomset and any(self.d2(u, self.units[b][0]) <= 4 * self.r2 for b in self._roomset):
+                self._eject_into(u)  # some branch with room lies within two steps
+
+    def _eject_into(self, u: int) -> bool:
+        """One-step ejection chain: u takes the place of a filler that moves elsewhere."""
+        budget = EJECT_BUDGET
+        for b in self.near_branches(u):
+            if b not in self.units or self.bmem[b] < self.min_members or len(self.units[b]) < self.max_units:
+                continue
+            if self.same_group and any(self.grp[v] != self.grp[u] for v in self.units[b]):
+                continue
+            for f in list(self.units[b]):
+                if self.bmem[b] - self.m[f] + self.m[u] < self.min_members or not self.fits(u, b, skip=f):
+                    continue
+                budget -= 1
+                dest = [c for c in self.open_branches(f) if c != b]
+                if dest:
+                    self.remove(f)
+                    self.add(f, dest[0])
+                    self.add(u, b)
+                    return True
+                if budget <= 0:
+                    return False
+        return False
+
+    # --- 3. split ---------------------------------------------------------------------------
+    def split_large(self) -> None:
+        """More, smaller branches at equal cover: split a branch whose members suffice twice."""
+        for b in sorted(self.units):
+            if b in self.locked:
+                continue
+            units = self.units[b]
+            if len(units) < 4 or self.bmem[b] < 2 * self.min_members:
+                continue
+            best: tuple[tuple[int, float], list[int], list[int]] | None = None
+            first, rest = units[0], units[1:]
+            for size in range(1, len(rest)):
+                for combo in itertools.combinations(rest, size):
+                    a = [first, *combo]
+                    c = [v for v in rest if v not in combo]
+                    if len(c) < 2 or sum(self.m[v] for v in a) < self.min_members \
+                            or sum(self.m[v] for v in c) < self.min_members:
+                        continue
+                    key = (abs(len(a) - len(c)), max(_spread2(self, a), _spread2(self, c)))
+                    if best is None or key < best[0]:
+                        best = (key, a, c)
+            if best is not None:
+                self.dissolve(b)
+                self.new(best[1])
+                self.new(best[2])
+
+    def finalize(self) -> None:
+        for b in sorted(self.units):
+            if b in self.locked:
+                continue
+            if self.bmem[b] < self.min_members or len(self.units[b]) < 2:
+                self.dissolve(b)
+
+    def score(self) -> tuple[int, int]:
+        covered = sum(len(v) for b, v in self.units.items() if b not in self.locked)
+        return covered, sum(1 for b in self.units if b not in self.locked)
+
+    def labels(self) -> NDArray[np.int64]:
+        """Labels renumbered 0..b-1 by each branch's smallest unit."""
+        out = np.full(self.n, -1, dtype=np.int64)
+        for new, b in enumerate(sorted(self.units, key=lambda b: min(self.units[b]))):
+            out[self.units[b]] = new
+        return out
+
+
+def _spread2(p: _Packer, units: Sequence[int]) -> float:
+    return max((p.d2(a, b) for a, b in itertools.combinations(units, 2)), default=0.0)
+
+
+# --- exact search ---------------------------------------------------------------------------
+def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> list[list[int]] | None:
+    """Branch and bound over all packings of a small candidate set.
+
+    Returns the branches of a packing strictly better than ``incumbent`` in (cover,
+    branches), or None when none exists or the node limit was hit first.
+    """
+    n = p.n
+    compat = [0] * n
+    for i in range(n):
+        mask = 1 << i
+        for j in p.nbrs[i]:
+            mask |= 1 << j
+        compat[i] = mask
+    mem_units = sorted((i for i in range(n) if p.m[i] > 0), key=lambda i: (-p.m[i], bin(compat[i]).count("1"), i))
+    zero_units = sorted((i for i in range(n) if p.m[i] == 0), key=lambda i: (bin(compat[i]).count("1"), i))
+    order = mem_units + zero_units
+    nm = len(mem_units)
+    ub = upper_bound(p.m, max_units=p.max_units, min_members=p.min_members)
+    best_val = list(incumbent)
+    best: list[list[int]] | None = None
+    nodes = 0
+    # branch state: units, allowed mask, members
+    b_units: list[list[int]] = []
+    b_allow: list[int] = []
+    b_mem: list[int] = []
+    K, M = p.max_units, p.min_members
+
+    class _Stop(Exception):
+        pass
+
+    def better(cover: int, nb: int) -> bool:
+        return (cover, nb) > (best_val[0], best_val[1])
+
+    def leaf() -> None:
+        nonlocal best
+        valid = [k for k in range(len(b_units)) if b_mem[k] >= M and len(b_units[k]) >= 2]
+        cover = sum(len(b_units[k]) for k in valid)
+        if better(cover, len(valid)):
+            best_val[0], best_val[1] = cover, len(valid)
+            best = [list(b_units[k]) for k in valid]
+            if (cover, len(valid)) >= ub:
+                raise _Stop
+
+    def zero_phase(pos: int, valid: list[int]) -> None:
+        nonlocal nodes
+        nodes += 1
+        if nodes > node_limit:
+            raise _Stop
+        covered = sum(len(b_units[k]) for k in valid)
+        room = sum(K - len(b_units[k]) for k in valid)
+        if covered + min(n - pos, room) < best_val[0]:
+            return
+        if covered + min(n - pos, room) == best_val[0] and len(valid) <= best_val[1]:
+            return
+        if pos == n:
+            leaf()
+            return
+        u = order[pos]
+        for k in sorted(valid, key=lambda k: (len(b_units[k]), k)):
+            if len(b_units[k]) < K and (b_allow[k] >> u) & 1:
+                b_units[k].append(u)
+                saved = b_allow[k]
+                b_allow[k] &= compat[u]
+                zero_phase(pos + 1, valid)
+                b_allow[k] = saved
+                b_units[k].pop()
+        zero_phase(pos + 1, valid)
+
+    def member_phase(pos: int, placed: int) -> None:
+        nonlocal nodes
+        nodes += 1
+        if nodes > node_limit:
+            raise _Stop
+        if placed + (n - pos) < best_val[0]:
+            return
+        if pos == nm:
+            valid = [k for k in range(len(b_units)) if b_mem[k] >= M]
+            zero_phase(pos, valid)
+            return
+        u = order[pos]
+        for k in range(len(b_units)):
+            if len(b_units[k]) < K and (b_allow[k] >> u) & 1:
+                b_units[k].append(u)
+                saved = b_allow[k]
+                b_allow[k] &= compat[u]
+                b_mem[k] += p.m[u]
+                member_phase(pos + 1, placed + 1)
+                b_mem[k] -= p.m[u]
+                b_allow[k] = saved
+                b_units[k].pop()
+        b_units.append([u])
+        b_allow.append(compat[u])
+        b_mem.append(p.m[u])
+        member_phase(pos + 1, placed + 1)
+        b_units.pop()
+        b_allow.pop()
+        b_mem.pop()
+        member_phase(pos + 1, placed)
+
+    if incumbent >= ub:
+        return None
+    try:
+        member_phase(0, 0)
+    except _Stop:
+        if nodes > node_limit:
+            logger.debug("exact branch search stopped at the node limit (%d candidates)", n)
+    return best
+
+
+# --- public functions ------------------------------------------------------------------------
+def _arrays(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None
+            ) -> tuple[NDArray[np.float64], NDArray[np.int64], list[str]]:
+    pts = np.asarray(xy, dtype=float).reshape(-1, 2)
+    m = np.asarray(members, dtype=np.int64).reshape(-1)
+    if len(m) != len(pts):
+        msg = f"{len(pts)} points but {len(m)} member counts"
+        raise ValueError(msg)
+    if not np.all(np.isfinite(pts)):
+        msg = "joint-branch packing needs finite coordinates for every candidate"
+        raise ValueError(msg)
+    ind = [""] * len(pts) if industry is None else ["" if v is None else str(v) for v in industry]
+    return pts, m, ind
+
+
+def pack_branches(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None = None, *,
+                  group: ArrayLike | None = None, max_units: int = 5, min_members: int = 3,
+                  max_distance: float = 3000.0, exact_max: int = EXACT_MAX,
+                  node_limit: int = NODE_LIMIT) -> NDArray[np.int64]:
+    """Pack candidates into joint branches (O5–O7), maximising the enterprises covered.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` candidate coordinates in metres.
+    members
+        Formal members per candidate.
+    industry
+        GB/T 4754 section letter per candidate ("" unknown); same section is preferred.
+    group
+        Optional group per candidate (e.g. grid); the same group is preferred.
+    max_units, min_members
+        O6: at most this many units, at least this many formal members per branch.
+    max_distance
+        O7: greatest pairwise distance inside a branch, metres.
+    exact_max
+        Candidate sets up to this size get the exact search when the greedy result is
+        below the upper bound.
+    node_limit
+        Node limit of the exact search.
+
+    Returns
+    -------
+    numpy.ndarray
+        Branch label per candidate, ``-1`` when in no branch; labels ``0..b-1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> xy = np.array([[0, 0], [100, 0], [0, 100], [100, 100], [9000, 0]], dtype=float)
+    >>> pack_branches(xy, [2, 1, 0, 0, 2]).tolist()
+    [0, 0, 0, 0, -1]
+    """
+    pts, m, ind = _arrays(xy, members, industry)
+    p = _Packer(pts, m, ind, None if group is None else np.asarray(group).tolist(),
+                max_units=max_units, min_members=min_members, max_distance=max_distance)
+    if p.n == 0:
+        return np.zeros(0, dtype=np.int64)
+    p.form_cores()
+    p.fill()
+    p.split_large()
+    p.finalize()
+    if p.n <= exact_max:
+        found = _exact(p, p.score(), node_limit)
+        if found is not None:
+            for b in list(p.units):
+                p.dissolve(b)
+            for units in found:
+                p.new(units)
+            p.fill()  # keeps the exact cover; settles tie-breaks of the member-less units
+            p.split_large()
+            p.finalize()
+    return p.labels()
+
+
+def fill_branches(xy: ArrayLike, members: ArrayLike, labels: ArrayLike,
+                  industry: ArrayLike | None = None, *, group: ArrayLike | None = None,
+                  free: ArrayLike | None = None, locked: ArrayLike | None = None,
+                  same_group: bool = False, max_units: int = 5, min_members: int = 3,
+                  max_distance: float = 3000.0) -> NDArray[np.int64]:
+    """Let unplaced candidates join existing branches with room (O6/O7 kept).
+
+    Parameters
+    ----------
+    xy, members, industry, group
+        As :func:`pack_branches`, for all units of the existing branches and the free ones.
+    labels
+        Current branch label per unit (-1 none); labels are kept, free units get one.
+    free
+        Boolean mask of units that may be placed (default: every unit with label -1).
+    locked
+        Branch labels that take no new unit (e.g. kept joint organisations).
+    same_group
+        Only join branches whose first unit is in the same ``group`` (e.g. grid).
+    max_units, min_members, max_distance
+        O6/O7.
+
+    Returns
+    -------
+    numpy.ndarray
+        New labels (existing branch labels are preserved, not renumbered).
+    """
+    pts, m, ind = _arrays(xy, members, industry)
+    lab = np.asarray(labels, dtype=np.int64).reshape(-1)
+    p = _Packer(pts, m, ind, None if group is None else np.asarray(group).tolist(),
+                max_units=max_units, min_members=min_members, max_distance=max_distance)
+    originals: dict[int, int] = {}
+    for old in sorted(set(lab[lab >= 0].tolist())):
+        b = p.new(np.flatnonzero(lab == old).tolist())
+        originals[b] = old
+    if locked is not None:
+        lock = set(np.asarray(locked).tolist())
+        p.locked = {b for b, old in originals.items() if old in lock}
+    p.same_group = same_group
+    mask = (lab < 0) if free is None else (np.asarray(free, dtype=bool) & (lab < 0))
+    p.fill(np.flatnonzero(mask).tolist())
+    out = lab.copy()
+    for b, units in p.units.items():
+        out[units] = originals[b]
+    return out
+
+
+def covered(labels: ArrayLike) -> int:
+    """Candidates in some branch."""
+    return int(np.sum(np.asarray(labels) >= 0))
+
+
+def check_packing(xy: ArrayLike, members: ArrayLike, labels: ArrayLike, *, max_units: int = 5,
+                  min_members: int = 3, max_distance: float = 3000.0) -> list[str]:
+    """Violations of O6/O7 in a packing (empty when valid); used by tests and benchmarks."""
+    pts = np.asarray(xy, dtype=float).reshape(-1, 2)
+    m = np.asarray(members, dtype=np.int64)
+    lab = np.asarray(labels, dtype=np.int64)
+    problems = []
+    for b in sorted(set(lab[lab >= 0].tolist())):
+        idx = np.flatnonzero(lab == b)
+        if not 2 <= len(idx) <= max_units:
+            problems.append(f"branch {b}: {len(idx)} units")
+        if m[idx].sum() < min_members:
+            problems.append(f"branch {b}: {int(m[idx].sum())} members")
+        d = branch_max_distance(pts[idx])
+        if d > max_distance + 1e-3:
+            problems.append(f"branch {b}: {d:.0f} m apart")
+    return problems
+

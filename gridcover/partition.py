@@ -1,0 +1,723 @@
+"""Partition (the core): grids, joint branches, grid leaders, boundaries and actions.
+
+Inside each jurisdiction unit (a park, or a township outside parks) the grid-eligible
+enterprises (E1) are clustered into compact grids (网格) of 5–15 enterprises (O10) that
+each hold enough formal members for a branch where the unit allows (O9); inside each
+grid, enterprises with fewer than 3 formal members and no own branch are packed into
+joint branches (联合党支部, O5–O7); each grid gets ranked leader (网格长) candidates and
+a polygon, and every enterprise gets exactly one organisation action.
+
+Decisions (documented here, tested in ``tests/test_partition.py``)
+------------------------------------------------------------------
+* **Joint branches form inside a grid** (O9: every grid forms a branch, so a branch's
+  units share a grid). Candidates that fit no branch of their own grid may then, as a
+  fallback, form or join a branch with candidates of neighbouring grids of the same
+  unit, still within 3 km pairwise (O7). Such a branch belongs to the grid holding
+  most of its units (``branches.grid_id``); the units keep their own ``grid_id``.
+  Module switch :data:`CROSS_GRID_FALLBACK`.
+* **Existing joint organisations** (``org_type`` joint, grouped by ``org_name``; a
+  blank name is a group of one) that obey O6 (≤ 5 units, ≥ 3 formal members) and O7
+  (one unit, ≤ 3 km pairwise between located units) are kept (status ``kept``, action
+  ``keep``) unless ``config.replan_existing_joint``; their grid-eligible units stay in
+  one grid. Others (G5 and the like) are split: their units with ≥ 3 formal members
+  build their own branch, the others are re-planned as candidates; a re-planned unit
+  placed in a branch gets ``split_joint`` and the branch status ``split``; one that
+  fits no branch gets ``attach`` (≥ 1 formal member) or ``instructor``.
+* **Empty shells** (G4: own organisation, < 3 formal members) get ``revoke_shell`` and
+  are re-planned like candidates (they may get a ``branch_id``).
+* **Attached** (挂靠建) enterprises with < 3 formal members keep their attachment
+  (``keep``); they become candidates only when ``config.org_coverage_counts_attached``
+  is False (attachment then does not count as coverage).
+* **Below E1 or unlocated** enterprises are never gridded nor put in new branches
+  (E2: the township/village organisation backstops them): with ≥ 1 formal member and
+  no organisation they get ``attach`` (E2/O8), with none ``not_gridded``.
+* "Member" means formal member (正式党员) throughout; the 50/100 thresholds of the
+  general branch and committee count formal + probationary members when
+  ``config.large_thresholds_count_probationary`` (O3/O4).
+* A grid without any formal member has ``leader_status`` "instructor post to fill" and
+  an empty ``leader_uscc``; its ranked candidates are still listed (as contact points).
+
+Work is per unit (:func:`partition_unit`, usable on its own, e.g. on Dask); the only
+cross-unit step is checking existing joint organisations (:func:`joint_status`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from ._boundaries import grid_polygons
+from ._branches import branch_max_distance, fill_branches, pack_branches
+from ._grids import cluster_grids
+from ._leaders import LEADER_INSTRUCTOR, LEADER_MEMBER, leader_reason, rank_leaders
+from .config import Config
+from .errors import BoundaryError, LedgerError
+from .jurisdictions import Jurisdictions
+from .ledger import Ledger
+from .plan import Plan
+from .schema import ACTIONS, ORG_TYPES, PLAN_COLUMNS
+
+__all__ = [
+    "BRANCH_COLUMNS",
+    "GRID_COLUMNS",
+    "LEADER_COLUMNS",
+    "UnitPartition",
+    "joint_status",
+    "partition",
+    "partition_unit",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Let candidates left over in their grid form or join branches with neighbouring grids
+#: of the same unit (within the O7 distance). Candidate Config field.
+CROSS_GRID_FALLBACK = True
+#: Preferred grid size; None means the middle of the O10 bounds. Candidate Config field.
+GRID_TARGET_SIZE: float | None = None
+#: Leader candidates listed per grid (RULES.md: keep the top 3).
+LEADER_CANDIDATES = 3
+
+GRID_COLUMNS = ("grid_id", "unit", "unit_type", "n_enterprises", "staff", "members",
+                "leader_uscc", "leader_status", "geometry")
+BRANCH_COLUMNS = ("branch_id", "grid_id", "unit", "status", "uscc", "n_units", "members",
+                  "max_distance_m")
+LEADER_COLUMNS = ("grid_id", "rank", "uscc", "name", "reason")
+UNIT_COLUMNS = ("unit", "unit_type", "township", "geometry")
+
+_REQUIRED = ("lon", "lat", "unit", "eligible", "staff", "members", "org_type")
+_DEFAULTS: dict[str, Any] = {"probationary": 0, "org_name": "", "industry": "",
+                             "investor_member": False, "name": "", "unit_type": ""}
+
+
+# --- result of one unit --------------------------------------------------------------------
+def _empty_grids() -> gpd.GeoDataFrame:
+    cols = {c: pd.Series(dtype="int64" if c in ("n_enterprises", "staff", "members") else "str")
+            for c in GRID_COLUMNS if c != "geometry"}
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+
+
+def _empty_branches() -> pd.DataFrame:
+    types = {"n_units": "int64", "members": "int64", "max_distance_m": "float64"}
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, "str")) for c in BRANCH_COLUMNS})
+
+
+def _empty_leaders() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "rank" else "str") for c in LEADER_COLUMNS})
+
+
+@dataclass(frozen=True)
+class UnitPartition:
+    """The partition of one jurisdiction unit.
+
+    Attributes
+    ----------
+    enterprises
+        Indexed by ``uscc``: ``grid_id, branch_id, action`` of every enterprise given.
+    grids
+        ``GRID_COLUMNS``, EPSG:4326 polygons tiling the unit.
+    branches
+        ``BRANCH_COLUMNS``: the unit's joint branches (kept, split and new).
+    leaders
+        ``LEADER_COLUMNS``: ranked grid-leader candidates with Chinese reasons.
+    """
+
+    enterprises: pd.DataFrame
+    grids: gpd.GeoDataFrame = field(default_factory=_empty_grids)
+    branches: pd.DataFrame = field(default_factory=_empty_branches)
+    leaders: pd.DataFrame = field(default_factory=_empty_leaders)
+
+
+# --- projection --------------------------------------------------------------------------------
+def _utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS 84 / UTM zone holding (lon, lat) (what ``estimate_utm_crs`` picks)."""
+    zone = min(max(int(math.floor((lon + 180.0) / 6.0)) + 1, 1), 60)
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+@functools.lru_cache(maxsize=64)
+def _transformer(epsg: int, inverse: bool) -> pyproj.Transformer:
+    src, dst = ("EPSG:4326", f"EPSG:{epsg}") if not inverse else (f"EPSG:{epsg}", "EPSG:4326")
+    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
+
+
+def _to_metres(lon: NDArray[np.float64], lat: NDArray[np.float64], epsg: int) -> NDArray[np.float64]:
+    x, y = _transformer(epsg, False).transform(lon, lat)
+    return np.c_[np.asarray(x, dtype=float), np.asarray(y, dtype=float)]
+
+
+def _geom_to(geom: BaseGeometry, epsg: int, *, inverse: bool) -> BaseGeometry:
+    t = _transformer(epsg, inverse)
+    return shapely.transform(geom, lambda c: np.c_[t.transform(c[:, 0], c[:, 1])])
+
+
+# --- input checks ------------------------------------------------------------------------------
+def _prepare(enterprises: pd.DataFrame) -> pd.DataFrame:
+    """Check the columns partition needs and fill the optional ones (a new frame)."""
+    missing = [c for c in _REQUIRED if c not in enterprises.columns]
+    if missing:
+        msg = (f"the enterprise table lacks column(s) {', '.join(missing)}; partition needs the "
+               f"ledger, location and class columns (run geocode and classify first)")
+        raise LedgerError(msg)
+    if enterprises.index.has_duplicates:
+        dup = enterprises.index[enterprises.index.duplicated()][0]
+        msg = f"duplicate uscc {dup!r} in the enterprise table"
+        raise LedgerError(msg)
+    df = pd.DataFrame(index=enterprises.index)
+    for c in _REQUIRED:
+        df[c] = enterprises[c]
+    for c, default in _DEFAULTS.items():
+        df[c] = enterprises[c] if c in enterprises.columns else default
+    for c in ("org_type", "org_name", "industry", "name", "unit", "unit_type"):
+        df[c] = df[c].fillna("").astype(str)
+    df["org_name"] = df["org_name"].str.strip()
+    bad = sorted(set(df["org_type"]) - set(ORG_TYPES))
+    if bad:
+        msg = f"unknown org_type value(s) {bad}; expected one of {list(ORG_TYPES)}"
+        raise LedgerError(msg)
+    for c in ("staff", "members", "probationary"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0).astype("int64")
+    df["lon"] = pd.to_numeric(df["lon"], errors="coerce").astype(float)
+    df["lat"] = pd.to_numeric(df["lat"], errors="coerce").astype(float)
+    df["eligible"] = df["eligible"].fillna(False).astype(bool)
+    df["investor_member"] = df["investor_member"].astype(object).where(df["investor_member"].notna(), False)
+    df["investor_member"] = df["investor_member"].astype(bool)
+    return df
+
+
+# --- existing joint organisations (O6, O7, G5) -------------------------------------------------
+def joint_status(enterprises: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
+    """Check every existing joint organisation against O6 and O7.
+
+    Enterprises with ``org_type`` joint are grouped by ``org_name`` (a blank name is a
+    group of one). A group is kept when it has at most ``joint_max_units`` units (O6,
+    G5), at least ``joint_min_members`` formal members (O6), its located units lie in
+    one unit and within ``joint_max_distance_m`` of each other (O7), and
+    ``config.replan_existing_joint`` is off; otherwise it is split.
+
+    Parameters
+    ----------
+    enterprises
+        The enterprise table (all units: a group spread across units must be seen whole).
+    config
+        Rules; defaults per RULES.md.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``enterprises``: ``joint_key`` ("" when not joint), ``joint_status``
+        ("", "kept" or "split"), ``joint_unit`` (the kept group's unit), ``joint_reason``.
+    """
+    config = config or Config()
+    df = _prepare(enterprises)
+    out = pd.DataFrame({"joint_key": "", "joint_status": "", "joint_unit": "", "joint_reason": ""},
+                       index=df.index)
+    joint = df[df["org_type"] == "joint"]
+    if joint.empty:
+        return out
+    uscc = joint.index.astype(str)
+    keys = np.where(joint["org_name"] != "", joint["org_name"].to_numpy(dtype=object),
+                    ("#" + pd.Series(uscc)).to_numpy(dtype=object))
+    status: dict[str, tuple[str, str, str]] = {}
+    for key, grp in joint.groupby(keys, sort=True):
+        reasons = []
+        if len(grp) > config.joint_max_units:
+            reasons.append(f"G5/O6: {len(grp)} units > {config.joint_max_units}")
+        if int(grp["members"].sum()) < config.joint_min_members:
+            reasons.append(f"O6: {int(grp['members'].sum())} formal members < {config.joint_min_members}")
+        located = grp[np.isfinite(grp["lon"]) & np.isfinite(grp["lat"]) & (grp["unit"] != "")]
+        units = sorted(set(located["unit"]))
+        if len(units) > 1:
+            reasons.append(f"O7: spread across units {', '.join(units)}")
+        elif len(located) > 1:
+            lon, lat = located["lon"].to_numpy(), located["lat"].to_numpy()
+            xy = _to_metres(lon, lat, _utm_epsg(float(lon.mean()), float(lat.mean())))
+            d = branch_max_distance(xy)
+            if d > config.joint_max_distance_m:
+                reasons.append(f"O7: units {d:.0f} m apart > {config.joint_max_distance_m:.0f} m")
+        if config.replan_existing_joint:
+            reasons.append("replan_existing_joint")
+        state = "split" if reasons else "kept"
+        status[str(key)] = (state, units[0] if len(units) == 1 else "", "; ".join(reasons))
+    key_series = pd.Series(keys, index=joint.index, dtype=object).astype(str)
+    out.loc[joint.index, "joint_key"] = key_series
+    out.loc[joint.index, "joint_status"] = key_series.map(lambda k: status[k][0])
+    out.loc[joint.index, "joint_unit"] = key_series.map(lambda k: status[k][1])
+    out.loc[joint.index, "joint_reason"] = key_series.map(lambda k: status[k][2])
+    return out
+
+
+# --- actions -----------------------------------------------------------------------------------
+def _build_action(big: NDArray[np.int64], config: Config) -> NDArray[np.object_]:
+    """O1/O3/O4: build a branch, a general branch (> 50) or a committee (≥ 100)."""
+    return np.where(big >= config.primary_committee_members, "build_committee",
+                    np.where(big > config.general_branch_members, "build_general_branch",
+                             "build_branch")).astype(object)
+
+
+def _base_actions(df: pd.DataFrame, jstatus: NDArray[np.object_], griddable: NDArray[np.bool_],
+                  config: Config) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
+    """Action per enterprise before packing, and its candidate origin ("" = no candidate).
+
+    For a candidate the action is its fallback when it lands in no joint branch.
+    """
+    f = df["members"].to_numpy(dtype=np.int64)
+    big = f + df["probationary"].to_numpy(dtype=np.int64) if config.large_thresholds_count_probationary else f
+    org = df["org_type"].to_numpy(dtype=object)
+    can_own = f >= config.branch_min_members  # O1
+    builds = _build_action(big, config)
+    # O8 / E2: ≥ 1 member → attach; none → instructor when gridded, else backstopped
+    fallback = np.where(f >= 1, "attach", np.where(griddable, "instructor", "not_gridded")).astype(object)
+    action = np.empty(len(df), dtype=object)
+    origin = np.full(len(df), "", dtype=object)
+
+    own = org == "own"
+    action[own] = np.where(can_own[own], np.where(builds[own] == "build_branch", "keep", builds[own]),
+                           "revoke_shell")  # G4 shell; G6 upgrades
+    origin[own & ~can_own] = "shell"
+
+    joint = org == "joint"
+    kept = joint & (jstatus == "kept")
+    action[kept] = "keep"
+    split = joint & ~kept
+    action[split] = np.where(can_own[split], builds[split], fallback[split])
+    origin[split & ~can_own] = "split"
+
+    attached = org == "attached"
+    action[attached] = np.where(can_own[attached], builds[attached], "keep")
+    if not config.org_coverage_counts_attached:
+        origin[attached & ~can_own] = "attached"
+
+    none = org == "none"
+    action[none] = np.where(can_own[none], builds[none], fallback[none])
+    origin[none & ~can_own] = "none"
+
+    origin[~griddable] = ""  # E2: below E1 or unlocated enterprises join no new branch
+    return action, origin
+
+
+_PLACED_ACTION = {"none": "join_branch", "attached": "join_branch", "shell": "revoke_shell",
+                  "split": "split_joint"}
+
+
+# --- one unit ----------------------------------------------------------------------------------
+def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, unit: str,
+                   unit_type: str = "", config: Config | None = None,
+                   joint: pd.DataFrame | None = None, epsg: int | None = None) -> UnitPartition:
+    """Grids, joint branches, leaders, boundaries and actions of one jurisdiction unit.
+
+    Parameters
+    ----------
+    enterprises
+        The unit's enterprises (eligible or not), indexed by ``uscc``, with the ledger,
+        location and class columns. Not modified.
+    geometry
+        The unit polygon in EPSG:4326; ``None`` gives grids without polygons (a warning
+        is logged).
+    unit, unit_type
+        The unit's name and type (``park``/``township``); grid ids are ``<unit>-G01`` ….
+    config
+        Rules and parameters; defaults per RULES.md.
+    joint
+        :func:`joint_status` computed over the whole area (needed when an existing joint
+        organisation may span units); computed from ``enterprises`` when omitted.
+    epsg
+        Metric CRS; the UTM zone of the unit by default.
+
+    Returns
+    -------
+    UnitPartition
+    """
+    config = config or Config()
+    df = _prepare(enterprises)
+    n = len(df)
+    js = joint_status(df, config) if joint is None else joint.reindex(df.index).fillna("")
+    jstatus = js["joint_status"].to_numpy(dtype=object)
+    jkey = js["joint_key"].to_numpy(dtype=object)
+    uscc = df.index.astype(str).to_numpy(dtype=object)
+    lon = df["lon"].to_numpy(dtype=float)
+    lat = df["lat"].to_numpy(dtype=float)
+    located = np.isfinite(lon) & np.isfinite(lat)
+    griddable = df["eligible"].to_numpy(dtype=bool) & located & (unit != "")
+    if epsg is None:
+        if geometry is not None and not geometry.is_empty:
+            c = geometry.centroid
+            epsg = _utm_epsg(c.x, c.y)
+        elif located.any():
+            epsg = _utm_epsg(float(np.mean(lon[located])), float(np.mean(lat[located])))
+        else:
+            epsg = 32650
+    xy = np.full((n, 2), np.nan)
+    if located.any():
+        xy[located] = _to_metres(lon[located], lat[located], epsg)
+    members = df["members"].to_numpy(dtype=np.int64)
+    action, origin = _base_actions(df, jstatus, griddable, config)
+    grid = np.full(n, -1, dtype=np.int64)
+
+    # --- grids (O9, O10): items = enterprises, kept joint groups held together ----------------
+    gidx = np.flatnonzero(griddable)
+    kept_keys = np.where(jstatus[gidx] == "kept", jkey[gidx], "")
+    together = np.where(kept_keys != "", "K" + kept_keys.astype(str), "").astype(object)
+    grid[gidx], k = _cluster(xy[gidx], members[gidx], together, config)
+    width = max(2, len(str(k)))
+    grid_ids = [f"{unit}-G{g + 1:0{width}d}" for g in range(k)]
+
+    # --- joint branches (O5–O8) -------------------------------------------------------------------
+    branch = np.full(n, -1, dtype=np.int64)
+    status: list[str] = []
+    kept_rows = np.flatnonzero(jstatus == "kept")
+    for key in sorted(set(jkey[kept_rows].tolist())):
+        branch[kept_rows[jkey[kept_rows] == key]] = len(status)
+        status.append("kept")
+    cand = np.flatnonzero(origin != "")
+    industry = df["industry"].to_numpy(dtype=object)
+    rules = {"max_units": config.joint_max_units, "min_members": config.joint_min_members,
+             "max_distance": config.joint_max_distance_m}
+    if len(cand):
+        order = cand[np.argsort(grid[cand], kind="stable")]
+        starts = np.flatnonzero(np.r_[True, np.diff(grid[order]) != 0])
+        for part in np.split(order, starts[1:]):
+            if len(part) < 2:
+                continue
+            lab = pack_branches(xy[part], members[part], industry[part], **rules)
+            for b in range(int(lab.max()) + 1):
+                branch[part[lab == b]] = len(status)
+                status.append("new")
+        if CROSS_GRID_FALLBACK and k > 1:
+            _cross_grid(cand, xy, members, industry, grid, branch, status, rules)
+            in_branch = gidx[branch[gidx] >= 0]
+            spans = pd.Series(grid[in_branch]).groupby(branch[in_branch]).nunique()
+            if (spans > 1).any():
+                # O9: re-draw the grids around the branches so each branch lies in one grid
+                together = np.where(branch[gidx] >= 0, "B" + branch[gidx].astype(str), "").astype(object)
+                grid[gidx], _ = _cluster(xy[gidx], members[gidx], together, config, n_grids=k)
+                left = cand[branch[cand] < 0]
+                if len(left):
+                    units = np.r_[cand[branch[cand] >= 0], left]
+                    new = fill_branches(xy[units], members[units], branch[units], industry[units],
+                                        group=grid[units], same_group=True, **rules)
+                    branch[units] = new
+    for b in range(len(status)):
+        if status[b] == "new" and np.any(origin[branch == b] == "split"):
+            status[b] = "split"
+
+    # --- final actions ------------------------------------------------------------------------------
+    placed = (origin != "") & (branch >= 0)
+    action[placed] = [_PLACED_ACTION[o] for o in origin[placed]]
+
+    # --- tables ---------------------------------------------------------------------------------------
+    branch_ids, branches = _branch_table(branch, status, grid, grid_ids, uscc, members, xy, unit)
+    geoms = _grid_geometries(xy, grid, k, geometry, epsg, unit)
+    grids, leaders = _grid_tables(df, grid, k, grid_ids, xy, geoms, unit, unit_type, config)
+    out = pd.DataFrame({
+        "grid_id": np.where(grid >= 0, np.asarray([*grid_ids, ""], dtype=object)[grid], ""),
+        "branch_id": np.where(branch >= 0, np.asarray([*branch_ids, ""], dtype=object)[branch], ""),
+        "action": action,
+    }, index=df.index)
+    for c in out.columns:
+        out[c] = out[c].astype(str)
+    return UnitPartition(enterprises=out, grids=grids, branches=branches, leaders=leaders)
+
+
+def _cluster(xy: NDArray[np.float64], members: NDArray[np.int64], together: NDArray[np.object_],
+             config: Config, *, n_grids: int | None = None) -> tuple[NDArray[np.int64], int]:
+    """Grid label per enterprise; enterprises sharing a non-empty ``together`` key stay in one grid."""
+    if not len(xy):
+        return np.zeros(0, dtype=np.int64), 0
+    key = np.where(together != "", together, "#" + np.arange(len(xy)).astype(str)).astype(str)
+    _, item_of = np.unique(key, return_inverse=True)
+    n_items = int(item_of.max()) + 1
+    w = np.bincount(item_of, minlength=n_items).astype(np.int64)
+    ixy = np.c_[np.bincount(item_of, weights=xy[:, 0], minlength=n_items),
+                np.bincount(item_of, weights=xy[:, 1], minlength=n_items)] / w[:, None]
+    imem = np.bincount(item_of, weights=members, minlength=n_items).astype(np.int64)
+    labels = cluster_grids(ixy, weight=w, members=imem, min_size=config.grid_min_size,
+                           max_size=config.grid_max_size, min_members=config.grid_min_members,
+                           target_size=GRID_TARGET_SIZE, n_grids=n_grids)
+    return labels[item_of], int(labels.max()) + 1
+
+
+def _cross_grid(cand: NDArray[np.int64], xy: NDArray[np.float64], members: NDArray[np.int64],
+                industry: NDArray[np.object_], grid: NDArray[np.int64], branch: NDArray[np.int64],
+                status: list[str], rules: dict[str, Any]) -> None:
+    """Fallback (O7 still holds): left-overs form branches across grids, then join any with room."""
+    left = cand[branch[cand] < 0]
+    if len(left) >= 2:
+        lab = pack_branches(xy[left], members[left], industry[left], group=grid[left], **rules)
+        for b in range(int(lab.max()) + 1):
+            branch[left[lab == b]] = len(status)
+            status.append("new")
+    left = cand[branch[cand] < 0]
+    if not len(left):
+        return
+    pool = cand[branch[cand] >= 0]
+    if not len(pool):
+        return
+    units = np.r_[pool, left]
+    labels = np.r_[branch[pool], np.full(len(left), -1)]
+    new = fill_branches(xy[units], members[units], labels, industry[units], group=grid[units], **rules)
+    branch[units] = new  # ejection chains may move placed units between branches too
+
+
+def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np.int64],
+                  grid_ids: list[str], uscc: NDArray[np.object_], members: NDArray[np.int64],
+                  xy: NDArray[np.float64], unit: str) -> tuple[list[str], pd.DataFrame]:
+    """Branch ids (``<grid_id>-B1`` …; ``<unit>-B1`` … for branches without a grid) and rows."""
+    rows = []
+    for b in range(len(status)):
+        idx = np.flatnonzero(branch == b)
+        if not len(idx):
+            continue
+        gs = grid[idx][grid[idx] >= 0]
+        if len(gs):
+            # the grid holding most of its units; ties: the unit with most members, then lowest
+            counts = np.bincount(gs)
+            top = np.flatnonzero(counts == counts.max())
+            g = int(min(top, key=lambda g: (-int(members[idx][grid[idx] == g].max()), g)))
+        else:
+            g = -1
+        units = sorted(uscc[idx].tolist())
+        loc = idx[np.isfinite(xy[idx, 0])]
+        rows.append({"b": b, "g": g, "status": status[b], "uscc": ";".join(units),
+                     "n_units": len(idx), "members": int(members[idx].sum()),
+                     "max_distance_m": round(branch_max_distance(xy[loc]), 1)})
+    if not rows:
+        return [], _empty_branches()
+    rank = {"kept": 0, "split": 1, "new": 2}
+    rows.sort(key=lambda r: (r["g"] < 0, r["g"], rank[r["status"]], r["uscc"]))
+    ids = [""] * len(status)
+    counter: dict[int, int] = {}
+    for r in rows:
+        counter[r["g"]] = counter.get(r["g"], 0) + 1
+        prefix = grid_ids[r["g"]] if r["g"] >= 0 else unit
+        ids[r["b"]] = f"{prefix}-B{counter[r['g']]}"
+    table = pd.DataFrame({
+        "branch_id": [ids[r["b"]] for r in rows],
+        "grid_id": [grid_ids[r["g"]] if r["g"] >= 0 else "" for r in rows],
+        "unit": unit,
+        "status": [r["status"] for r in rows],
+        "uscc": [r["uscc"] for r in rows],
+        "n_units": np.asarray([r["n_units"] for r in rows], dtype=np.int64),
+        "members": np.asarray([r["members"] for r in rows], dtype=np.int64),
+        "max_distance_m": np.asarray([r["max_distance_m"] for r in rows], dtype=float),
+    })
+    for c in ("branch_id", "grid_id", "unit", "status", "uscc"):
+        table[c] = table[c].astype(str)
+    return ids, table
+
+
+def _grid_geometries(xy: NDArray[np.float64], grid: NDArray[np.int64], k: int,
+                     geometry: BaseGeometry | None, epsg: int, unit: str) -> list[BaseGeometry]:
+    if k == 0:
+        return []
+    if geometry is None or geometry.is_empty:
+        logger.warning("unit %r has no boundary polygon: its %d grid(s) get no geometry", unit, k)
+        return [shapely.Polygon() for _ in range(k)]
+    rows = np.flatnonzero(grid >= 0)
+    back = _transformer(epsg, True)
+    return grid_polygons(xy[rows], grid[rows], geometry, n_grids=k,
+                         unit_m=_geom_to(geometry, epsg, inverse=False),
+                         to_unit=lambda c: np.c_[back.transform(c[:, 0], c[:, 1])])
+
+
+def _grid_tables(df: pd.DataFrame, grid: NDArray[np.int64], k: int, grid_ids: list[str],
+                 xy: NDArray[np.float64], geoms: list[BaseGeometry], unit: str, unit_type: str,
+                 config: Config) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    if k == 0:
+        return _empty_grids(), _empty_leaders()
+    members = df["members"].to_numpy(dtype=np.int64)
+    staff = df["staff"].to_numpy(dtype=np.int64)
+    own = (df["org_type"].to_numpy(dtype=object) == "own") & (members >= config.branch_min_members)
+    investor = df["investor_member"].to_numpy(dtype=bool)
+    names = df["name"].to_numpy(dtype=object)
+    uscc = df.index.astype(str).to_numpy(dtype=object)
+    rows = np.flatnonzero(grid >= 0)
+    order = rows[np.argsort(grid[rows], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, np.diff(grid[order]) != 0])
+    grid_rows: list[dict[str, Any]] = []
+    leader_rows: list[dict[str, Any]] = []
+    for g, idx in enumerate(np.split(order, starts[1:])):
+        has_member = bool(members[idx].sum() > 0)
+        top, total = rank_leaders(xy[idx], own_org=own[idx], members=members[idx],
+                                  investor_member=investor[idx], staff=staff[idx],
+                                  uscc=uscc[idx].tolist(), top=LEADER_CANDIDATES)
+        for r, t in enumerate(top):
+            i = idx[t]
+            mean_d = float(total[t]) / max(len(idx) - 1, 1)
+            leader_rows.append({"grid_id": grid_ids[g], "rank": r + 1, "uscc": uscc[i], "name": names[i],
+                                "reason": leader_reason(own_org=bool(own[i]), members=int(members[i]),
+                                                        investor_member=bool(investor[i]),
+                                                        staff=int(staff[i]), mean_distance_m=mean_d,
+                                                        grid_has_member=has_member)})
+        grid_rows.append({"grid_id": grid_ids[g], "unit": unit, "unit_type": unit_type,
+                          "n_enterprises": len(idx), "staff": int(staff[idx].sum()),
+                          "members": int(members[idx].sum()),
+                          "leader_uscc": uscc[idx[top[0]]] if has_member else "",
+                          "leader_status": LEADER_MEMBER if has_member else LEADER_INSTRUCTOR})
+    grids = gpd.GeoDataFrame(pd.DataFrame(grid_rows), geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
+    for c in ("grid_id", "unit", "unit_type", "leader_uscc", "leader_status"):
+        grids[c] = grids[c].astype(str)
+    for c in ("n_enterprises", "staff", "members"):
+        grids[c] = grids[c].astype("int64")
+    leaders = pd.DataFrame(leader_rows, columns=list(LEADER_COLUMNS))
+    leaders["rank"] = leaders["rank"].astype("int64")
+    for c in ("grid_id", "uscc", "name", "reason"):
+        leaders[c] = leaders[c].astype(str)
+    return grids[list(GRID_COLUMNS)], leaders
+
+
+# --- the whole area ------------------------------------------------------------------------------
+def _units_frame(jurisdictions: Jurisdictions | None, units: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    if units is None:
+        if jurisdictions is None:
+            msg = "partition needs jurisdiction units: pass jurisdictions or units="
+            raise BoundaryError(msg)
+        units = jurisdictions.units()
+    missing = [c for c in ("unit", "geometry") if c not in units.columns]
+    if missing:
+        msg = f"the units table lacks column(s) {', '.join(missing)}"
+        raise BoundaryError(msg)
+    out = units.copy()
+    if out.crs is None:
+        msg = "the units table has no CRS; expected EPSG:4326"
+        raise BoundaryError(msg)
+    out = out.to_crs("EPSG:4326")
+    for c in ("unit_type", "township"):
+        if c not in out.columns:
+            out[c] = ""
+    out["unit"] = out["unit"].fillna("").astype(str)
+    if out["unit"].duplicated().any():
+        first = out.drop_duplicates("unit").set_index("unit")[["unit_type", "township"]]
+        geom = out.groupby("unit", sort=False)["geometry"].apply(lambda s: shapely.union_all(s.to_numpy()))
+        out = gpd.GeoDataFrame(first.join(geom.rename("geometry")).reset_index(), geometry="geometry",
+                               crs="EPSG:4326")
+    out = gpd.GeoDataFrame(out[list(UNIT_COLUMNS)].reset_index(drop=True), geometry="geometry", crs="EPSG:4326")
+    for c in ("unit", "unit_type", "township"):
+        out[c] = out[c].fillna("").astype(str)
+    return out
+
+
+def _concat(frames: Iterable[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty
+    return pd.concat(frames, ignore_index=True)
+
+
+def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config: Config | None = None,
+              *, units: gpd.GeoDataFrame | None = None) -> Plan:
+    """Partition a located, classified ledger into grids, joint branches and actions.
+
+    A pure function (no I/O): inside each jurisdiction unit it clusters the
+    grid-eligible enterprises (E1) into compact grids of ``grid_min_size`` to
+    ``grid_max_size`` enterprises with at least ``grid_min_members`` formal members
+    where the unit allows (O9, O10); packs enterprises with fewer than 3 formal members
+    into joint branches of at most 5 units, at least 3 formal members and at most 3 km
+    apart (O5–O7), keeping existing joint organisations that obey the rules and
+    splitting the others (G5); ranks grid leaders (网格长); draws grid polygons that
+    tile each unit; and gives every enterprise exactly one action (see the module
+    docstring for the decisions).
+
+    Parameters
+    ----------
+    ledger
+        Enterprises with ledger, location and class columns (after geocode and classify).
+    jurisdictions
+        Township and park boundaries; ``jurisdictions.units()`` gives the units.
+    config
+        Rules and parameters; defaults per RULES.md.
+    units
+        The units directly (``unit, unit_type, township, geometry``, EPSG:4326), instead
+        of ``jurisdictions``.
+
+    Returns
+    -------
+    Plan
+        ``enterprises`` with ``grid_id, branch_id, action`` (and ``gaps`` = "", filled
+        later), ``grids``, ``branches``, ``leaders``, ``units``, the ledger's rejects,
+        conflicts and warnings, and ``config``.
+
+    Raises
+    ------
+    LedgerError
+        When the enterprise table lacks a needed column or has an unknown org_type.
+    BoundaryError
+        When no units are given.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, pandas as pd, shapely
+    >>> from gridcover import Ledger
+    >>> from gridcover.partition import partition
+    >>> units = gpd.GeoDataFrame({"unit": ["东城街道"], "unit_type": ["township"], "township": ["东城街道"]},
+    ...                          geometry=[shapely.box(118.0, 24.0, 118.1, 24.1)], crs="EPSG:4326")
+    >>> ent = pd.DataFrame({"lon": [118.01 + 0.002 * i for i in range(12)], "lat": 24.05, "unit": "东城街道",
+    ...                     "eligible": True, "staff": 20, "members": [2, 1] + [0] * 10, "org_type": "none"},
+    ...                    index=pd.Index([f"U{i:02d}" for i in range(12)], name="uscc"))
+    >>> plan = partition(Ledger(ent), units=units)
+    >>> plan.grids[["grid_id", "n_enterprises"]].values.tolist()
+    [['东城街道-G01', 12]]
+    >>> int((plan.enterprises["action"] == "join_branch").sum())
+    5
+    """
+    config = config or Config()
+    units_gdf = _units_frame(jurisdictions, units)
+    src = ledger.enterprises
+    df = _prepare(src)
+    js = joint_status(df, config)
+    # unlocated units of a kept joint organisation go with their organisation's unit
+    plan_unit = df["unit"].where(~((js["joint_status"] == "kept") & (df["unit"] == "")), js["joint_unit"])
+    geom_of = dict(zip(units_gdf["unit"], units_gdf.geometry, strict=True))
+    type_of = dict(zip(units_gdf["unit"], units_gdf["unit_type"], strict=True))
+    known = [u for u in units_gdf["unit"] if u in set(plan_unit)]
+    unknown = sorted(set(plan_unit) - set(units_gdf["unit"]) - {""})
+    if unknown:
+        logger.warning("enterprises lie in unit(s) without a boundary polygon: %s", ", ".join(unknown))
+    results: list[UnitPartition] = []
+    for name in [*known, *unknown, ""]:
+        rows = plan_unit.index[plan_unit.to_numpy() == name]
+        if not len(rows):
+            continue
+        sub = df.loc[rows]
+        unit_type = type_of.get(name, "") or (str(sub["unit_type"].iloc[0]) if name else "")
+        results.append(partition_unit(sub, geom_of.get(name), unit=name, unit_type=unit_type,
+                                      config=config, joint=js.loc[rows]))
+    assigned = pd.concat([r.enterprises for r in results]) if results else pd.DataFrame(
+        columns=["grid_id", "branch_id", "action"], index=df.index[:0])
+    enterprises = src.copy()
+    for c in PLAN_COLUMNS:
+        if c in enterprises.columns:
+            enterprises = enterprises.drop(columns=c)
+    assigned = assigned.reindex(enterprises.index)
+    enterprises["grid_id"] = assigned["grid_id"].fillna("").astype(str)
+    enterprises["branch_id"] = assigned["branch_id"].fillna("").astype(str)
+    enterprises["action"] = assigned["action"].astype(str)
+    enterprises["gaps"] = pd.Series("", index=enterprises.index, dtype="str")
+    bad = sorted(set(enterprises["action"]) - set(ACTIONS))
+    if bad:  # pragma: no cover - guarded by construction
+        msg = f"internal error: unknown action(s) {bad}"
+        raise RuntimeError(msg)
+    grids = _concat([r.grids for r in results], _empty_grids())
+    grids = gpd.GeoDataFrame(grids, geometry="geometry", crs="EPSG:4326")
+    return Plan(
+        enterprises=enterprises,
+        grids=grids,
+        branches=_concat([r.branches for r in results], _empty_branches()),
+        leaders=_concat([r.leaders for r in results], _empty_leaders()),
+        units=units_gdf,
+        rejects=ledger.rejects,
+        conflicts=ledger.conflicts,
+        warnings=ledger.warnings,
+        config=config,
+    )
