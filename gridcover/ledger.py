@@ -212,37 +212,27 @@ def read_ledger(
         found = _xlsx_sheet(p, data, sheet, legacy=kind == "xls")
     else:
         found = _geo_sheet(p, sheet)
+    del data
     logger.info("read %s as %s%s: %d rows", p, kind, f" ({found.encoding})" if found.encoding else "",
                 len(found.cells))
 
     start, height, mapping = _find_header(p, found)
+    _check_required(p, found, start, height, set(mapping.values()))
     header_cells = found.cells.iloc[start:start + height]
-    fields = set(mapping.values())
-    _check_required(p, found, start, height, fields)
     ignored = tuple(
-        " / ".join(v for v in header_cells[c].tolist() if v.strip()).strip()
-        for c in found.cells.columns if c not in mapping and any(v.strip() for v in header_cells[c].tolist())
+        " / ".join(v for v in header_cells[c].tolist() if v)
+        for c in found.cells.columns if c not in mapping and any(header_cells[c].tolist())
     )
     if ignored:
         logger.info("ignoring columns that name no ledger field: %s", ", ".join(ignored))
+    if height > 1:
+        logger.info("header spans rows %d-%d", found.rows[start], found.rows[start + height - 1])
+    header_row = int(found.rows[start])
+    used_encoding = found.encoding
+    raw, rows = _fields(found, start + height, mapping)
+    del found  # free the cells of ignored columns before validating
 
-    body = found.cells.iloc[start + height:]
-    rows = found.rows[start + height:]
-    nonblank = np.zeros(len(body), dtype=bool)
-    for c in body.columns:
-        nonblank |= body[c].ne("").to_numpy()
-    body = body.loc[nonblank] if not nonblank.all() else body
-    rows = rows[nonblank]
-
-    raw: dict[str, pd.Series] = {}
-    for col, name in mapping.items():
-        values = body[col].reset_index(drop=True)
-        if name in raw:
-            # two columns name one field: the first non-blank value wins
-            raw[name] = raw[name].where(raw[name].ne(""), values)
-        else:
-            raw[name] = values
-    enterprises, rejects, warns = _validate(raw, rows.astype(np.int64), config)
+    enterprises, rejects, warns = _validate(raw, rows, config)
     logger.info("ledger %s: %d rows, %d accepted, %d rejected, %d warnings", p, len(rows),
                 len(enterprises), len(rejects), len(warns))
     return Ledger(
@@ -252,10 +242,27 @@ def read_ledger(
         source=str(path),
         sha256=digest,
         warnings=warns,
-        encoding=found.encoding,
-        header_row=int(found.rows[start]) if len(found.rows) else 0,
+        encoding=used_encoding,
+        header_row=header_row,
         ignored_columns=ignored,
     )
+
+
+def _fields(sheet: _Sheet, first: int, mapping: dict[Any, str]) -> tuple[dict[str, pd.Series], np.ndarray]:
+    """Text of each field over the non-empty data rows, and those rows' source numbers.
+
+    Fully empty rows (every cell blank, ignored columns included) are dropped; when
+    two columns name one field, the first non-blank value wins.
+    """
+    body = sheet.cells.iloc[first:]
+    nonblank = np.zeros(len(body), dtype=bool)
+    for c in body.columns:
+        nonblank |= body[c].ne("").to_numpy()
+    raw: dict[str, pd.Series] = {}
+    for col, name in mapping.items():
+        values = body[col][nonblank].reset_index(drop=True)
+        raw[name] = raw[name].where(raw[name].ne(""), values) if name in raw else values
+    return raw, sheet.rows[first:][nonblank].astype(np.int64)
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -341,6 +348,7 @@ def _csv_sheet(p: Path, data: bytes, encoding: str | None) -> _Sheet:
     delimiter = max((",", "\t", ";", "|"), key=lambda d: sum(line.count(d) for line in sample))
     width = max(line.count(delimiter) for line in lines) + 1
     physical_lines = len(lines) - (lines[-1] == "")
+    del lines
     try:
         cells = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(width), dtype=str,
                             keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c")
@@ -348,7 +356,8 @@ def _csv_sheet(p: Path, data: bytes, encoding: str | None) -> _Sheet:
         cells = None
     if cells is not None and len(cells) == physical_lines:
         # one record per line, so record i is on line i + 1
-        return _Sheet(cells=_stripped(cells), rows=np.arange(1, len(cells) + 1, dtype=np.int64), encoding=used)
+        numbers = np.arange(1, len(cells) + 1, dtype=np.int64)
+        return _Sheet(cells=_stripped(cells), rows=numbers, encoding=used)
     # a quoted cell holds a line break: the csv module tells the line each record starts on
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     records: list[list[str]] = []
@@ -375,10 +384,11 @@ def _grid(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
 
 
 def _stripped(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells without surrounding whitespace (one strip per distinct value)."""
+    """Text cells without surrounding whitespace (one strip per distinct value).
+    Empties ``frame`` column by column as it goes, to bound the peak memory."""
     out = {}
-    for i, c in enumerate(frame.columns):
-        codes, uniques = pd.factorize(frame[c], use_na_sentinel=False)
+    for i, c in enumerate(list(frame.columns)):
+        codes, uniques = pd.factorize(frame.pop(c), use_na_sentinel=False)
         texts = np.asarray([str(u).strip() for u in uniques.tolist()], dtype=object)
         out[i] = pd.Series(texts[codes], dtype="str")
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame))) if out else pd.DataFrame(index=pd.RangeIndex(len(frame)))
