@@ -137,7 +137,7 @@ _SURNAMES: Final = (
 )
 _GIVEN: Final = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建文辉玲萍红斌宇鹏飞俊峰琳欣怡晨阳浩思雨婷瑶凯健波亮海燕梅兰春秋雪晓志国良德福荣新民永生玉"
 
-# GB/T 4754-2017 sections: business words, 2-digit 大类 range, registered-name suffix
+# GB/T 4754-2017 sections: words of business names, range of the 2-digit 大类 codes
 _INDUSTRY: Final = {
     "A": (("生态农业", "茶叶种植", "农业开发", "林业"), (1, 5)),
     "C": (("机械制造", "竹木制品", "食品", "纺织", "电子科技", "新材料", "茶业", "塑胶制品", "五金",
@@ -167,7 +167,9 @@ _MIX: Final = {
              "K": 0.04, "I": 0.02, "P": 0.01},
     "village": {"C": 0.30, "A": 0.20, "E": 0.12, "F": 0.12, "O": 0.09, "H": 0.09, "G": 0.08},
 }
-_DIVISIONS: Final = ("350799", "350799", "350799", "350799", "350700")  # fictional county code
+#: Division codes (USCC characters 3–8) of the registering authority: the fictional county
+#: 350799 (no such county exists) and, for some, its prefecture.
+_DIVISIONS: Final = ("350799", "350799", "350799", "350799", "350700")
 
 
 @dataclass(frozen=True)
@@ -213,10 +215,6 @@ class SampleCounty:
 # =======================================================================================
 def _to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return LON0 + np.asarray(x) / _M_PER_DEG_LON, LAT0 + np.asarray(y) / _M_PER_DEG_LAT
-
-
-def _to_xy(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return (np.asarray(lon) - LON0) * _M_PER_DEG_LON, (np.asarray(lat) - LAT0) * _M_PER_DEG_LAT
 
 
 def _geom_to_lonlat(geom: Any) -> Any:
@@ -1250,7 +1248,9 @@ Regenerate (byte-identical for the same seed):
 - In parks: {s["in_parks"]} ({parks}). Outside parks by township: {towns}.
 - Industry sections (GB/T 4754, written as letter, name or code): {sections}.
 - Messy values: counts such as "25人", full-width "２５", " 25 ", "25.0"; 是/否/有/无; org types
-  单建/联建/挂靠/无; a few USCCs in lower case or with a space.
+  单建/联建/挂靠/无; a few USCCs in lower case or with a space. USCCs carry valid check
+  characters and the made-up division code 350799 (a few 350700, as if registered by the
+  prefecture).
 
 ## Planted bad rows
 
