@@ -75,6 +75,7 @@ FIELD_LABELS: Final[dict[str, str]] = {f: names[0] for f, names in HEADER_ALIASE
 _BRACKETS = str.maketrans({"[": "(", "]": ")", "【": "(", "】": ")", "〔": "(", "〕": ")",
                            "{": "(", "}": ")", "<": "(", ">": ")", "〈": "(", "〉": ")"})
 _SPACE = re.compile(r"\s+")
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"))
 _MARKS = re.compile(r"^[*※★]+|[*※★:：]+$")
 _TRAILING_GROUP = re.compile(r"\([^()]*\)$")
 
@@ -87,7 +88,7 @@ def normalize_header(text: Any) -> str:
     """
     key = unicodedata.normalize("NFKC", str(text)).translate(_BRACKETS)
     key = _SPACE.sub("", key).lower()
-    return _MARKS.sub("", key)
+    return _MARKS.sub("", key.translate(_INVISIBLE))
 
 
 _HEADER_INDEX: Final[dict[str, str]] = {}

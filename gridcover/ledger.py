@@ -491,17 +491,19 @@ def _geo_sheet(p: Path, layer: str | int | None) -> _Sheet:
     except Exception as exc:  # pyogrio/GDAL errors
         msg = f"ledger file {p} is not a readable GeoJSON/GeoPackage: {exc}"
         raise LedgerError(msg) from None
-    attributes = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)) if gdf.geometry.name in gdf else pd.DataFrame(gdf)
+    geometry_name = getattr(gdf, "active_geometry_name", None)  # None for a table without geometry
+    attributes = pd.DataFrame(gdf.drop(columns=geometry_name) if geometry_name else gdf)
     names = [str(c) for c in attributes.columns]
     texts = _as_text(attributes.astype(object))
     present = {header_field(n) for n in names}
-    if "geometry" in gdf and not ({"lon", "lat"} & present):
+    if geometry_name and not ({"lon", "lat"} & present):
         geoms = gdf.geometry
         if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
             geoms = geoms.to_crs("EPSG:4326")
         points = (geoms.geom_type == "Point").to_numpy() & ~geoms.is_empty.to_numpy()
-        if (~points & geoms.notna().to_numpy()).any():
-            logger.info("%s: %d non-point geometries give no coordinates", p, int((~points).sum()))
+        others = ~points & geoms.notna().to_numpy()
+        if others.any():
+            logger.info("%s: %d non-point geometries give no coordinates", p, int(others.sum()))
         lon = np.full(len(geoms), np.nan)
         lat = np.full(len(geoms), np.nan)
         lon[points] = geoms[points].x.to_numpy()

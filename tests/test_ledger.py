@@ -610,3 +610,17 @@ def test_the_bundled_sample_ledger(sample_paths: dict) -> None:
     assert ledger.header_row == 2  # below the merged title row
     points = ledger.enterprises.loc[truth["uscc"], ["lon_src", "lat_src"]].dropna()
     assert in_china(points["lon_src"], points["lat_src"]).all()  # a swapped pair was swapped back
+
+
+def test_geopackage_table_without_geometry_uses_its_lon_lat_columns(tmp_path: Path, five: list[str]) -> None:
+    import pyogrio
+
+    frame = pd.DataFrame({HEADERS[f]: [good(five[0])[f]] for f in ("uscc", "name", "lon", "lat", "staff", "members")})
+    pyogrio.write_dataframe(frame, tmp_path / "t.gpkg", layer="台账", driver="GPKG")
+    ent = read_ledger(tmp_path / "t.gpkg", sheet="台账").enterprises
+    assert ent.index.tolist() == [five[0]] and (ent["lon_src"].iloc[0], ent["staff"].iloc[0]) == (119.3, 25)
+
+
+def test_a_byte_order_mark_read_as_utf8_still_matches_the_header(tmp_path: Path, five: list[str]) -> None:
+    path = write_csv(tmp_path / "l.csv", [good(five[0])], encoding="utf-8-sig")
+    assert read_ledger(path, encoding="utf-8").enterprises.index.tolist() == [five[0]]
