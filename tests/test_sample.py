@@ -109,9 +109,26 @@ def test_sample_paths_point_at_the_committed_files(sample_paths: dict) -> None:
         assert path.is_file() and path.parent == DATA
 
 
+_NUMBER = re.compile(r"-?\d+\.\d+")
+
+
+def _same_up_to_last_digit(a: str, b: str, tol: float = 2e-6) -> bool:
+    """Equal text, except that decimal numbers may differ in the last printed digit
+    (a newer GEOS or numpy may round a Voronoi vertex the other way)."""
+    if a == b:
+        return True
+    if _NUMBER.split(a) != _NUMBER.split(b):
+        return False
+    x = np.array([float(v) for v in _NUMBER.findall(a)])
+    y = np.array([float(v) for v in _NUMBER.findall(b)])
+    return x.shape == y.shape and bool(np.all(np.abs(x - y) <= tol))
+
+
 @pytest.mark.parametrize("name", TEXT_FILES)
 def test_committed_text_files_equal_a_fresh_generation(fresh: Path, name: str) -> None:
-    assert (fresh / name).read_bytes() == (DATA / name).read_bytes(), (
+    fresh_text = (fresh / name).read_text(encoding="utf-8-sig")
+    committed = (DATA / name).read_text(encoding="utf-8-sig")
+    assert _same_up_to_last_digit(fresh_text, committed), (
         f"data/{name} is stale: rerun python -m gridcover.sample --out data")
 
 
