@@ -53,7 +53,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._address import KIND_PRECISION, KIND_RANK, PLACE_KINDS, Place, PlaceIndex, infer_kind, loose_key, normalize
+from ._address import (
+    KIND_PRECISION,
+    KIND_RANK,
+    PLACE_KINDS,
+    Place,
+    PlaceIndex,
+    infer_kind,
+    loose_key,
+    normalize,
+)
 from .config import Config
 from .coords import in_china, to_wgs84
 from .errors import ConfigError, GridcoverError
@@ -562,9 +571,31 @@ def geocode(ledger: Ledger, jurisdictions: Jurisdictions | None = None, *,
         townships/parks that disagree with the point (``uscc, source_row, field,
         declared, spatial, resolution``); ``warnings`` notes approximate points moved
         into their unit.
+
+    Examples
+    --------
+    >>> import gridcover as gc
+    >>> from gridcover.geocode import geocode, read_gazetteer
+    >>> from gridcover.jurisdictions import load_jurisdictions
+    >>> ledger = gc.read_ledger(gc.datasets.get_path("ledger"))
+    >>> juris = load_jurisdictions(gc.datasets.get_path("townships"), gc.datasets.get_path("parks"))
+    >>> located = geocode(ledger, juris, gazetteer=read_gazetteer(gc.datasets.get_path("gazetteer")))
+    >>> len(located.enterprises) + len(located.rejects) == located.n_rows
+    True
+    >>> sorted(located.enterprises["unit_type"].unique())
+    ['park', 'township']
     """
     config = config or Config()
     online = _as_online(geocoder, config)
+    try:
+        return _geocode(ledger, jurisdictions, gazetteer, online)
+    finally:
+        if online is not None and online is not geocoder:
+            online.close()  # the wrapper made here for a bare provider
+
+
+def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gazetteer | None,
+             online: OnlineGeocoder | None) -> Ledger:
     ent = ledger.enterprises.drop(columns=[c for c in LOCATION_COLUMNS if c in ledger.enterprises.columns])
     n = len(ent)
     usccs = [str(u) for u in ent.index]
@@ -708,7 +739,7 @@ def _spatial(j: Jurisdictions, lon: np.ndarray, lat: np.ndarray, precision: np.n
         notes.append((int(rows[i]), usccs[i], why))
 
     # a. points outside every polygon
-    outside = [i for i in np.flatnonzero(located) if not town[i] and not park[i]]
+    outside = [i for i in np.flatnonzero(located).tolist() if not town[i] and not park[i]]
     moved = []
     for i in outside:
         if source[i] == "online":  # an online hit outside the area is not trusted
@@ -733,7 +764,7 @@ def _spatial(j: Jurisdictions, lon: np.ndarray, lat: np.ndarray, precision: np.n
 
     # b. declared park vs spatial park (a park wins over its township)
     moved = []
-    for i in np.flatnonzero(located & ~rejected):
+    for i in np.flatnonzero(located & ~rejected).tolist():
         if not decl_park[i] or precision[i] == "unlocated":
             continue
         declared = park_of.get(decl_park[i], "")
@@ -753,7 +784,7 @@ def _spatial(j: Jurisdictions, lon: np.ndarray, lat: np.ndarray, precision: np.n
 
     # c. declared township vs spatial township
     moved = []
-    for i in np.flatnonzero(located & ~rejected):
+    for i in np.flatnonzero(located & ~rejected).tolist():
         if not decl_town[i] or precision[i] == "unlocated":
             continue
         declared = town_of.get(decl_town[i], "")

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -65,7 +65,7 @@ _OVERLAP_COLUMNS = ("layer", "name_a", "name_b", "area_m2")
 _UNIT_COLUMNS = ("unit", "unit_type", "township")
 _SPACES = re.compile(r"\s+")
 
-PathOrFrame = str | Path | gpd.GeoDataFrame
+PathOrFrame: TypeAlias = str | Path | gpd.GeoDataFrame
 
 
 def _empty_boundaries() -> gpd.GeoDataFrame:

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import MultiPoint, Point, Polygon, box
 
 from gridcover import datasets
@@ -398,6 +400,26 @@ def test_addresses_resolve_to_the_most_specific_place(small_gaz, address, hint, 
         assert place is None
     else:
         assert (place.name, place.township if place.kind != "township" else "") == expected
+
+
+PREFIXES = ["浙江省", "龙湾市", "安平县", "广西壮族自治区", "南宁市", "青秀区", "内蒙古自治区", "鄂温克族自治旗",
+            "延边朝鲜族自治州"]
+NAMED = [("青龙镇", "石桥村"), ("安平镇", "石桥村"), ("青龙镇", "东风村"), ("安平镇", "新村"), ("安平镇", "白鹤社区")]
+
+
+@settings(max_examples=80, deadline=None)
+@given(prefix=st.lists(st.sampled_from(PREFIXES), max_size=3), named=st.sampled_from(NAMED),
+       number=st.integers(1, 999), spaced=st.booleans(), wide=st.booleans())
+def test_prefixes_spaces_and_full_width_never_change_the_place(small_gaz, prefix, named, number, spaced, wide):
+    town, village = named
+    tail = f"{number}号"
+    if wide:
+        tail = tail.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    parts = [*prefix, town, village, tail]
+    address = (" " if spaced else "").join(parts)
+    place = small_gaz.lookup(address)
+    assert place is not None
+    assert (place.name, place.township) == (village, town)
 
 
 def test_admin_prefixes_are_dropped_but_not_parks_or_places():
