@@ -36,6 +36,9 @@ KINDS: dict[str, tuple[dict[str, str], str | None]] = {
     "bad check": ({"check": "1"}, "check character is"),
     "short uscc": ({"uscc": "91350100ABC"}, "has 11 characters, expected 18"),
     "blank uscc": ({"uscc": ""}, "uscc is blank"),
+    "letters not allowed": ({"uscc": "91350100MA5CJQ4NIO"}, "contains characters not allowed in a USCC: I O"),
+    "blank members": ({"members": ""}, "members is blank"),
+    "text lon": ({"lon": "东经119度"}, "lon '东经119度' is not a number"),
     "missing name": ({"name": ""}, "name is blank"),
     "negative staff": ({"staff": "-4"}, "staff '-4' is negative"),
     "text staff": ({"staff": "十多人"}, "staff '十多人' is not a number"),
@@ -125,7 +128,7 @@ def test_every_row_is_accepted_or_rejected_at_its_own_row(kinds: list[str], fmt:
         else:
             code = next(next_code)
             reason = KINDS[kind][1] if kind != "duplicate" else None
-            if kind not in ("blank uscc", "short uscc", "bad check"):
+            if kind not in ("blank uscc", "short uscc", "bad check", "letters not allowed"):
                 used.append((code, row))
         if kind == "swapped" and fix_swapped:
             reason = None
