@@ -298,15 +298,25 @@ class OnlineGeocoder:
         Least seconds between two requests.
     max_retries
         Retries of a failed request (with doubling back-off) before giving up on it.
+    backoff_s
+        Wait before the first retry (doubled for each further one).
     name
         Provider name in the cache (the provider's class name by default).
+    context
+        Text put before every address that does not already hold it, e.g. the
+        province, city and county (``浙江省丽水市安平县``), so that a provider searching
+        the whole country looks in the right county. Part of the cache key.
+    query_kwargs
+        Extra keyword arguments of ``provider.geocode`` (e.g. Nominatim's
+        ``viewbox``/``bounded`` or ``country_codes="cn"``).
     sleep, clock
         Injected for tests.
     """
 
     def __init__(self, provider: Any, *, crs: CrsCode = "wgs84", cache_path: str | Path | None = None,
                  min_delay_s: float = 1.0, max_retries: int = 2, backoff_s: float = 2.0,
-                 name: str | None = None, sleep: Callable[[float], None] = time.sleep,
+                 name: str | None = None, context: str = "", query_kwargs: dict[str, Any] | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if crs not in CRS_CODES:
             msg = f"crs must be one of {', '.join(CRS_CODES)}, got {crs!r}"
@@ -317,6 +327,8 @@ class OnlineGeocoder:
         self.min_delay_s = float(min_delay_s)
         self.max_retries = int(max_retries)
         self.backoff_s = float(backoff_s)
+        self.context = _query_text(context)
+        self.query_kwargs = dict(query_kwargs or {})
         self._sleep = sleep
         self._clock = clock
         self._last: float | None = None
@@ -355,7 +367,7 @@ class OnlineGeocoder:
             self._wait()
             self.requests += 1
             try:
-                return self.provider.geocode(query)
+                return self.provider.geocode(query, **self.query_kwargs)
             except Exception as exc:  # noqa: BLE001 - geopy's errors, or a fake's
                 if type(exc).__name__ in _FATAL_ERRORS:
                     logger.error("online geocoder %s refused: %s; online geocoding stopped", self.name, exc)
@@ -374,9 +386,12 @@ class OnlineGeocoder:
         Cached results are returned without a request. Results coarser than a
         township (a county or city centre) count as not found.
         """
-        key = normalize(address)
-        if not key:
+        query = _query_text(address)
+        if not query:
             return None
+        if self.context and normalize(self.context) not in normalize(query):
+            query = self.context + query
+        key = normalize(query)
         row = self._db.execute("SELECT lon, lat, precision FROM geocode WHERE provider = ? AND key = ?",
                                (self.name, key)).fetchone()
         if row is not None:
@@ -384,7 +399,7 @@ class OnlineGeocoder:
         if self._disabled:
             return None
         try:
-            location = self._request(_query_text(address))
+            location = self._request(query)
         except _Skip:
             return None
         result = self._convert(location)
@@ -471,8 +486,10 @@ def make_online_geocoder(config: Config, *, cache_path: str | Path | None = None
     key = config.geocoder_api_key or os.environ.get("GRIDCOVER_GEOCODER_KEY")
     provider: Any
     crs: CrsCode
+    options: dict[str, Any] = {}
     if config.online_geocoder == "nominatim":
         provider, crs = Nominatim(user_agent=f"gridcover/{__version__}", timeout=10), "wgs84"
+        options = {"country_codes": "cn"}
     else:
         if not key:
             msg = (f"the {config.online_geocoder} geocoder needs an API key: set geocoder_api_key "
@@ -481,7 +498,8 @@ def make_online_geocoder(config: Config, *, cache_path: str | Path | None = None
         cls = Baidu if config.online_geocoder == "baidu" else BaiduV3
         provider, crs = cls(api_key=key, timeout=10), "bd09"  # Baidu returns BD-09
     return OnlineGeocoder(provider, crs=crs, cache_path=cache_path or config.geocode_cache,
-                          min_delay_s=config.geocode_min_delay_s, name=config.online_geocoder)
+                          min_delay_s=config.geocode_min_delay_s, name=config.online_geocoder,
+                          query_kwargs=options)
 
 
 def _as_online(geocoder: Any, config: Config) -> OnlineGeocoder | None:

@@ -640,6 +640,21 @@ def test_online_results_in_bd09_are_converted_and_cached_on_disk(tmp_path):
     assert again.calls == []
 
 
+def test_online_context_and_query_options_reach_the_provider():
+    seen = []
+
+    class Provider:
+        def geocode(self, query: str, **kwargs: object) -> None:
+            seen.append((query, kwargs))
+
+    geo = OnlineGeocoder(Provider(), context="浙江省 丽水市 安平县", query_kwargs={"country_codes": "cn"},
+                         min_delay_s=0)
+    geo.lookup("青龙镇幸福路8号")
+    geo.lookup("浙江省丽水市安平县白沙镇1号")
+    assert seen == [("浙江省丽水市安平县青龙镇幸福路8号", {"country_codes": "cn"}),
+                    ("浙江省丽水市安平县白沙镇1号", {"country_codes": "cn"})]
+
+
 def test_online_rate_limit_retries_and_coarse_results():
     clock = FakeClock()
     provider = FakeProvider({"a": (118.1, 30.1, {"place_rank": 30}), "b": (118.1, 30.1, {"place_rank": 16}),
@@ -728,6 +743,7 @@ def test_make_online_geocoder(monkeypatch, tmp_path):
     geo = make_online_geocoder(Config(online_geocoder="nominatim", geocode_min_delay_s=2.0),
                                cache_path=tmp_path / "c.sqlite")
     assert geo.crs == "wgs84" and geo.min_delay_s == 2.0 and type(geo.provider).__name__ == "Nominatim"
+    assert geo.query_kwargs == {"country_codes": "cn"}
     geo.close()
 
 
