@@ -303,6 +303,20 @@ def _overlaps(frame: gpd.GeoDataFrame, layer: str, utm: Any) -> list[tuple[str, 
             for (i, j), a in zip(pairs, areas, strict=True) if a >= OVERLAP_MIN_M2]
 
 
+def _has_field(value: PathOrFrame, name: str) -> bool:
+    """Whether a layer (file or frame) has the field ``name`` (compared like headers)."""
+    if isinstance(value, gpd.GeoDataFrame):
+        columns = [str(c) for c in value.columns]
+    else:
+        import pyogrio
+
+        try:
+            columns = [str(c) for c in pyogrio.read_info(value)["fields"]]
+        except Exception:  # noqa: BLE001 - the read proper reports unreadable files
+            return True
+    return normalize(name).casefold() in {normalize(c).casefold() for c in columns}
+
+
 def load_jurisdictions(townships: PathOrFrame, parks: PathOrFrame | None = None, *,
                        name_field: str | None = None, encoding: str | None = None) -> Jurisdictions:
     """Read township and park boundaries into :class:`Jurisdictions`.
@@ -314,7 +328,8 @@ def load_jurisdictions(townships: PathOrFrame, parks: PathOrFrame | None = None,
     parks
         Park (园区) boundaries, or ``None`` for none.
     name_field, encoding
-        See :func:`read_boundaries` (applied to both layers).
+        See :func:`read_boundaries`; applied to both layers (a park layer without
+        ``name_field`` has its name field detected).
 
     Returns
     -------
@@ -331,7 +346,11 @@ def load_jurisdictions(townships: PathOrFrame, parks: PathOrFrame | None = None,
     if len(towns) == 0:
         msg = "the township boundaries hold no polygon"
         raise BoundaryError(msg)
-    park_frame = _as_boundaries(parks, name_field=name_field, encoding=encoding, what="parks")
+    park_field = name_field
+    if parks is not None and name_field is not None and not _has_field(parks, name_field):
+        logger.info("parks have no field %r; detecting their name field", name_field)
+        park_field = None
+    park_frame = _as_boundaries(parks, name_field=park_field, encoding=encoding, what="parks")
     utm = towns.estimate_utm_crs()
     rows = _overlaps(towns, "townships", utm) + _overlaps(park_frame, "parks", utm)
     for layer, a, b, area in rows:

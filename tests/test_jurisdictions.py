@@ -89,6 +89,14 @@ def test_name_field_given_explicitly_and_missing(tmp_path):
         load_jurisdictions(frame, name_field="nope")
 
 
+def test_explicit_name_field_for_townships_parks_detected(tmp_path):
+    towns = towns_frame(field="乡镇代码名")
+    path = tmp_path / "parks.gpkg"
+    parks_frame().to_file(path)
+    j = load_jurisdictions(towns, path, name_field="乡镇代码名")
+    assert j.park_names == sorted(PARKS)
+
+
 def test_unreadable_and_missing_files_raise_one_clear_line(tmp_path):
     bad = tmp_path / "broken.geojson"
     bad.write_text("{this is not json", encoding="utf-8")
