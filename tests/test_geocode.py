@@ -548,6 +548,26 @@ def test_declared_unit_wins_for_approximate_points_and_loses_for_exact_ones(smal
     assert out.warnings.columns.tolist() == ["source_row", "uscc", "message"]
 
 
+def test_gazetteer_points_outside_the_boundaries_fall_back_to_their_township(small_juris):
+    gaz = Gazetteer.from_frame(pd.DataFrame({
+        "name": ["远山村", "孤岛村"], "township": ["安平镇", "无名乡"],
+        "lon": [118.35, 118.40], "lat": [30.05, 30.05]}))  # both east of the county
+    ledger = _ledger([
+        {"uscc": "A", "address": "远山村"},                              # its gazetteer township
+        {"uscc": "B", "address": "远山村", "township_declared": "青龙镇"},  # the declared one first
+        {"uscc": "C", "address": "孤岛村"},                              # nothing to fall back on
+    ])
+    out = geocode(ledger, small_juris, gazetteer=gaz)
+    e = out.enterprises
+    assert e.loc["A", ["precision", "township", "unit"]].tolist() == ["township", "安平镇", "安平镇"]
+    assert e.loc["B", ["precision", "township", "unit"]].tolist() == ["township", "青龙镇", "青龙镇"]
+    assert out.rejects["uscc"].tolist() == ["BAD", "C"]
+    assert out.rejects["reason"].iloc[1] == ("point (118.400000, 30.050000) lies outside every township "
+                                             "and park boundary")
+    assert set(out.warnings["uscc"]) == {"A", "B"}
+    assert len(out.enterprises) + len(out.rejects) == out.n_rows
+
+
 def test_without_jurisdictions_declared_columns_decide(small_gaz):
     ledger = _ledger([
         {"uscc": "A", "lon_src": 118.05, "lat_src": 30.05, "township_declared": "青龙", "park_declared": "青龙工业园区"},
