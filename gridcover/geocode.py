@@ -576,9 +576,10 @@ def geocode(ledger: Ledger, jurisdictions: Jurisdictions | None = None, *,
     config
         Online geocoder settings (cache, delay); defaults otherwise.
     geocoder
-        Opt-in online geocoder for rows the gazetteer cannot place: an
-        :class:`OnlineGeocoder` or a geopy-like object (wrapped with the config's
-        cache). ``None`` (default) stays offline.
+        Opt-in online geocoder for rows the gazetteer cannot place, or places only at
+        a township or park (a village-level online point inside that same unit then
+        replaces the unit's point): an :class:`OnlineGeocoder` or a geopy-like object
+        (wrapped with the config's cache). ``None`` (default) stays offline.
 
     Returns
     -------
@@ -652,15 +653,10 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
                 place_park[i] = place.name if place.kind == "park" else ""
     source = np.where(has_xy, "given", np.where(precision != "unlocated", "gazetteer", "")).astype(object)
 
-    # 3. online (opt-in) for what the gazetteer could not place
+    # 3. online (opt-in) for what the gazetteer could not place, or placed only at a
+    #    township or park: a finer online point inside that same unit replaces it
     if online is not None:
-        todo = [i for i in np.flatnonzero(precision == "unlocated") if address[i]]
-        logger.info("online geocoding of %d address(es) through %s", len(todo), online.name)
-        for i in todo:
-            found = online.lookup(address[i])
-            if found is not None:
-                lon[i], lat[i], precision[i] = found
-                source[i] = "online"
+        _online(online, jurisdictions, address, lon, lat, precision, source)
 
     notes: list[tuple[int, str, str]] = []
     conflicts: list[tuple[str, int, str, str, str, str]] = []
@@ -692,8 +688,7 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
             "uscc": pd.Series(np.array(usccs, dtype=object)[rejected], dtype="str").to_numpy(),
             "reason": [OUTSIDE_REASON.format(lon=lon[i], lat=lat[i]) for i in np.flatnonzero(rejected)],
         })
-        rejects = pd.concat([rejects[list(REJECT_COLUMNS)] if len(rejects) else rejects, new],
-                            ignore_index=True) if len(rejects) else new
+        rejects = pd.concat([rejects[list(REJECT_COLUMNS)], new], ignore_index=True) if len(rejects) else new
         rejects = rejects.sort_values("source_row", kind="stable").reset_index(drop=True)
         out = out[~rejected]
         logger.info("%d row(s) rejected: point outside every township and park", int(rejected.sum()))
@@ -702,6 +697,37 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
     return replace(ledger, enterprises=out, rejects=rejects,
                    conflicts=_frame(conflicts, CONFLICT_COLUMNS, int_col="source_row"),
                    warnings=_merge_warnings(ledger.warnings, notes))
+
+
+def _online(online: OnlineGeocoder, jurisdictions: Jurisdictions | None, address: list[str],
+            lon: np.ndarray, lat: np.ndarray, precision: np.ndarray, source: np.ndarray) -> None:
+    """Online look-ups; fills the arrays it is given (private to one geocode call)."""
+    todo = [i for i in np.flatnonzero(np.isin(precision, ("unlocated", "township", "park"))).tolist()
+            if address[i]]
+    logger.info("online geocoding of %d address(es) through %s", len(todo), online.name)
+    finer: dict[int, tuple[float, float]] = {}
+    for i in todo:
+        found = online.lookup(address[i])
+        if found is None:
+            continue
+        if precision[i] == "unlocated":
+            lon[i], lat[i], precision[i] = found
+            source[i] = "online"
+        elif found[2] == "village":
+            finer[i] = (found[0], found[1])
+    if not finer:
+        return
+    idx = list(finer)
+    if jurisdictions is not None:
+        t_old, p_old = jurisdictions.locate(lon[idx], lat[idx])
+        t_new, p_new = jurisdictions.locate([finer[i][0] for i in idx], [finer[i][1] for i in idx])
+        same = [(p_new[k] == p_old[k]) if precision[i] == "park" else (t_new[k] == t_old[k])
+                for k, i in enumerate(idx)]
+        idx = [i for i, ok in zip(idx, same, strict=True) if ok]
+    for i in idx:
+        lon[i], lat[i] = finer[i]
+        precision[i] = "village"
+        source[i] = "online"
 
 
 def _resolve(index: PlaceIndex, address: str, township: str, park: str, village: str) -> Place | None:

@@ -727,6 +727,18 @@ def test_geocode_uses_the_online_geocoder_only_for_what_the_gazetteer_cannot_pla
     assert "outside every boundary ignored" in out.warnings.set_index("uscc").loc["C", "message"]
 
 
+def test_online_refines_township_rows_only_inside_the_same_township(small_juris, small_gaz):
+    provider = FakeProvider({"安平镇幸福路8号": (118.15, 30.08, {}),      # inside 安平镇: taken
+                             "安平镇光明路1号": (118.05, 30.08, {}),      # in 青龙镇: refused
+                             "安平镇某处": (118.16, 30.06, {"place_rank": 16})})  # no finer: refused
+    ledger = _ledger([{"uscc": "A", "address": "安平镇幸福路8号"}, {"uscc": "B", "address": "安平镇光明路1号"},
+                      {"uscc": "C", "address": "安平镇某处"}])
+    e = geocode(ledger, small_juris, gazetteer=small_gaz, geocoder=OnlineGeocoder(provider, min_delay_s=0)).enterprises
+    assert e["precision"].tolist() == ["village", "township", "township"]
+    assert e.loc["A", ["lon", "lat"]].tolist() == [118.15, 30.08]
+    assert e["township"].tolist() == ["安平镇", "安平镇", "安平镇"]
+
+
 def test_a_bare_geopy_like_provider_is_wrapped_with_the_configured_cache(tmp_path, small_juris):
     provider = FakeProvider({"幸福路8号": (118.15, 30.08, {})})
     config = Config(geocode_cache=str(tmp_path / "g.sqlite"), geocode_min_delay_s=0.0)
