@@ -90,6 +90,8 @@ class Config:
     geocoder_api_key: str | None = _f(None, "geocode", "API key of the online geocoder (or GRIDCOVER_GEOCODER_KEY).")
     geocode_cache: str = _f("~/.cache/gridcover/geocode.sqlite", "geocode", "On-disk cache of online geocoding results.")
     geocode_min_delay_s: float = _f(1.0, "geocode", "Least seconds between two online geocoding requests.")
+    geocode_max_retries: int = _f(2, "geocode", "Retries of a failed online geocoding request (with back-off).")
+    geocode_context: str = _f("", "geocode", "Prefix put before addresses sent online, e.g. the province, city and county.")
     # --- maps -----------------------------------------------------------------------
     basemap: Basemap = _f("osm", "maps", "Base map: osm, amap (GCJ-02), tianditu (needs a key) or none.")
     tianditu_key: str | None = _f(None, "maps", "Tianditu key (or GRIDCOVER_TIANDITU_KEY).")

@@ -462,7 +462,8 @@ def make_online_geocoder(config: Config, *, cache_path: str | Path | None = None
     config
         ``online_geocoder`` (nominatim, baidu, baiduv3), ``geocoder_api_key`` (or the
         ``GRIDCOVER_GEOCODER_KEY`` environment variable; Baidu needs one),
-        ``geocode_cache`` and ``geocode_min_delay_s``.
+        ``geocode_cache``, ``geocode_min_delay_s``, ``geocode_max_retries`` and
+        ``geocode_context``.
     cache_path
         Overrides ``config.geocode_cache``.
 
@@ -498,8 +499,8 @@ def make_online_geocoder(config: Config, *, cache_path: str | Path | None = None
         cls = Baidu if config.online_geocoder == "baidu" else BaiduV3
         provider, crs = cls(api_key=key, timeout=10), "bd09"  # Baidu returns BD-09
     return OnlineGeocoder(provider, crs=crs, cache_path=cache_path or config.geocode_cache,
-                          min_delay_s=config.geocode_min_delay_s, name=config.online_geocoder,
-                          query_kwargs=options)
+                          min_delay_s=config.geocode_min_delay_s, max_retries=config.geocode_max_retries,
+                          name=config.online_geocoder, context=config.geocode_context, query_kwargs=options)
 
 
 def _as_online(geocoder: Any, config: Config) -> OnlineGeocoder | None:
