@@ -96,7 +96,7 @@ _CENTRE_ALIASES: Final[dict[str, tuple[str, ...]]] = {
 _CRS_WORDS: Final = {"": "wgs84", "wgs84": "wgs84", "wgs-84": "wgs84", "gps": "wgs84", "cgcs2000": "wgs84",
                      "天地图": "wgs84", "gcj02": "gcj02", "gcj-02": "gcj02", "高德": "gcj02", "火星": "gcj02",
                      "腾讯": "gcj02", "bd09": "bd09", "bd-09": "bd09", "百度": "bd09"}
-_TABLE_SUFFIXES: Final = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls")
+_TABLE_SUFFIXES: Final = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 _SPACE = re.compile(r"\s+")
 
 
@@ -109,8 +109,8 @@ def _norm(text: Any) -> str:
 def _read_cells(path: Path, what: str) -> pd.DataFrame:
     """All cells of the first sheet / the CSV as text, no header interpretation."""
     try:
-        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-            raw = pd.read_excel(path, header=None, dtype=object, sheet_name=0)
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            raw = pd.read_excel(path, header=None, dtype=object, sheet_name=0, engine="openpyxl")
         else:
             sep = "\t" if path.suffix.lower() == ".tsv" else ","
             raw = None

@@ -35,6 +35,13 @@ from gridcover.resources import (
     site_new_centres_exact,
 )
 
+try:
+    from ortools.graph.python import min_cost_flow  # noqa: F401
+
+    ORTOOLS = True
+except ImportError:  # optional solver
+    ORTOOLS = False
+
 LON0, LAT0 = 119.0, 26.0
 M_PER_DEG_LAT = 110_574.0
 M_PER_DEG_LON = 111_320.0 * math.cos(math.radians(LAT0))
@@ -216,7 +223,8 @@ def test_sparse_flow_equals_the_exact_assignment(data):
     ent = rng.uniform(0, 5000, (n, 2))
     ins = rng.uniform(0, 5000, (m, 2))
     cap = rng.integers(0, 4, m)
-    res = capacitated_assignment(ent, ins, cap, k=data.draw(st.integers(1, 3)))
+    solver = data.draw(st.sampled_from(["networkx", "ortools"] if ORTOOLS else ["networkx"]))
+    res = capacitated_assignment(ent, ins, cap, k=data.draw(st.integers(1, 3)), solver=solver)
     assert ((res.supplier >= 0).sum()) == min(n, int(cap.sum()))
     assert (np.bincount(res.supplier[res.supplier >= 0], minlength=m) <= cap).all()
     slots = np.repeat(np.arange(m), cap)
