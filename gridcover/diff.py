@@ -52,7 +52,7 @@ _EARTH_RADIUS_M: Final = 6_371_008.8
 ENTERPRISE_COLUMNS: Final = ("uscc", "name", "unit_type", "unit", "township", "park", "staff", "members",
                              "org_type", "lon", "lat")
 MOVED_COLUMNS: Final = ("uscc", "name", "unit_type", "unit", "unit_old", "lon_old", "lat_old",
-                        "lon_new", "lat_new", "distance_m")
+                        "lon_new", "lat_new", "distance_m", "precision_old", "precision_new")
 CHANGED_COLUMNS: Final = ("uscc", "name", "unit_type", "unit", "field", "old", "new")
 SUMMARY_COLUMNS: Final = ("unit_type", "unit", "enterprises_old", "enterprises_new", "added", "closed",
                           "moved", "changed", "org_rate_old", "org_rate_new", "work_rate_old",
@@ -73,7 +73,9 @@ class LedgerDiff:
     moved
         Enterprises located in both whose point moved more than
         :data:`MOVE_THRESHOLD_M`: ``uscc, name, unit_type, unit`` (new),
-        ``unit_old, lon_old, lat_old, lon_new, lat_new, distance_m`` (great-circle).
+        ``unit_old, lon_old, lat_old, lon_new, lat_new, distance_m`` (great-circle),
+        ``precision_old, precision_new`` (a move from a village-level to an exact
+        point is often a better address, not a new site).
     changed
         One row per changed field of an enterprise in both: ``uscc, name,
         unit_type, unit, field`` (one of :data:`CHANGE_FIELDS`), ``old, new`` (as
@@ -230,6 +232,8 @@ def diff_ledgers(old: Ledger | pd.DataFrame, new: Ledger | pd.DataFrame, *,
         "lon_old": lon0[moved_mask], "lat_old": lat0[moved_mask],
         "lon_new": lon1[moved_mask], "lat_new": lat1[moved_mask],
         "distance_m": np.round(dist[moved_mask], 1),
+        "precision_old": _text(ao, "precision").to_numpy()[moved_mask],
+        "precision_new": _text(bo, "precision").to_numpy()[moved_mask],
     }, columns=list(MOVED_COLUMNS))
 
     frames = []

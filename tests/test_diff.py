@@ -79,6 +79,7 @@ def test_moved_only_beyond_200_m(diff):
     assert diff.moved["uscc"].tolist() == ["MOVE"]
     assert diff.moved.loc[0, "distance_m"] == pytest.approx(300, abs=2)
     assert diff.moved.loc[0, "lat_old"] == 26.0
+    assert diff.moved.loc[0, ["precision_old", "precision_new"]].tolist() == ["exact", "exact"]
 
 
 def test_each_changed_field_is_one_row(diff):
