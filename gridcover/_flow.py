@@ -396,52 +396,16 @@ def _rank(a: sp.csc_array, w: NDArray[np.floating] | NDArray[np.integer], chosen
     return np.asarray(out, dtype=np.int64)
 
 
-def mclp_greedy_swap(cover: sp.sparray | sp.spmatrix, weight: NDArray[np.integer], k: int, *,
-                     max_swaps: int = 10_000) -> MclpResult:
-    """Maximal covering location by greedy selection and best-improvement swaps.
-
-    Greedy adds, ``k`` times, the candidate that covers the most uncovered weight;
-    the swap search then replaces one selected site by one unselected candidate
-    while that strictly increases the covered weight. Ties go to the lowest index,
-    so the result is deterministic.
-
-    Parameters
-    ----------
-    cover
-        ``(demand, candidate)`` sparse boolean matrix.
-    weight
-        Integer weight per demand point (e.g. staff).
-    k
-        Sites to select (fewer when there are fewer candidates).
-    max_swaps
-        Safety cap on improving swaps.
-
-    Returns
-    -------
-    MclpResult
-        The selection in rank order and its covered weight.
-
-    Examples
-    --------
-    >>> import numpy as np, scipy.sparse as sp
-    >>> cover = sp.csr_array(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
-    >>> r = mclp_greedy_swap(cover, np.array([5, 1, 1, 5]), 2)
-    >>> r.selected.tolist(), r.value
-    ([0, 2], 12.0)
-    """
-    a = _as_int_cover(cover)
-    w = np.asarray(weight, dtype=np.int64).reshape(-1)
-    n_dem, n_cand = a.shape
-    if len(w) != n_dem:
-        msg = f"weight has {len(w)} entries for {n_dem} demand points"
-        raise ValueError(msg)
-    k = min(max(0, int(k)), n_cand)
-    if k == 0:
-        return MclpResult(np.zeros(0, np.int64), 0.0, False)
-    at = sp.csr_array(a.T)
+def _greedy_swap(a: sp.csc_array, at: sp.csr_array, w: NDArray[np.int64], k: int, first: list[int],
+                 max_swaps: int) -> tuple[list[int], int]:
+    """Greedy completion of ``first`` to ``k`` sites, then best-improvement swaps."""
+    n_dem = a.shape[0]
     cnt = np.zeros(n_dem, dtype=np.int64)
     chosen: list[int] = []
-    for _ in range(k):
+    for c in first:
+        chosen.append(c)
+        cnt += a[:, [c]].toarray().ravel()
+    while len(chosen) < k:
         gains = at @ (w * (cnt == 0))
         gains[chosen] = -1
         c = int(np.argmax(gains))
@@ -467,8 +431,70 @@ def mclp_greedy_swap(cover: sp.sparray | sp.spmatrix, weight: NDArray[np.integer
         cnt += a[:, [c]].toarray().ravel()
         chosen[pos] = c
         swaps += 1
-    selected = _rank(a, w, chosen)
-    return MclpResult(selected, mclp_value(a, w, selected), False, swaps)
+    return chosen, swaps
+
+
+def mclp_greedy_swap(cover: sp.sparray | sp.spmatrix, weight: NDArray[np.integer], k: int, *,
+                     starts: int = 8, max_swaps: int = 10_000) -> MclpResult:
+    """Maximal covering location by greedy selection and best-improvement swaps.
+
+    Greedy adds, ``k`` times, the candidate that covers the most uncovered weight;
+    the swap search then replaces one selected site by one unselected candidate
+    while that strictly increases the covered weight. The search is repeated from
+    ``starts`` other first sites (the candidates covering the most weight on their
+    own) and the best local optimum is kept. Ties go to the earliest start and the
+    lowest index, so the result is deterministic.
+
+    Parameters
+    ----------
+    cover
+        ``(demand, candidate)`` sparse boolean matrix.
+    weight
+        Integer weight per demand point (e.g. staff).
+    k
+        Sites to select (fewer when there are fewer candidates).
+    starts
+        Extra starts with a forced first site (0: plain greedy + swap).
+    max_swaps
+        Safety cap on improving swaps per start.
+
+    Returns
+    -------
+    MclpResult
+        The selection in rank order and its covered weight; ``swaps`` counts the
+        improving swaps of the start kept.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> cover = sp.csr_array(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
+    >>> r = mclp_greedy_swap(cover, np.array([5, 1, 1, 5]), 2)
+    >>> r.selected.tolist(), r.value
+    ([0, 2], 12.0)
+    """
+    a = _as_int_cover(cover)
+    w = np.asarray(weight, dtype=np.int64).reshape(-1)
+    n_dem, n_cand = a.shape
+    if len(w) != n_dem:
+        msg = f"weight has {len(w)} entries for {n_dem} demand points"
+        raise ValueError(msg)
+    k = min(max(0, int(k)), n_cand)
+    if k == 0:
+        return MclpResult(np.zeros(0, np.int64), 0.0, False)
+    at = sp.csr_array(a.T)
+    best_chosen, best_swaps = _greedy_swap(a, at, w, k, [], max_swaps)
+    best_value = mclp_value(a, w, np.asarray(best_chosen, dtype=np.int64))
+    if k > 1 and starts > 0:
+        alone = at @ w
+        order = np.argsort(-alone, kind="stable")
+        firsts = [int(c) for c in order if alone[c] > 0 and int(c) != best_chosen[0]][:starts]
+        for first in firsts:
+            chosen, swaps = _greedy_swap(a, at, w, k, [first], max_swaps)
+            value = mclp_value(a, w, np.asarray(chosen, dtype=np.int64))
+            if value > best_value:
+                best_chosen, best_swaps, best_value = chosen, swaps, value
+    selected = _rank(a, w, best_chosen)
+    return MclpResult(selected, mclp_value(a, w, selected), False, best_swaps)
 
 
 def _patterns(a: sp.csr_array, w: NDArray[np.floating] | NDArray[np.integer]
