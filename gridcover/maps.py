@@ -1,0 +1,1252 @@
+"""Coverage maps (覆盖地图): Folium HTML maps of a plan, self-contained for offline use.
+
+One map shows, each layer switchable in the layer control (Chinese names):
+
+* the township (乡镇（街道）) choropleth of organisational coverage after the plan, before
+  and after in the tooltip, and the parks (园区) the same way;
+* the grids (网格) with their proposed boundaries, the grid leader (网格长) ringed;
+* the proposed joint branches (联合党支部) as spokes from their centre to the members;
+* party-mass service centres (党群服务中心) with their catchment circles;
+* a heat map of the staff of enterprises still without a party organisation after the
+  plan (hidden at first);
+* the enterprises coloured by their status after the plan: own organisation, in a joint
+  branch, attached, instructor only, uncovered, not gridded. A click opens the
+  enterprise's profile (一企一档): the ledger fields, its gaps with their rule text, the
+  proposed action, grid and branch.
+
+plus a legend, a title with the area, date and headline rates, a search box over
+enterprise names, a fullscreen toggle and a distance tool — all small self-contained
+scripts, no CDN plugin.
+
+Scale: enterprises are canvas circle markers built in the browser from one compact
+column table (popups are made on click, never stored as HTML per marker). Above
+:data:`DETAIL_MAX_ENTERPRISES` a map switches to aggregates: grids and units coloured by
+their coverage, the points clustered (MarkerCluster) with a short profile and a link to
+the unit's own map, which has the full profiles.
+
+Offline (the default): :func:`map_html` inlines every JS/CSS asset from the installed
+XStatic packages (see :mod:`gridcover._assets`), so the file opens with no network; the
+base map tiles are then blank unless ``tile_url`` points at a local tile server. Element
+ids are made stable, so the same plan gives byte-identical HTML.
+
+Base maps: ``osm`` (OpenStreetMap, default), ``amap`` (高德, GCJ-02: every vector is
+shifted to GCJ-02 so it sits on AMap's streets), ``tianditu`` (天地图, CGCS2000 ≈ WGS-84,
+key from ``config.tianditu_key`` or ``GRIDCOVER_TIANDITU_KEY``; the key is written into
+the HTML, as the browser needs it), ``none`` (intranets).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import html
+import json
+import logging
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Final, Literal
+
+import branca.colormap
+import folium
+import folium.plugins
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, Figure, MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+from numpy.typing import NDArray
+
+from ._assets import GRIDCOVER_CSS, GRIDCOVER_JS, inline_assets
+from .config import Config
+from .coords import wgs84_to_gcj02
+from .coverage import coverage_by, coverage_flags
+from .errors import ConfigError
+from .gaps import RULE_IDS, rule_text
+from .plan import Plan
+from .schema import ACTION_LABELS, INDUSTRY_SECTIONS, ORG_TYPE_LABELS
+
+__all__ = [
+    "BASEMAPS",
+    "DETAIL_MAX_ENTERPRISES",
+    "STATUSES",
+    "STATUS_LABELS",
+    "CoverageMap",
+    "coverage_map",
+    "enterprise_status",
+    "map_html",
+    "safe_filename",
+    "write_maps",
+]
+
+logger = logging.getLogger(__name__)
+
+Basemap = Literal["osm", "amap", "tianditu", "none"]
+#: Base maps :func:`coverage_map` knows.
+BASEMAPS: Final = ("osm", "amap", "tianditu", "none")
+
+#: Most enterprises a map draws with full profiles; above, it shows aggregates (per grid,
+#: per unit) and clusters the points. (Proposed Config field ``map_detail_max``.)
+DETAIL_MAX_ENTERPRISES: Final = 20_000
+
+#: Enterprise status after the plan, in legend order.
+STATUSES: Final = ("own", "joint", "attached", "instructor", "uncovered", "not_gridded")
+STATUS_LABELS: Final = {
+    "own": "单独建立党组织",
+    "joint": "在联合党支部",
+    "attached": "挂靠建",
+    "instructor": "仅有党建工作指导员",
+    "uncovered": "未覆盖",
+    "not_gridded": "不入网格（属地兜底）",
+}
+_STATUS_COLORS: Final = {
+    "own": "#c0392b", "joint": "#f39c12", "attached": "#f7dc6f",
+    "instructor": "#2e86c1", "uncovered": "#1c1c1c", "not_gridded": "#b3b3b3",
+}
+#: Point radius (px) per size class S1 (<6, 6–49, 50–99, ≥100 staff by default).
+_RADII: Final = (3.0, 4.5, 6.0, 7.5)
+
+_LAYER_NAMES: Final = {
+    "townships": "乡镇（街道）党组织覆盖率",
+    "parks": "园区党组织覆盖率",
+    "grids": "网格及网格长",
+    "branches": "拟建联合党支部",
+    "centres": "党群服务中心及服务半径",
+    "heat": "未覆盖职工热力图",
+    "enterprises": "企业（按覆盖状态）",
+}
+_BRANCH_STATUS: Final = {"new": "新建", "kept": "保留", "split": "拆分重组"}
+_BRANCH_STYLES: Final = (
+    {"color": "#8e44ad", "weight": 2.2},                      # new
+    {"color": "#7f8c8d", "weight": 1.6, "dashArray": "4 4"},  # kept
+    {"color": "#d35400", "weight": 2.2, "dashArray": "8 4"},  # split
+)
+_PRECISION_LABELS: Final = {"exact": "精确坐标", "village": "村（社区）", "township": "乡镇（街道）",
+                            "park": "园区", "unlocated": "未定位"}
+_UNIT_TYPE_LABELS: Final = {"park": "园区", "township": "乡镇（街道）"}
+#: Colours of organisational coverage after the plan (M1), low to high.
+_RATE_COLORS: Final = ("#d73027", "#fc8d59", "#fee08b", "#1a9850")
+_NO_DATA_COLOR: Final = "#d9d9d9"
+_HEAT_GRADIENT: Final = ((0.25, "#2c7bb6"), (0.5, "#abd9e9"), (0.7, "#fdae61"), (1.0, "#d7191c"))
+
+#: Simplification tolerance of polygons, degrees (~3 m; ~20 m for aggregate maps).
+_SIMPLIFY_DEG: Final = 3e-5
+_SIMPLIFY_AGGREGATE_DEG: Final = 2e-4
+_HEAT_CELL_DEG: Final = 4e-3  # ~400 m cells of the heat map on aggregate maps
+_ROUND: Final = 6  # decimals of coordinates (0.1 m)
+
+_BUILD_ACTIONS: Final = ("build_branch", "build_general_branch", "build_committee")
+_KEEP_ACTIONS: Final = ("keep", "not_gridded")
+_REQUIRED: Final = ("name", "lon", "lat")
+
+ToMap = Callable[[NDArray[np.float64], NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.float64]]]
+
+
+# --- small helpers ---------------------------------------------------------------------
+def _text(df: pd.DataFrame, name: str) -> pd.Series:
+    if name not in df:
+        return pd.Series("", index=df.index, dtype="str")
+    return df[name].fillna("").astype(str)
+
+
+def _count(df: pd.DataFrame, name: str) -> pd.Series:
+    if name not in df:
+        return pd.Series(0, index=df.index, dtype="int64")
+    return pd.to_numeric(df[name], errors="coerce").fillna(0).astype("int64")
+
+
+def _truthy(df: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]:
+    """(value, known) of a yes/no column that may come back from a file as text."""
+    if name not in df:
+        false = pd.Series(False, index=df.index)
+        return false, false
+    raw = df[name]
+    if raw.dtype == bool:
+        return raw, pd.Series(True, index=df.index)
+    text = raw.astype("string").str.strip().str.lower().fillna("")
+    yes = text.isin(["true", "1", "1.0", "是", "y", "yes"])
+    no = text.isin(["false", "0", "0.0", "否", "n", "no"])
+    return yes.astype(bool), (yes | no).astype(bool)
+
+
+def _js(obj: Any) -> str:
+    """JSON for a ``<script>``: compact, UTF-8, nothing that could close the script."""
+    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _pct(x: float) -> str:
+    return "—" if x is None or not np.isfinite(x) else f"{x:.1%}"
+
+
+def _codes(values: pd.Series) -> tuple[list[int], list[str]]:
+    """Dictionary-encode a text column: (codes, categories sorted by code point)."""
+    codes, cats = pd.factorize(values.astype(str), sort=True)
+    return codes.tolist(), [str(c) for c in cats]
+
+
+def _rate_color(rate: float, config: Config) -> str:
+    """Colour of an organisational coverage rate (grey without enterprises)."""
+    if rate is None or not np.isfinite(rate):
+        return _NO_DATA_COLOR
+    edges = _rate_edges(config)
+    colors = _RATE_COLORS[-(len(edges) - 1):]
+    return colors[int(np.searchsorted(edges[1:-1], rate, side="right"))]
+
+
+def _rate_edges(config: Config) -> list[float]:
+    """Class edges of the coverage colours: 0, 0.6, 0.8, the M4 target, 1 (distinct)."""
+    return sorted({0.0, 0.6, 0.8, float(config.org_coverage_target), 1.0})
+
+
+def safe_filename(name: str, *, max_len: int = 80) -> str:
+    """A file name for a unit's map: keeps letters (Chinese too) and digits.
+
+    Characters that file systems or URLs treat specially become ``_``; Windows device
+    names get a ``_`` prefix; an empty result becomes ``unit``.
+
+    Examples
+    --------
+    >>> safe_filename("城关镇")
+    '城关镇'
+    >>> safe_filename('../a/b:c*?"<>| d')
+    'a_b_c_d'
+    >>> safe_filename("CON")
+    '_CON'
+    """
+    text = unicodedata.normalize("NFKC", str(name))
+    text = re.sub(r"[^\w\-]+", "_", text, flags=re.UNICODE)
+    text = re.sub(r"_+", "_", text).strip("_.-")[:max_len].rstrip("_.-")
+    if not text:
+        text = "unit"
+    if text.upper() in {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                                      *(f"LPT{i}" for i in range(1, 10))}:
+        text = "_" + text
+    return text
+
+
+def _unit_filenames(units: Sequence[str]) -> dict[str, str]:
+    """Unique ``<safe>.html`` per unit (a numeric suffix when two names collide)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for unit in sorted(units):
+        base = safe_filename(unit)
+        name, k = base, 2
+        while name.lower() in used:
+            name, k = f"{base}-{k}", k + 1
+        used.add(name.lower())
+        out[unit] = f"{name}.html"
+    return out
+
+
+# --- the status of each enterprise ---------------------------------------------------------
+def enterprise_status(plan: Plan) -> pd.Series:
+    """Each enterprise's coverage status after the plan (the map's colours).
+
+    In order of precedence: ``own`` (an own organisation kept or built), ``joint``
+    (in a joint branch of the plan, or an existing joint organisation kept), ``attached``
+    (挂靠建, existing or proposed), ``instructor`` (only an instructor: work coverage),
+    ``not_gridded`` (below E1 or unlocated, backstopped by the township/village
+    organisation, E2) and ``uncovered``. The first three are exactly the enterprises M1
+    counts as organisationally covered after the plan (attached ones when
+    ``config.org_coverage_counts_attached``); ``uncovered`` is exactly the ones M2 does not
+    count as work-covered after the plan.
+
+    Parameters
+    ----------
+    plan
+        A Plan (``enterprises``; ``instructors`` when filled).
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``plan.enterprises``, values from :data:`STATUSES`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gridcover import Plan
+    >>> ent = pd.DataFrame({"org_type": ["own", "none", "none", "none"],
+    ...                     "instructor": ["", "", "", "王某"],
+    ...                     "action": ["keep", "join_branch", "not_gridded", "instructor"],
+    ...                     "branch_id": ["", "B1", "", ""]},
+    ...                    index=pd.Index(list("ABCD"), name="uscc"))
+    >>> enterprise_status(Plan(enterprises=ent)).tolist()
+    ['own', 'joint', 'not_gridded', 'instructor']
+    """
+    ent = plan.enterprises
+    flags = coverage_flags(plan)
+    org = _text(ent, "org_type").replace("", "none")
+    action = _text(ent, "action").replace("", "keep")
+    kept = action.isin(_KEEP_ACTIONS)
+    own = action.isin(_BUILD_ACTIONS) | (kept & org.eq("own"))
+    joint = _text(ent, "branch_id").ne("") | (kept & org.eq("joint"))
+    attached = org.eq("attached") | action.eq("attach")
+    # work-covered after, without an organisation and not only by the E2 backstop: an instructor
+    not_gridded = action.eq("not_gridded")
+    instructor = flags["work_after"] & ~own & ~joint & ~attached & (
+        _text(ent, "instructor").ne("") | action.eq("instructor") | _assigned(plan))
+    status = np.select(
+        [own.to_numpy(), joint.to_numpy(), attached.to_numpy(), instructor.to_numpy(), not_gridded.to_numpy()],
+        ["own", "joint", "attached", "instructor", "not_gridded"], default="uncovered")
+    return pd.Series(status, index=ent.index, name="status", dtype="str")
+
+
+def _assigned(plan: Plan) -> pd.Series:
+    ent = plan.enterprises
+    ins = plan.instructors
+    if ins is None or "uscc" not in ins or not len(ins):
+        return pd.Series(False, index=ent.index)
+    return pd.Series(ent.index.astype(str).isin(set(ins["uscc"].astype(str))), index=ent.index)
+
+
+# --- shared preparation (once per plan, reused by every unit's map) -------------------------
+@dataclass(frozen=True)
+class _Prepared:
+    plan: Plan
+    ent: pd.DataFrame          # enterprises with status, flags, size code, leader flag
+    unit_rates: pd.DataFrame   # coverage_by(plan, "unit")
+    total_rates: pd.Series     # coverage_by(plan, "total") row
+    units: gpd.GeoDataFrame    # plan.units in EPSG:4326
+    grids: gpd.GeoDataFrame
+    centres: gpd.GeoDataFrame
+    assigned: pd.Series        # uscc -> "name（距离 m）" of an assigned instructor
+    gap_msgs: dict[str, dict[str, str]]  # uscc -> rule id -> message
+
+
+def _check_plan(plan: Plan) -> None:
+    if not isinstance(plan, Plan):
+        msg = f"expected a gridcover Plan, got {type(plan).__name__}"
+        raise TypeError(msg)
+    missing = [c for c in _REQUIRED if c not in plan.enterprises]
+    if missing:
+        msg = (f"plan.enterprises lacks the column(s) {', '.join(missing)} a map needs; "
+               "run the plan through geocoding first")
+        raise ValueError(msg)
+
+
+def _to_4326(gdf: Any) -> gpd.GeoDataFrame:
+    if gdf is None or not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf:
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+    out = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+    if out.crs is None:
+        return out.set_crs("EPSG:4326")
+    return out.to_crs("EPSG:4326") if out.crs.to_epsg() != 4326 else out
+
+
+def _prepare(plan: Plan) -> _Prepared:
+    _check_plan(plan)
+    src = plan.enterprises
+    flags = coverage_flags(plan)
+    ent = pd.DataFrame(index=src.index)
+    ent["status"] = enterprise_status(plan)
+    for c in ("org_before", "org_after", "work_before", "work_after"):
+        ent[c] = flags[c].to_numpy()
+    ent["lon"] = pd.to_numeric(src["lon"], errors="coerce")
+    ent["lat"] = pd.to_numeric(src["lat"], errors="coerce")
+    ent["staff"] = _count(src, "staff")
+    bounds = np.asarray(plan.config.size_class_bounds)
+    ent["size_code"] = np.searchsorted(bounds, ent["staff"].to_numpy(), side="right")
+    for c in ("name", "unit", "unit_type", "grid_id", "branch_id", "gaps", "action"):
+        ent[c] = _text(src, c)
+    grids = _to_4326(plan.grids)
+    leaders = set(_text(grids, "leader_uscc")) - {""} if len(grids) else set()
+    ent["leader"] = src.index.astype(str).isin(leaders)
+
+    ins = plan.instructors
+    assigned = pd.Series(dtype="str")
+    if ins is not None and len(ins) and {"uscc", "instructor"} <= set(ins.columns):
+        dist = pd.to_numeric(ins["distance_m"], errors="coerce") if "distance_m" in ins else None
+        label = ins["instructor"].fillna("").astype(str)
+        if dist is not None:
+            label = label + dist.map(lambda d: f"（距离{d:,.0f}米）" if np.isfinite(d) else "")
+        assigned = pd.Series(label.to_numpy(), index=ins["uscc"].astype(str)).groupby(level=0).first()
+
+    gap_msgs: dict[str, dict[str, str]] = {}
+    gaps = plan.gaps
+    if gaps is not None and len(gaps) and {"uscc", "rule_id", "message"} <= set(gaps.columns):
+        # the profile shows the rule text next to the id: keep only the enterprise's own facts
+        message = gaps["message"].astype(str).str.replace(r"（G\d+[：:][^（）]*）\s*$", "", regex=True)
+        for u, rule, msg in zip(gaps["uscc"].astype(str), gaps["rule_id"].astype(str), message, strict=True):
+            gap_msgs.setdefault(u, {})[rule] = msg
+
+    total = coverage_by(plan, "total").iloc[0]
+    return _Prepared(plan=plan, ent=ent, unit_rates=coverage_by(plan, "unit"), total_rates=total,
+                     units=_to_4326(plan.units), grids=grids, centres=_to_4326(plan.service_centres),
+                     assigned=assigned, gap_msgs=gap_msgs)
+
+
+# --- folium elements -----------------------------------------------------------------------
+class _Library(MacroElement):
+    """gridcover's own CSS and JavaScript, once per page (in the header)."""
+
+    _template = Template("""
+        {% macro header(this, kwargs) %}
+            <style>{{ this.css }}</style>
+            <script>{{ this.js }}</script>
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "GridcoverLibrary"
+        self.css = GRIDCOVER_CSS
+        self.js = GRIDCOVER_JS
+
+
+class _Script(MacroElement):
+    """One JavaScript statement in the page's script (after the map exists)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            {{ this.code }}
+        {% endmacro %}
+    """)
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "GridcoverScript"
+        self.code = code
+
+
+class _JsLayer(Layer):
+    """An overlay whose Leaflet layer is the value of a ``GC.*`` factory call."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = {{ this.expr }};
+        {% endmacro %}
+    """)
+
+    def __init__(self, expr: str, *, name: str, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "GridcoverLayer"
+        self.expr = expr
+
+
+class _ClusterLayer(JSCSSMixin, _JsLayer):
+    """A :class:`_JsLayer` that needs Leaflet.markercluster."""
+
+    default_js = folium.plugins.MarkerCluster.default_js
+    default_css = folium.plugins.MarkerCluster.default_css
+
+
+class CoverageMap(folium.Map):
+    """A :class:`folium.Map` that saves and displays as gridcover's HTML.
+
+    ``save`` writes :func:`map_html` (assets inlined when ``offline``, stable ids,
+    atomically); in a notebook the map shows inline the same way.
+
+    Attributes
+    ----------
+    offline
+        Inline every asset on save/display.
+    layers
+        The JavaScript variable of each gridcover layer, by key (``townships``,
+        ``parks``, ``grids``, ``branches``, ``centres``, ``heat``, ``enterprises``).
+    """
+
+    def __init__(self, *args: Any, offline: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.offline = offline
+        self.layers: dict[str, str] = {}
+
+    def save(self, outfile: str | bytes | Path | BinaryIO, close_file: bool = True, **kwargs: Any) -> None:
+        """Write the map's HTML (UTF-8); a path is written atomically."""
+        data = map_html(self, offline=self.offline).encode("utf-8")
+        if isinstance(outfile, str | bytes | Path):
+            from .outputs import atomic_path
+
+            with atomic_path(os.fsdecode(outfile)) as tmp:
+                tmp.write_bytes(data)
+            return
+        outfile.write(data)
+        if close_file:
+            outfile.close()
+
+    def _repr_html_(self, **kwargs: Any) -> str:
+        page = html.escape(map_html(self, offline=self.offline))
+        return ('<div style="width:100%;"><div style="position:relative;width:100%;height:0;'
+                'padding-bottom:60%;"><iframe srcdoc="' + page + '" style="position:absolute;'
+                'width:100%;height:100%;left:0;top:0;border:none !important;" allowfullscreen>'
+                "</iframe></div></div>")
+
+
+# --- HTML ----------------------------------------------------------------------------------
+_HEX_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
+_NAMED_ID = re.compile(r"(?<=[A-Za-z]_)[0-9a-f]{32}(?![0-9a-f])")
+
+
+def _element_ids(root: Element) -> set[str]:
+    ids: set[str] = set()
+    stack: list[Element] = [root]
+    while stack:
+        el = stack.pop()
+        ids.add(el._id)
+        stack.extend(el._children.values())
+        if isinstance(el, Figure):
+            stack.extend((el.header, el.html, el.script))
+    return ids
+
+
+def _stable_ids(page: str, root: Element) -> str:
+    """Replace folium's random element ids by a counter in order of appearance."""
+    ids = _element_ids(root) | set(_NAMED_ID.findall(page))
+    mapping: dict[str, str] = {}
+
+    def repl(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token not in ids:
+            return token
+        if token not in mapping:
+            mapping[token] = f"gc{len(mapping) + 1:04d}"
+        return mapping[token]
+
+    return _HEX_ID.sub(repl, page)
+
+
+def map_html(m: folium.Map, *, offline: bool = True) -> str:
+    """The HTML page of a map, deterministic, with every asset inlined when ``offline``.
+
+    Parameters
+    ----------
+    m
+        A folium map, e.g. from :func:`coverage_map` (any folium map works as long as
+        it uses only Leaflet, MarkerCluster, jQuery and d3 v3 assets).
+    offline
+        Replace every CDN ``<script src>``/``<link href>`` by the local copy from the
+        installed XStatic packages, so the page needs no network.
+
+    Returns
+    -------
+    str
+        The page; the same map always gives the same text (folium's random element ids
+        are replaced by a counter).
+
+    Raises
+    ------
+    GridcoverError
+        When ``offline`` and the map links an asset that has no local copy.
+
+    Examples
+    --------
+    >>> import folium
+    >>> page = map_html(folium.Map(tiles=None, location=[30, 120]))
+    >>> "cdn.jsdelivr.net" in page, "L.map(" in page
+    (False, True)
+    >>> page == map_html(folium.Map(tiles=None, location=[30, 120]))
+    True
+    """
+    # folium's render adds children with fresh random ids (e.g. each layer's addTo call),
+    # so rendering the same map twice would differ: render a copy, leave the map as it is
+    root = copy.deepcopy(m.get_root())
+    page = root.render()
+    if offline:
+        page = inline_assets(page)
+    return _stable_ids(page, root)
+
+
+# --- geometry --------------------------------------------------------------------------------
+def _projector(basemap: str, decimals: int = _ROUND) -> ToMap:
+    """WGS-84 → the base map's coordinates (GCJ-02 for AMap), rounded to ``decimals``."""
+    def to_map(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        if basemap == "amap":
+            x, y = wgs84_to_gcj02(x, y)
+        return np.round(x, decimals), np.round(y, decimals)
+
+    return to_map
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygons of a geometry: overlays and intersections leave GeometryCollections
+    with stray lines and points, which would draw as extra layers."""
+    if geom is None or geom.is_empty or geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    polys = [p for part in shapely.get_parts(geom) for p in shapely.get_parts(part)
+             if p.geom_type == "Polygon" and not p.is_empty]
+    if not polys:
+        return None
+    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+
+
+def _geometries(geoms: gpd.GeoSeries, to_map: ToMap, tolerance: float) -> list[dict[str, Any] | None]:
+    """GeoJSON geometry dicts of the polygons, simplified and moved to the base map's coordinates."""
+    if not len(geoms):
+        return []
+    arr = np.array([_polygonal(g) for g in geoms.to_numpy()], dtype=object)
+    if tolerance > 0:
+        arr = shapely.simplify(arr, tolerance, preserve_topology=True)
+
+    def move(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+        x, y = to_map(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    arr = shapely.transform(arr, move)
+    out: list[dict[str, Any] | None] = []
+    for g in arr:
+        out.append(None if g is None or g.is_empty else json.loads(shapely.to_geojson(g)))
+    return out
+
+
+def _fc(features: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": features}
+
+
+# --- the layers --------------------------------------------------------------------------------
+def _status_counts(ent: pd.DataFrame, key: str) -> pd.DataFrame:
+    if not len(ent):
+        return pd.DataFrame(columns=list(STATUSES))
+    counts = pd.crosstab(ent[key], ent["status"])
+    return counts.reindex(columns=list(STATUSES), fill_value=0)
+
+
+def _unit_features(prep: _Prepared, units: gpd.GeoDataFrame, ent: pd.DataFrame, to_map: ToMap,
+                   tolerance: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(township features, park features) of the choropleth."""
+    config = prep.plan.config
+    if not len(units) or "unit" not in units:
+        return [], []
+    rates = {(str(r["unit_type"]), str(r["unit"])): r for r in prep.unit_rates.to_dict("records")}
+    counts = _status_counts(ent, "unit")
+    grids_per_unit = _text(prep.grids, "unit").value_counts() if len(prep.grids) else pd.Series(dtype="int64")
+    branches = prep.plan.branches
+    branch_units = (_text(branches, "unit").value_counts() if branches is not None and len(branches)
+                    else pd.Series(dtype="int64"))
+    geoms = _geometries(units.geometry, to_map, tolerance)
+    town: list[dict[str, Any]] = []
+    park: list[dict[str, Any]] = []
+    unit_names = _text(units, "unit").tolist()
+    unit_types = _text(units, "unit_type").tolist()
+    townships = _text(units, "township").tolist()
+    for name, utype, township, geom in zip(unit_names, unit_types, townships, geoms, strict=True):
+        if geom is None:
+            continue
+        utype = utype or "township"
+        r = rates.get((utype, name), {})
+        n = int(r.get("enterprises", 0))
+        org_a = float(r.get("org_rate_after", math.nan))
+        rows: list[list[Any]] = [["类型", _UNIT_TYPE_LABELS.get(utype, utype)]]
+        if utype == "park" and township:
+            rows.append(["所在乡镇（街道）", township])
+        rows.append(["企业", f"{n:,} 家"])
+        if n:
+            org_b = float(r["org_rate_before"])
+            rows += [
+                ["党组织覆盖率（规划前→后）", f"{_pct(org_b)} → {_pct(org_a)}"],
+                ["党的工作覆盖率（规划前→后）",
+                 f"{_pct(float(r['work_rate_before']))} → {_pct(float(r['work_rate_after']))}"],
+                ["规上企业组建率（规划前→后）",
+                 f"{_pct(float(r['m3_rate_before']))} → {_pct(float(r['m3_rate_after']))}"],
+            ]
+            if name in counts.index:
+                rows += [[STATUS_LABELS[s], int(counts.loc[name, s])] for s in STATUSES
+                         if int(counts.loc[name, s])]
+        rows.append(["网格", int(grids_per_unit.get(name, 0))])
+        rows.append(["联合党支部", int(branch_units.get(name, 0))])
+        feature = {"type": "Feature", "geometry": geom,
+                   "properties": {"t": name, "r": rows, "c": _rate_color(org_a, config)}}
+        (park if utype == "park" else town).append(feature)
+    return town, park
+
+
+_GRID_FIELDS: Final = ("所属单位", "入格企业", "职工", "正式党员", "网格长", "党组织覆盖率（规划前→后）",
+                        "党的工作覆盖率（规划后）", *(STATUS_LABELS[s] for s in STATUSES))
+_BRANCH_FIELDS: Final = ("状态", "所属网格", "单位数", "正式党员", "最大间距", "成员单位")
+
+
+def _grid_features(prep: _Prepared, grids: gpd.GeoDataFrame, ent: pd.DataFrame, to_map: ToMap,
+                   tolerance: float, *, aggregate: bool) -> list[dict[str, Any]]:
+    """Grid polygons; the tooltip values ``v`` line up with :data:`_GRID_FIELDS`."""
+    if not len(grids) or "grid_id" not in grids:
+        return []
+    config = prep.plan.config
+    names = prep.ent["name"]
+    in_grid = ent[ent["grid_id"].ne("")]
+    agg = in_grid.groupby("grid_id").agg(org_b=("org_before", "mean"), org_a=("org_after", "mean"),
+                                         work_a=("work_after", "mean")).to_dict("index")
+    counts = _status_counts(in_grid, "grid_id").to_dict("index")
+    geoms = _geometries(grids.geometry, to_map, tolerance)
+    leaders = _text(grids, "leader_uscc").tolist()
+    leader_names = names.reindex([u for u in leaders if u]).to_dict() if any(leaders) else {}
+    out = []
+    for gid, unit, n, staff, members, leader, geom in zip(
+            _text(grids, "grid_id"), _text(grids, "unit"), _count(grids, "n_enterprises"), _count(grids, "staff"),
+            _count(grids, "members"), leaders, geoms, strict=True):
+        if geom is None:
+            continue
+        name = leader_names.get(leader, leader) if leader else ""
+        a = agg.get(gid)
+        rate = float(a["org_a"]) if a else math.nan
+        c = counts.get(gid, {})
+        values: list[Any] = [
+            unit, int(n), f"{int(staff):,}", int(members),
+            str(name) if isinstance(name, str) and name else "待选派（党建工作指导员岗位）",
+            f"{_pct(float(a['org_b']))} → {_pct(rate)}" if a else "",
+            _pct(float(a["work_a"])) if a else "",
+            *(int(c.get(s, 0)) or "" for s in STATUSES),
+        ]
+        props: dict[str, Any] = {"t": f"网格 {gid}", "v": values}
+        if aggregate:
+            props["c"] = _rate_color(rate, config)
+        out.append({"type": "Feature", "geometry": geom, "properties": props})
+    return out
+
+
+def _leaders(prep: _Prepared, grids: gpd.GeoDataFrame, to_map: ToMap) -> list[list[Any]]:
+    if not len(grids) or "leader_uscc" not in grids:
+        return []
+    ent = prep.ent
+    uscc = [u for u in _text(grids, "leader_uscc") if u and u in ent.index]
+    if not uscc:
+        return []
+    pts = ent.loc[uscc, ["lon", "lat"]].dropna()
+    x, y = to_map(pts["lon"].to_numpy(), pts["lat"].to_numpy())
+    return [[float(b), float(a)] for a, b in zip(x, y, strict=True)]
+
+
+def _branch_features(prep: _Prepared, branches: pd.DataFrame, to_map: ToMap, *,
+                     names: bool = True) -> list[dict[str, Any]]:
+    """Spokes from each joint branch's centre to its located members; the tooltip values
+    ``v`` line up with :data:`_BRANCH_FIELDS` (member names only when ``names``)."""
+    if branches is None or not len(branches) or "uscc" not in branches:
+        return []
+    ent = prep.ent
+    located = ent.dropna(subset=["lon", "lat"])
+    b = branches.reset_index(drop=True)
+    members = _text(b, "uscc").str.split(";")
+    flat = members.explode()
+    flat = flat[flat.notna() & flat.ne("")]
+    pos = located.index.get_indexer(flat.to_numpy())
+    ok = pos >= 0
+    owner = flat.index.to_numpy()[ok]
+    x, y = to_map(located["lon"].to_numpy()[pos[ok]], located["lat"].to_numpy()[pos[ok]])
+    order = np.argsort(owner, kind="stable")
+    owner, x, y = owner[order], x[order], y[order]
+    starts = np.searchsorted(owner, np.arange(len(b) + 1))
+    name_of = ent["name"].to_dict() if names else {}
+    status_index = {s: i for i, s in enumerate(_BRANCH_STATUS)}
+    dist = pd.to_numeric(b["max_distance_m"], errors="coerce") if "max_distance_m" in b else pd.Series(np.nan, b.index)
+    out = []
+    for i, (bid, grid, status, mem, d, uscc) in enumerate(zip(
+            _text(b, "branch_id"), _text(b, "grid_id"), _text(b, "status"), _count(b, "members"), dist,
+            members, strict=True)):
+        lo, hi = starts[i], starts[i + 1]
+        if hi <= lo:
+            continue
+        bx, by = x[lo:hi], y[lo:hi]
+        hx, hy = round(float(bx.mean()), _ROUND), round(float(by.mean()), _ROUND)
+        lines = [[[hx, hy], [float(p), float(q)]] for p, q in zip(bx, by, strict=True)]
+        status = status or "new"
+        uscc = [u for u in (uscc if isinstance(uscc, list) else []) if u]
+        values: list[Any] = [
+            _BRANCH_STATUS.get(status, status), grid, len(uscc), int(mem),
+            f"{d:,.0f} 米" if np.isfinite(d) else "",
+            "、".join(str(name_of.get(u, u)) for u in uscc) if names else "",
+        ]
+        out.append({"type": "Feature", "geometry": {"type": "MultiLineString", "coordinates": lines},
+                    "properties": {"t": f"联合党支部 {bid}", "v": values, "k": status_index.get(status, 0)}})
+    return out
+
+
+def _centre_list(centres: gpd.GeoDataFrame, to_map: ToMap, radius: float) -> list[list[Any]]:
+    if not len(centres):
+        return []
+    pts = centres[centres.geometry.geom_type == "Point"]
+    x, y = to_map(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy())
+    names = _text(pts, "name").tolist()
+    towns = _text(pts, "township").tolist()
+    return [[float(b), float(a), n or "党群服务中心", [["乡镇（街道）", t], ["服务半径", f"{radius:,.0f} 米"]]]
+            for a, b, n, t in zip(x, y, names, towns, strict=True)]
+
+
+def _heat_points(ent: pd.DataFrame, to_map: ToMap, *, cell_deg: float = 0.0) -> tuple[list[list[float]], float]:
+    """[lat, lon, staff] of the located enterprises without an organisation after the plan
+    (M1), summed per square cell of ``cell_deg`` degrees when given (aggregate maps)."""
+    gap = ent[~ent["org_after"] & ent["staff"].gt(0)].dropna(subset=["lon", "lat"])
+    if not len(gap):
+        return [], 1.0
+    x, y = to_map(gap["lon"].to_numpy(), gap["lat"].to_numpy())
+    staff = gap["staff"].to_numpy()
+    if cell_deg > 0:
+        cells = pd.DataFrame({"i": np.floor(x / cell_deg), "j": np.floor(y / cell_deg), "x": x * staff,
+                              "y": y * staff, "s": staff})
+        sums = cells.groupby(["i", "j"], sort=True)[["x", "y", "s"]].sum()
+        staff = sums["s"].to_numpy()
+        x = np.round(sums["x"].to_numpy() / staff, _ROUND)
+        y = np.round(sums["y"].to_numpy() / staff, _ROUND)
+    top = float(max(1.0, np.quantile(staff, 0.9)))
+    return [[float(b), float(a), int(s)] for a, b, s in zip(x, y, staff, strict=True)], top
+
+
+def _enterprise_table(prep: _Prepared, ent: pd.DataFrame, to_map: ToMap, *, aggregate: bool) -> dict[str, Any]:
+    """The compact column table the browser builds markers and profiles from."""
+    src = prep.plan.enterprises.loc[ent.index]
+    x, y = to_map(ent["lon"].to_numpy(), ent["lat"].to_numpy())
+    status_code = {s: i for i, s in enumerate(STATUSES)}
+    t: dict[str, Any] = {
+        "lat": y.tolist(), "lon": x.tolist(),
+        "name": ent["name"].tolist(),
+        "s": ent["status"].map(status_code).astype(int).tolist(),
+        "z": ent["size_code"].astype(int).tolist(),
+        "c": {}, "d": {},
+    }
+    labels = {
+        "unit": ent["unit"],
+        "grid": ent["grid_id"],
+        "branch": ent["branch_id"],
+        "action": ent["action"].map(lambda a: ACTION_LABELS.get(a, a)),
+        "gaps": ent["gaps"],
+    }
+    if not aggregate:
+        t["id"] = ent.index.astype(str).tolist()
+        industry = _text(src, "industry")
+        labels.update({
+            "township": _text(src, "township"),
+            "village": _text(src, "village"),
+            "park": _text(src, "park"),
+            "industry": industry.map(lambda s: f"{s} {INDUSTRY_SECTIONS[s]}" if s in INDUSTRY_SECTIONS else s),
+            "size": _text(src, "size_class"),
+            "org": _text(src, "org_type").map(lambda o: ORG_TYPE_LABELS.get(o, o)),
+            "orgname": _text(src, "org_name"),
+            "instructor": _text(src, "instructor"),
+            "precision": _text(src, "precision").map(lambda p: _PRECISION_LABELS.get(p, p)),
+        })
+        t["addr"] = _text(src, "address").tolist()
+        t["staff"] = ent["staff"].tolist()
+        t["members"] = _count(src, "members").tolist()
+        t["prob"] = _count(src, "probationary").tolist()
+        fixed, _ = _truthy(src, "fixed_premises")
+        above, _ = _truthy(src, "above_scale")
+        investor, known = _truthy(src, "investor_member")
+        bits = (fixed.astype(int) * 1 + above.astype(int) * 2 + investor.astype(int) * 4 + known.astype(int) * 8
+                + ent["org_before"].astype(int) * 16 + ent["org_after"].astype(int) * 32
+                + ent["work_before"].astype(int) * 64 + ent["work_after"].astype(int) * 128
+                + ent["leader"].astype(int) * 256)
+        t["f"] = bits.astype(int).tolist()
+        # gap messages in the order of each row's gaps column (row index → list)
+        if len(prep.gap_msgs):
+            gm: dict[str, list[str]] = {}
+            uscc = ent.index.astype(str)
+            for i, (u, gaps) in enumerate(zip(uscc, ent["gaps"], strict=True)):
+                if gaps and u in prep.gap_msgs:
+                    msgs = prep.gap_msgs[u]
+                    gm[str(i)] = [msgs.get(g, "") for g in gaps.split(";")]
+            t["gm"] = gm
+        if len(prep.assigned):
+            asg = prep.assigned.reindex(ent.index.astype(str))
+            t["asg"] = {str(i): a for i, a in enumerate(asg.tolist()) if isinstance(a, str) and a}
+    for key, values in labels.items():
+        t["c"][key], t["d"][key] = _codes(values)
+    return t
+
+
+def _branch_info(prep: _Prepared, categories: list[str]) -> list[list[Any]]:
+    """Per branch category of the table: [status label, formal members]."""
+    b = prep.plan.branches
+    info: dict[str, list[Any]] = {}
+    if b is not None and len(b) and "branch_id" in b:
+        members = _count(b, "members")
+        for bid, status, mem in zip(_text(b, "branch_id"), _text(b, "status"), members, strict=True):
+            info[bid] = [_BRANCH_STATUS.get(status, status), int(mem)]
+    return [info.get(c, []) for c in categories]
+
+
+# --- title and legend --------------------------------------------------------------------------
+def _map_date(plan: Plan, date: _dt.date | str | None) -> str:
+    if date is not None:
+        return date.isoformat() if isinstance(date, _dt.date) else str(date)
+    stamp = plan.inputs.get("date") if plan.inputs else None
+    if stamp:
+        return str(stamp)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC).date().isoformat()
+    return _dt.date.today().isoformat()
+
+
+def _area_name(prep: _Prepared, unit: str | None) -> str:
+    if unit is not None:
+        utype = prep.ent.loc[prep.ent["unit"].eq(unit), "unit_type"]
+        kind = utype.iloc[0] if len(utype) else ""
+        if not kind and len(prep.units) and "unit_type" in prep.units:
+            hit = prep.units.loc[_text(prep.units, "unit").eq(unit), "unit_type"]
+            kind = str(hit.iloc[0]) if len(hit) else ""
+        return f"{unit}（{_UNIT_TYPE_LABELS.get(kind, '单位')}）"
+    area = prep.plan.inputs.get("area") if prep.plan.inputs else None
+    if area:
+        return str(area)
+    types = _text(prep.units, "unit_type") if len(prep.units) else pd.Series(dtype="str")
+    n_town = int(_text(prep.units, "township").replace("", np.nan).nunique()) if len(prep.units) else 0
+    n_park = int(types.eq("park").sum())
+    return f"全域（{n_town}个乡镇（街道）、{n_park}个园区）" if len(prep.units) else "全域"
+
+
+def _title_html(title: str, date: str, rates: pd.Series | None, n: int, unlocated: int) -> str:
+    e = html.escape
+    parts = [f"<h1>{e(title)} 非公企业党建“两个覆盖”地图</h1>"]
+    line = [f"{e(date)}", f"企业 {n:,} 家"]
+    if unlocated:
+        line.append(f"未定位 {unlocated:,} 家（不在图上）")
+    parts.append("<div>" + " · ".join(line) + "</div>")
+    if rates is not None and n:
+        parts.append(
+            "<div>党组织覆盖率 " + e(_pct(float(rates["org_rate_before"]))) + " → <b>"
+            + e(_pct(float(rates["org_rate_after"]))) + "</b> · 党的工作覆盖率 "
+            + e(_pct(float(rates["work_rate_before"]))) + " → <b>" + e(_pct(float(rates["work_rate_after"])))
+            + "</b> · 规上企业组建率 " + e(_pct(float(rates["m3_rate_before"]))) + " → "
+            + e(_pct(float(rates["m3_rate_after"]))) + "</div>")
+    return "".join(parts)
+
+
+def _legend_html(counts: Mapping[str, int], *, aggregate: bool, radius_m: float) -> str:
+    parts = ["<b>企业覆盖状态（规划后）</b>"]
+    for s in STATUSES:
+        parts.append(f'<i style="background:{_STATUS_COLORS[s]}"></i>{html.escape(STATUS_LABELS[s])}'
+                     f" {counts.get(s, 0):,}<br>")
+    parts.append("<b>边界、网格与支部</b>")
+    parts.append('<i style="border:2.5px solid #111;background:transparent"></i>网格长<br>')
+    parts.append('<i class="gc-sq" style="border:2px solid #333;background:transparent"></i>乡镇（街道）边界<br>')
+    parts.append('<i class="gc-sq" style="border:2px dashed #4a1486;background:transparent"></i>园区边界<br>')
+    parts.append('<i class="gc-sq" style="border:1px dashed #2c3e50;background:transparent"></i>网格边界<br>')
+    for label, style in zip(_BRANCH_STATUS.values(), _BRANCH_STYLES, strict=True):
+        parts.append(f'<i class="gc-line" style="border-top-color:{style["color"]}'
+                     f'{";border-top-style:dashed" if "dashArray" in style else ""}"></i>'
+                     f"联合党支部（{label}）<br>")
+    parts.append(f'<i style="background:#1b7837"></i>党群服务中心（服务半径{radius_m:,.0f}米）')
+    if aggregate:
+        parts.append("<br><small>企业较多：网格按覆盖率着色，企业点聚合显示</small>")
+    return "".join(parts)
+
+
+def _colormap(config: Config) -> branca.colormap.StepColormap:
+    edges = _rate_edges(config)
+    colors = list(_RATE_COLORS[-(len(edges) - 1):])
+    cmap = branca.colormap.StepColormap(colors, index=edges, vmin=0.0, vmax=1.0,
+                                        caption="党组织覆盖率（规划后）")
+    cmap.tick_labels = [round(v, 3) for v in edges]  # numbers: d3's axis cannot place text ticks
+    cmap.width = 320
+    return cmap
+
+
+# --- base maps ------------------------------------------------------------------------------------
+_AMAP_URL: Final = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+                    "&style=8&x={x}&y={y}&z={z}")
+_TIANDITU_URL: Final = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                        "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                        "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
+
+
+def _resolve_basemap(basemap: str | None, config: Config) -> str:
+    chosen = config.basemap if basemap is None else basemap
+    if chosen not in BASEMAPS:
+        msg = f"unknown basemap {chosen!r}; valid: {', '.join(BASEMAPS)}"
+        raise ConfigError(msg)
+    return chosen
+
+
+def _tianditu_key(config: Config) -> str:
+    key = config.tianditu_key or os.environ.get("GRIDCOVER_TIANDITU_KEY", "")
+    if not key:
+        msg = ("basemap 'tianditu' needs a key: set tianditu_key in the config [maps] section "
+               "or the environment variable GRIDCOVER_TIANDITU_KEY")
+        raise ConfigError(msg)
+    if not re.fullmatch(r"[A-Za-z0-9]+", key):
+        msg = "the Tianditu key must be letters and digits only"
+        raise ConfigError(msg)
+    return key
+
+
+def _add_basemap(m: folium.Map, basemap: str, config: Config, tile_url: str | None) -> None:
+    if tile_url is not None:
+        if not all(p in tile_url for p in ("{z}", "{x}", "{y}")):
+            msg = f"tile_url must contain {{z}}, {{x}} and {{y}}: {tile_url!r}"
+            raise ConfigError(msg)
+        folium.TileLayer(tiles=tile_url, attr="本地瓦片", name="本地底图", max_zoom=19).add_to(m)
+        return
+    if basemap == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", max_zoom=19).add_to(m)
+    elif basemap == "amap":
+        folium.TileLayer(tiles=_AMAP_URL, attr="&copy; 高德地图 AutoNavi", name="高德地图",
+                         subdomains="1234", max_zoom=18).add_to(m)
+    elif basemap == "tianditu":
+        key = _tianditu_key(config)
+        folium.TileLayer(tiles=_TIANDITU_URL.format(layer="vec", key=key), attr="&copy; 天地图",
+                         name="天地图", subdomains="01234567", max_zoom=18).add_to(m)
+        folium.TileLayer(tiles=_TIANDITU_URL.format(layer="cva", key=key), attr="&copy; 天地图",
+                         name="天地图注记", subdomains="01234567", max_zoom=18, overlay=True,
+                         control=False).add_to(m)
+
+
+# --- the map ----------------------------------------------------------------------------------------
+def _subset(prep: _Prepared, unit: str | None) -> tuple[pd.DataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame,
+                                                         pd.DataFrame, gpd.GeoDataFrame]:
+    plan = prep.plan
+    branches = plan.branches if plan.branches is not None else pd.DataFrame()
+    if unit is None:
+        return prep.ent, prep.units, prep.grids, branches, prep.centres
+    ent = prep.ent[prep.ent["unit"].eq(unit)]
+    units = prep.units[_text(prep.units, "unit").eq(unit)] if len(prep.units) else prep.units
+    grids = prep.grids[_text(prep.grids, "unit").eq(unit)] if len(prep.grids) else prep.grids
+    if len(branches) and "unit" in branches:
+        branches = branches[_text(branches, "unit").eq(unit)]
+    elif len(branches) and "grid_id" in branches:
+        branches = branches[_text(branches, "grid_id").isin(set(_text(grids, "grid_id")))]
+    centres = prep.centres
+    if len(centres):
+        radius = plan.config.service_catchment_m
+        if len(units):
+            utm = units.estimate_utm_crs()
+            area = units.to_crs(utm).union_all().buffer(radius)
+            centres = centres[centres.to_crs(utm).within(area).to_numpy()]
+        else:
+            township = ent.get("unit", pd.Series(dtype="str"))
+            centres = centres[_text(centres, "township").isin({unit, *township})]
+    return ent, units, grids, branches, centres
+
+
+def _bounds(units: gpd.GeoDataFrame, ent: pd.DataFrame, grids: gpd.GeoDataFrame,
+            to_map: ToMap) -> list[list[float]] | None:
+    boxes = []
+    for gdf in (units, grids):
+        if len(gdf):
+            boxes.append(gdf.total_bounds)
+    pts = ent.dropna(subset=["lon", "lat"])
+    if len(pts):
+        boxes.append(np.array([pts["lon"].min(), pts["lat"].min(), pts["lon"].max(), pts["lat"].max()]))
+    if not boxes:
+        return None
+    b = np.vstack(boxes)
+    x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    xs, ys = to_map(np.array([x0, x1]), np.array([y0, y1]))
+    return [[float(ys[0]), float(xs[0])], [float(ys[1]), float(xs[1])]]
+
+
+def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: bool, title: str | None,
+           tile_url: str | None, date: _dt.date | str | None,
+           unit_links: Mapping[str, str] | None) -> CoverageMap:
+    plan = prep.plan
+    config = plan.config
+    chosen = _resolve_basemap(basemap, config)
+    if unit is not None:
+        known = set(prep.ent["unit"]) | set(_text(prep.units, "unit")) if len(prep.units) else set(prep.ent["unit"])
+        known.discard("")
+        if unit not in known:
+            listed = ", ".join(sorted(known)[:20])
+            msg = f"unknown unit {unit!r}; units of this plan: {listed}"
+            raise ValueError(msg)
+    ent, units, grids, branches, centres = _subset(prep, unit)
+    located = ent.dropna(subset=["lon", "lat"])
+    aggregate = len(located) > DETAIL_MAX_ENTERPRISES
+    to_map = _projector(chosen, _ROUND - 1 if aggregate else _ROUND)
+    tolerance = _SIMPLIFY_AGGREGATE_DEG if aggregate else _SIMPLIFY_DEG
+    logger.debug("map of %s: %d enterprises (%s)", unit or "all units", len(ent),
+                 "aggregate" if aggregate else "detail")
+
+    m = CoverageMap(location=None, tiles=None, offline=offline, control_scale=True, maxZoom=19, minZoom=3)
+    _add_basemap(m, chosen, config, tile_url)
+    _Library().add_to(m)
+    mv = m.get_name()
+
+    def layer(key: str, expr: str, *, show: bool = True, cluster: bool = False) -> None:
+        cls = _ClusterLayer if cluster else _JsLayer
+        el = cls(expr, name=_LAYER_NAMES[key], show=show)
+        el.add_to(m)
+        m.layers[key] = el.get_name()
+
+    town, park = _unit_features(prep, units, ent, to_map, tolerance)
+    base_style = {"weight": 2.2, "color": "#333333", "fillOpacity": 0.45}
+    layer("townships", f"GC.geo({mv}, {_js(_fc(town))}, {_js({'style': base_style})})")
+    park_style = {"weight": 2.5, "color": "#4a1486", "dashArray": "6 4", "fillOpacity": 0.5}
+    layer("parks", f"GC.geo({mv}, {_js(_fc(park))}, {_js({'style': park_style})})")
+    # outlines only, so the unit under a grid keeps its tooltip; aggregate maps colour the
+    # grids by coverage instead and hide them at first on the overview
+    grid_style = {"weight": 1.0, "color": "#2c3e50", "dashArray": "4 3", "fill": aggregate, "fillOpacity": 0.45}
+    layer("grids", f"GC.grids({mv}, {_js(_fc(_grid_features(prep, grids, ent, to_map, tolerance, aggregate=aggregate)))}, "
+          f"{_js(_leaders(prep, grids, to_map))}, "
+          f"{_js({'style': grid_style, 'fields': _GRID_FIELDS})})", show=not (aggregate and unit is None))
+    heat, top = _heat_points(ent, to_map, cell_deg=_HEAT_CELL_DEG if aggregate else 0.0)
+    layer("heat", f"GC.heat({mv}, {_js(heat)}, "
+          f"{_js({'radius': 18, 'max': top, 'opacity': 0.75, 'gradient': [list(g) for g in _HEAT_GRADIENT]})})",
+          show=False)
+    spokes = _branch_features(prep, branches, to_map, names=not aggregate)
+    branch_opts = {"style": {"opacity": 0.9}, "styles": list(_BRANCH_STYLES), "fields": _BRANCH_FIELDS}
+    layer("branches", f"GC.geo({mv}, {_js(_fc(spokes))}, {_js(branch_opts)})", show=not (aggregate and unit is None))
+    layer("centres", f"GC.centres({mv}, {_js(_centre_list(centres, to_map, config.service_catchment_m))}, "
+          f"{_js({'radius': config.service_catchment_m})})")
+    table = _enterprise_table(prep, located, to_map, aggregate=aggregate)
+    options: dict[str, Any] = {
+        "cluster": aggregate,
+        "radii": list(_RADII),
+        "colors": [_STATUS_COLORS[s] for s in STATUSES],
+        "ink": ["#222" if s in ("attached", "not_gridded") else "#fff" for s in STATUSES],
+        "labels": [STATUS_LABELS[s] for s in STATUSES],
+        "rules": {r: rule_text(r, config) for r in RULE_IDS},
+        "branches": _branch_info(prep, table["d"]["branch"]),
+    }
+    if unit_links:
+        options["unitLinks"] = [unit_links.get(u, "") for u in table["d"]["unit"]]
+    layer("enterprises", f"GC.enterprises({mv}, {_js(table)}, {_js(options)})", cluster=aggregate)
+
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _colormap(config).add_to(m)
+    rates: pd.Series | None = prep.total_rates
+    if unit is not None:
+        row = prep.unit_rates[prep.unit_rates["unit"].eq(unit)]
+        rates = row.iloc[0] if len(row) else None
+    counts = ent["status"].value_counts()
+    title_html = _title_html(title or _area_name(prep, unit), _map_date(plan, date), rates, len(ent),
+                             len(ent) - len(located))
+    legend_html = _legend_html({s: int(counts.get(s, 0)) for s in STATUSES}, aggregate=aggregate,
+                               radius_m=config.service_catchment_m)
+    registry = {k: v for k, v in m.layers.items()}
+    _Script(
+        f"GC.title({mv}, {_js(title_html)});\n"
+        f"GC.legend({mv}, {_js(legend_html)});\n"
+        f"GC.search({mv}, {m.layers['enterprises']});\n"
+        f"GC.fullscreen({mv});\n"
+        f"GC.measure({mv});\n"
+        f"GC.stack({mv}, [{', '.join(registry.values())}]);\n"
+        f"window.gridcover = {{map: {mv}, layers: {{"
+        + ", ".join(f"{k}: {v}" for k, v in registry.items())
+        + f"}}, aggregate: {'true' if aggregate else 'false'}, ready: true}};"
+    ).add_to(m)
+    bounds = _bounds(units, ent, grids, to_map)
+    if bounds is not None:
+        m.fit_bounds(bounds, padding=(10, 10))
+    else:
+        m.location, m.options["zoom"] = [35.0, 105.0], 4
+    return m
+
+
+def coverage_map(plan: Plan, *, unit: str | None = None, basemap: Basemap | None = None, offline: bool = True,
+                 title: str | None = None, tile_url: str | None = None,
+                 date: _dt.date | str | None = None) -> CoverageMap:
+    """The coverage map (覆盖地图) of a plan, or of one unit, as a folium Map.
+
+    Parameters
+    ----------
+    plan
+        A Plan (built by the pipeline or read back from a plan folder).
+    unit
+        Only this park or township (its enterprises, grids, branches and the service
+        centres within reach); None maps the whole area.
+    basemap
+        ``osm``, ``amap`` (vectors shifted to GCJ-02), ``tianditu`` (needs a key) or
+        ``none``; None takes ``plan.config.basemap``.
+    offline
+        Inline every asset when the map is saved or shown (see :func:`map_html`).
+    title
+        The area named in the title (default: the unit, ``plan.inputs["area"]`` or a
+        count of units).
+    tile_url
+        A tile URL template (``…/{z}/{x}/{y}.png``), e.g. a local tile server for
+        offline use; replaces the base map's tiles.
+    date
+        The date in the title (default ``plan.inputs["date"]``, else
+        ``SOURCE_DATE_EPOCH``, else today).
+
+    Returns
+    -------
+    CoverageMap
+        A folium Map: it displays inline in a notebook; ``m.save(path)`` or
+        :func:`map_html` gives the HTML.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown base map, a Tianditu base map without a key, or a bad tile URL.
+    ValueError
+        For an unknown unit or enterprises without coordinates columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gridcover import Plan
+    >>> ent = pd.DataFrame({"name": ["甲公司"], "lon": [118.1], "lat": [24.5], "unit": ["城关镇"],
+    ...                     "unit_type": ["township"], "org_type": ["own"], "action": ["keep"]},
+    ...                    index=pd.Index(["91350100M000100Y43"], name="uscc"))
+    >>> m = coverage_map(Plan(enterprises=ent), basemap="none", date="2024-06-30")
+    >>> sorted(m.layers)
+    ['branches', 'centres', 'enterprises', 'grids', 'heat', 'parks', 'townships']
+    >>> m.layers["enterprises"].startswith("gridcover_layer_")
+    True
+    """
+    prep = _prepare(plan)
+    return _build(prep, unit=unit, basemap=basemap, offline=offline, title=title, tile_url=tile_url,
+                  date=date, unit_links=None)
+
+
+def _unit_names(prep: _Prepared) -> list[str]:
+    names = set(prep.ent["unit"]) | (set(_text(prep.units, "unit")) if len(prep.units) else set())
+    names.discard("")
+    return sorted(names)
+
+
+def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap: Basemap | None = None,
+               per_unit: bool = True, tile_url: str | None = None,
+               date: _dt.date | str | None = None) -> list[Path]:
+    """Write ``map.html`` and, with ``per_unit``, one map per unit in ``maps/<unit>.html``.
+
+    Every file is written atomically (a temporary file renamed over the target).
+    Unit file names are made safe (:func:`safe_filename`) and unique. At scale
+    (above :data:`DETAIL_MAX_ENTERPRISES`), the overview links each enterprise to its
+    unit's map for the full profile.
+
+    Parameters
+    ----------
+    plan
+        A Plan.
+    out_dir
+        Output folder (created).
+    offline, basemap, tile_url, date
+        As in :func:`coverage_map`.
+    per_unit
+        Also write one map per park and per township.
+
+    Returns
+    -------
+    list of Path
+        ``map.html`` first, then the unit maps sorted by unit name.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> from gridcover import Plan
+    >>> ent = pd.DataFrame({"name": ["甲公司"], "lon": [118.1], "lat": [24.5], "unit": ["城关镇"],
+    ...                     "unit_type": ["township"], "org_type": ["own"], "action": ["keep"]},
+    ...                    index=pd.Index(["91350100M000100Y43"], name="uscc"))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     [p.relative_to(d).as_posix() for p in write_maps(Plan(enterprises=ent), d, basemap="none")]
+    ['map.html', 'maps/城关镇.html']
+    """
+    from .outputs import atomic_path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prep = _prepare(plan)
+    files = _unit_filenames(_unit_names(prep)) if per_unit else {}
+    links = {u: f"maps/{f}" for u, f in files.items()} or None
+    written: list[Path] = []
+
+    def write(m: CoverageMap, path: Path) -> None:
+        data = map_html(m, offline=offline).encode("utf-8")
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+        written.append(path)
+
+    kwargs: dict[str, Any] = {"basemap": basemap, "offline": offline, "title": None, "tile_url": tile_url,
+                              "date": date}
+    write(_build(prep, unit=None, unit_links=links, **kwargs), out / "map.html")
+    for unit_name, filename in sorted(files.items()):
+        write(_build(prep, unit=unit_name, unit_links=None, **kwargs), out / "maps" / filename)
+    logger.info("wrote %d map(s) to %s", len(written), out)
+    return written
