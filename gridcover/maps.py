@@ -1007,9 +1007,9 @@ def _subset(prep: _Prepared, unit: str | None) -> tuple[pd.DataFrame, gpd.GeoDat
             utm = units.estimate_utm_crs()
             area = units.to_crs(utm).union_all().buffer(radius)
             centres = centres[centres.to_crs(utm).within(area).to_numpy()]
-        else:
-            township = ent.get("unit", pd.Series(dtype="str"))
-            centres = centres[_text(centres, "township").isin({unit, *township})]
+        else:  # no boundary: the centres of the unit's township(s)
+            townships = set(_text(plan.enterprises.loc[ent.index], "township")) | {unit}
+            centres = centres[_text(centres, "township").isin(townships)]
     return ent, units, grids, branches, centres
 
 

@@ -449,6 +449,11 @@ def test_unit_map_shows_only_its_unit(plan: Plan) -> None:
     assert "高新园（园区）" in page
     centres = _layer_args(page, "centres")[0]
     assert [c[2] for c in centres] == ["东城镇党群服务中心"]  # 西山乡's is > 2 km away
+    # without boundaries, the centres of the unit's township
+    no_units = plan.replace(units=plan.units.iloc[0:0])
+    page = map_html(coverage_map(no_units, unit="高新园", basemap="none", date="2024-06-30"))
+    assert [c[2] for c in _layer_args(page, "centres")[0]] == ["东城镇党群服务中心"]
+    assert _layer_args(page, "townships")[0]["features"] == []
 
 
 def test_write_maps_writes_overview_and_one_map_per_unit(plan: Plan, tmp_path: Path) -> None:
