@@ -225,17 +225,16 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     sizes = [int(s) for s in args.sizes.split(",")]
     runs = [(n, False) for n in sizes] + ([(max(sizes), True)] if args.force_detail else [])
-    default_max = gridcover.maps.DETAIL_MAX_ENTERPRISES
     for n, force in runs:
         t = time.perf_counter()
         plan = synthetic_plan(n)
         gen = time.perf_counter() - t
-        gridcover.maps.DETAIL_MAX_ENTERPRISES = n if force else default_max  # type: ignore[misc]
+        if force:
+            plan = plan.replace(config=plan.config.replace(map_detail_max=n))
         t = time.perf_counter()
         m = coverage_map(plan, basemap="none", date="2024-06-30")
         page = map_html(m)
         build = time.perf_counter() - t
-        gridcover.maps.DETAIL_MAX_ENTERPRISES = default_max  # type: ignore[misc]
         path = out / f"map_{n}{'_detail' if force else ''}.html"
         path.write_text(page, encoding="utf-8")
         mode = "aggregate (clustered)" if n > default_max and not force else "detail"

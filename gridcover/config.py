@@ -95,6 +95,7 @@ class Config:
     # --- maps -----------------------------------------------------------------------
     basemap: Basemap = _f("osm", "maps", "Base map: osm, amap (GCJ-02), tianditu (needs a key) or none.")
     tianditu_key: str | None = _f(None, "maps", "Tianditu key (or GRIDCOVER_TIANDITU_KEY).")
+    map_detail_max: int = _f(20000, "maps", "Above this many located enterprises a map shows aggregates (per grid, per unit) with clustering.")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -20,7 +20,7 @@ scripts, no CDN plugin.
 
 Scale: enterprises are canvas circle markers built in the browser from one compact
 column table (popups are made on click, never stored as HTML per marker). Above
-:data:`DETAIL_MAX_ENTERPRISES` a map switches to aggregates: grids and units coloured by
+``Config.map_detail_max`` (default 20,000) a map switches to aggregates: grids and units coloured by
 their coverage, the points clustered (MarkerCluster) with a short profile and a link to
 the unit's own map, which has the full profiles.
 
@@ -94,6 +94,7 @@ BASEMAPS: Final = ("osm", "amap", "tianditu", "none")
 
 #: Most enterprises a map draws with full profiles; above, it shows aggregates (per grid,
 #: per unit) and clusters the points. (Proposed Config field ``map_detail_max``.)
+#: Default of ``Config.map_detail_max`` (kept for reference; the config decides).
 DETAIL_MAX_ENTERPRISES: Final = 20_000
 
 #: Enterprise status after the plan, in legend order.
@@ -1045,7 +1046,7 @@ def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: b
             raise ValueError(msg)
     ent, units, grids, branches, centres = _subset(prep, unit)
     located = ent.dropna(subset=["lon", "lat"])
-    aggregate = len(located) > DETAIL_MAX_ENTERPRISES
+    aggregate = len(located) > prep.plan.config.map_detail_max
     to_map = _projector(chosen, _ROUND - 1 if aggregate else _ROUND)
     tolerance = _SIMPLIFY_AGGREGATE_DEG if aggregate else _SIMPLIFY_DEG
     logger.debug("map of %s: %d enterprises (%s)", unit or "all units", len(ent),
@@ -1198,7 +1199,7 @@ def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap
 
     Every file is written atomically (a temporary file renamed over the target).
     Unit file names are made safe (:func:`safe_filename`) and unique. At scale
-    (above :data:`DETAIL_MAX_ENTERPRISES`), the overview links each enterprise to its
+    (above ``Config.map_detail_max``), the overview links each enterprise to its
     unit's map for the full profile.
 
     Parameters

@@ -522,10 +522,10 @@ def test_ten_thousand_enterprises_stay_under_five_megabytes() -> None:
     assert "window.gridcover" in page and "aggregate: false" in page
 
 
-def test_above_the_detail_limit_the_map_aggregates(monkeypatch: pytest.MonkeyPatch, plan: Plan) -> None:
+def test_above_the_detail_limit_the_map_aggregates(plan: Plan) -> None:
     import gridcover.maps as maps
 
-    monkeypatch.setattr(maps, "DETAIL_MAX_ENTERPRISES", 10)
+    plan = plan.replace(config=plan.config.replace(map_detail_max=10))
     page = map_html(maps.coverage_map(plan, basemap="none", date="2024-06-30"))
     assert "aggregate: true" in page
     assert "MarkerClusterGroup=" in page.replace(" ", "")  # inlined MarkerCluster

@@ -217,10 +217,10 @@ def test_measure_and_fullscreen_controls_work(open_map, plan: Plan) -> None:
     assert page.errors == []
 
 
-def test_aggregate_map_clusters_without_errors(open_map, plan: Plan, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aggregate_map_clusters_without_errors(open_map, plan: Plan) -> None:
     import gridcover.maps as maps
 
-    monkeypatch.setattr(maps, "DETAIL_MAX_ENTERPRISES", 10)
+    plan = plan.replace(config=plan.config.replace(map_detail_max=10))
     page = open_map(map_html(maps.coverage_map(plan, basemap="none", date="2024-06-30")))
     assert page.js("window.gridcover.aggregate") is True
     assert page.js("document.querySelectorAll('.marker-cluster').length") > 0
