@@ -237,6 +237,7 @@ def plan(
     maps: MapsFlag = True,
     offline: OfflineFlag = True,
     basemap: Basemap = None,
+    area: Annotated[str, typer.Option("--area", help="The area's name for map titles and reports.")] = "",
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -248,7 +249,7 @@ def plan(
         config = _config(config_file)
         inputs = Inputs(ledger=ledger, townships=townships, parks=parks, gazetteer=gazetteer,
                         service_centres=service_centres, instructors=instructors, sheet=_sheet(sheet),
-                        name_field=name_field, encoding=encoding)
+                        name_field=name_field, encoding=encoding, area=area)
         _run_plan(inputs, config, out_dir, online=online, maps=maps, offline=offline, basemap=basemap)
 
 

@@ -130,6 +130,8 @@ def run_record(plan: Plan) -> dict[str, Any]:
         "config": plan.config.to_dict(),
         "inputs": dict(plan.inputs.get("files", {})) if plan.inputs else {},
         "counts": dict(plan.inputs.get("counts", {})) if plan.inputs else {},
+        "date": plan.inputs.get("date", "") if plan.inputs else "",
+        "area": plan.inputs.get("area", "") if plan.inputs else "",
         "timings_s": dict(plan.timings),
     }
 
@@ -196,7 +198,8 @@ def read_plan(plan_dir: str | Path) -> Plan:
     if run_json.is_file():
         record = json.loads(run_json.read_text(encoding="utf-8"))
         config = Config.from_dict(record.get("config", {}))
-        inputs = {"files": record.get("inputs", {}), "counts": record.get("counts", {})}
+        inputs = {"files": record.get("inputs", {}), "counts": record.get("counts", {}),
+                  "date": record.get("date", ""), "area": record.get("area", "")}
 
     def csv(name: str) -> pd.DataFrame:
         p = folder / name

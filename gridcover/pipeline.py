@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ class Inputs:
         Sheet of an XLSX ledger (name or 0-based index); the first by default.
     name_field, encoding
         Name field and attribute encoding of the boundary files, when not detected.
+    area
+        The area's name for map titles and reports (e.g. "青岚县"); optional.
     """
 
     ledger: PathLike
@@ -63,7 +65,7 @@ class Inputs:
     sheet: str | int | None = None
     name_field: str | None = None
     encoding: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    area: str = ""
 
     def fingerprints(self) -> dict[str, dict[str, str]]:
         """File name and SHA-256 of every given input file (for ``run.json``)."""
@@ -84,6 +86,7 @@ def sample_inputs() -> Inputs:
         gazetteer=datasets.get_path("gazetteer"),
         service_centres=datasets.get_path("service_centres"),
         instructors=datasets.get_path("instructors"),
+        area="青岚县（虚构示例）",
     )
 
 
@@ -215,5 +218,18 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
         "grids": int(len(plan.grids)),
         "joint_branches": int(len(plan.branches)),
     }
-    return plan.replace(inputs={"files": inputs.fingerprints(), "counts": counts},
-                        timings={**timer.timings})
+    record = {"files": inputs.fingerprints(), "counts": counts, "date": run_date()}
+    if inputs.area:
+        record["area"] = inputs.area
+    return plan.replace(inputs=record, timings={**timer.timings})
+
+
+def run_date() -> str:
+    """Today's date (ISO), or the date of ``SOURCE_DATE_EPOCH`` when set (reproducible builds)."""
+    import datetime as dt
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date().isoformat()
+    return dt.date.today().isoformat()
