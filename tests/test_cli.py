@@ -79,3 +79,79 @@ def test_missing_file_and_bad_config_exit_2(tmp_path):
 def test_quiet_prints_nothing_on_success(tmp_path):
     r = gridcover("validate", _clean_ledger(tmp_path / "ok.csv"), "--quiet")
     assert r.returncode == 0 and r.stdout == ""
+
+
+PLAN_FILES = {"enterprises.csv", "rejects.csv", "grids.geojson", "branches.csv", "coverage.csv", "gaps.csv",
+              "plan.xlsx", "map.html", "run.json"}
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    r = gridcover("demo", "--out", out, "--quiet")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_demo_writes_every_contract_file(demo_dir):
+    assert PLAN_FILES <= {p.name for p in demo_dir.iterdir()}
+    assert not list(demo_dir.rglob(".*.tmp"))
+    ent = pd.read_csv(demo_dir / "enterprises.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(ent.columns) == ["uscc", "name", "township", "park", "unit", "lon", "lat", "precision",
+                                 "size_class", "grid_id", "branch_id", "action", "gaps"]
+    rejects = pd.read_csv(demo_dir / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    run = json.loads((demo_dir / "run.json").read_text(encoding="utf-8"))
+    assert len(ent) + len(rejects) == run["counts"]["input_rows"] == 2010
+    assert {"ingest", "geocode", "partition"} <= set(run["timings_s"])
+    assert run["inputs"]["ledger"]["sha256"] and run["config"]["rules"]["joint_max_units"] == 5
+    branches = pd.read_csv(demo_dir / "branches.csv", encoding="utf-8-sig", dtype=str)
+    assert list(branches.columns) == ["branch_id", "grid_id", "status", "uscc", "members", "max_distance_m"]
+    assert set(branches.status) <= {"new", "kept", "split"}
+    cov = pd.read_csv(demo_dir / "coverage.csv", encoding="utf-8-sig")
+    total = cov[cov.unit_type == "total"].iloc[0]
+    # park and township rows partition the total
+    assert cov[cov.unit_type != "total"].enterprises.sum() == total.enterprises == len(ent)
+    assert total.org_rate_after >= total.org_rate_before
+
+
+def test_plan_is_deterministic_and_matches_demo(demo_dir, tmp_path):
+    out = tmp_path / "plan"
+    r = gridcover("plan", datasets.get_path("ledger"), "--townships", datasets.get_path("townships"),
+                  "--parks", datasets.get_path("parks"), "--gazetteer", datasets.get_path("gazetteer"),
+                  "--service-centres", datasets.get_path("service_centres"),
+                  "--instructors", datasets.get_path("instructors"), "--out", out, "--no-maps", "--quiet")
+    assert r.returncode == 0, r.stderr
+    for name in ("enterprises.csv", "grids.geojson", "branches.csv", "coverage.csv", "gaps.csv", "rejects.csv"):
+        assert (out / name).read_bytes() == (demo_dir / name).read_bytes(), name
+
+
+def test_plan_needs_townships_and_reports_a_missing_file(tmp_path):
+    r = gridcover("plan", datasets.get_path("ledger"), "--out", tmp_path / "o")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = gridcover("plan", datasets.get_path("ledger"), "--townships", tmp_path / "none.geojson", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("gridcover: error:")
+    assert not (tmp_path / "o" / "run.json").exists()
+
+
+def test_map_rerenders_a_saved_plan(demo_dir, tmp_path):
+    r = gridcover("map", demo_dir, "--out", tmp_path / "m", "--basemap", "none", "--no-per-unit")
+    assert r.returncode == 0, r.stderr
+    html = (tmp_path / "m" / "map.html").read_text(encoding="utf-8")
+    assert "<script src=\"http" not in html and "L.map" in html
+
+
+def test_diff_of_a_ledger_with_itself_is_empty_and_with_a_change_is_not(tmp_path):
+    src = datasets.get_path("ledger")
+    table = pd.read_excel(src, header=1, dtype=str, engine="calamine")
+    changed = table.drop(index=[0, 1]).copy()
+    changed.loc[5, "职工人数"] = "999"
+    new = tmp_path / "new.csv"
+    changed.to_csv(new, index=False, encoding="utf-8-sig")
+    r = gridcover("diff", src, new, "--out", tmp_path / "d", "--townships", datasets.get_path("townships"),
+                  "--parks", datasets.get_path("parks"), "--gazetteer", datasets.get_path("gazetteer"))
+    assert r.returncode == 0, r.stderr
+    closed = pd.read_csv(tmp_path / "d" / "closed.csv", encoding="utf-8-sig", dtype=str)
+    assert set(closed.uscc) == {table.iloc[0, 0].strip().upper().replace(" ", ""),
+                                table.iloc[1, 0].strip().upper().replace(" ", "")}
+    chg = pd.read_csv(tmp_path / "d" / "changed.csv", encoding="utf-8-sig", dtype=str)
+    assert ((chg.field == "staff") & (chg.new == "999")).sum() == 1

@@ -78,7 +78,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def ledger() -> pd.DataFrame:
-    df = pd.read_excel(datasets.get_path("ledger"), header=1, dtype=object)
+    df = pd.read_excel(datasets.get_path("ledger"), header=1, dtype=object, engine="openpyxl")
     df["uscc"] = df["统一社会信用代码"].astype(str).str.upper().str.replace(" ", "", regex=False)
     df["staff"] = [_count(v) for v in df["职工人数"]]
     df["members"] = [_count(v) for v in df["正式党员数"]]
