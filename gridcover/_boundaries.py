@@ -92,7 +92,23 @@ def _voronoi_cells(sites: NDArray[np.float64], envelope: BaseGeometry) -> NDArra
     if len(cells) != len(sites):
         msg = f"Voronoi diagram has {len(cells)} cells for {len(sites)} sites"
         raise RuntimeError(msg)
+    # sites on a small circle are co-circular, a Voronoi degeneracy: GEOS may return a
+    # zero-length edge with a sliver cell or a self-touching cell; repair those few
+    odd = (shapely.get_type_id(cells) != 3) | ~shapely.is_valid(cells)
+    if odd.any():
+        cells[odd] = [_polygonal(shapely.make_valid(c)) for c in cells[odd]]
     return cells
+
+
+def _dissolve(cells: NDArray[np.object_]) -> BaseGeometry:
+    """Union of one grid's Voronoi cells (an exact coverage; overlay when GEOS refuses it)."""
+    try:
+        merged = shapely.coverage_union_all(cells)
+        if shapely.is_valid(merged):
+            return merged
+    except shapely.errors.GEOSException:
+        pass
+    return shapely.union_all(cells)
 
 
 def _merge_orphans(polys: list[BaseGeometry], sites: NDArray[np.float64],
@@ -171,7 +187,7 @@ def grid_polygons(xy: ArrayLike, labels: ArrayLike, unit: BaseGeometry, *,
     cells = _voronoi_cells(sites, envelope)
     order = np.argsort(site_lab, kind="stable")
     bounds = np.searchsorted(site_lab[order], np.arange(k + 1))
-    merged = np.array([shapely.coverage_union_all(cells[order[bounds[g]:bounds[g + 1]]])
+    merged = np.array([_dissolve(cells[order[bounds[g]:bounds[g + 1]]])
                        for g in range(k)], dtype=object)
     if to_unit is not None:
         merged = shapely.transform(merged, to_unit)

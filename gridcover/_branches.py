@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,6 +56,14 @@ NODE_LIMIT = 40_000
 COMPLETION_BREADTH = 10
 #: Depth of the augmenting search for left-over member units.
 AUGMENT_DEPTH = 3
+#: Nearest neighbours (within the O7 distance) a candidate considers as partners.
+NEIGHBOUR_CAP = 48
+#: Candidates in one window of the exact local improvement (ruin and recreate).
+WINDOW = 14
+#: Node limit of the exact search inside one window.
+WINDOW_NODES = 4_000
+#: Passes of the window improvement over the unplaced candidates.
+WINDOW_PASSES = 2
 #: Fillers examined per ejection attempt (bounds the fill on large candidate sets).
 EJECT_BUDGET = 40
 _EPS = 1e-6
@@ -90,11 +99,13 @@ def branch_max_distance(xy: ArrayLike) -> float:
 
 
 class _Neighbours:
-    """Neighbours within the O7 distance, from a KD-tree, computed when first needed."""
+    """Nearest neighbours within the O7 distance (at most :data:`NEIGHBOUR_CAP`, nearest
+    first), from a KD-tree, computed when first needed."""
 
-    def __init__(self, xy: NDArray[np.float64], radius: float) -> None:
+    def __init__(self, xy: NDArray[np.float64], radius: float, cap: int) -> None:
         self.xy = xy
         self.radius = radius
+        self.k = min(cap + 1, len(xy))
         self.tree = cKDTree(xy) if len(xy) else None
         self.cache: dict[int, list[int]] = {}
 
@@ -102,9 +113,12 @@ class _Neighbours:
         todo = [u for u in units if u not in self.cache]
         if not todo or self.tree is None:
             return
-        found = self.tree.query_ball_point(self.xy[todo], r=self.radius, return_sorted=True)
-        for u, lst in zip(todo, found, strict=True):
-            self.cache[u] = [j for j in lst if j != u]
+        dist, idx = self.tree.query(self.xy[todo], k=self.k, distance_upper_bound=self.radius)
+        dist = np.asarray(dist).reshape(len(todo), self.k)
+        idx = np.asarray(idx).reshape(len(todo), self.k)
+        ok = np.isfinite(dist)
+        for row, u in enumerate(todo):
+            self.cache[u] = [j for j in idx[row][ok[row]].tolist() if j != u]
 
     def __getitem__(self, u: int) -> list[int]:
         if u not in self.cache:
@@ -127,7 +141,7 @@ class _Packer:
         self.max_units = max_units
         self.min_members = min_members
         self.r2 = (max_distance + _EPS) ** 2
-        self.nbrs = _Neighbours(xy, max_distance + _EPS)
+        self.nbrs = _Neighbours(xy, max_distance + _EPS, NEIGHBOUR_CAP)
         self.label = [-1] * self.n
         self.units: dict[int, list[int]] = {}
         self.bmem: dict[int, int] = {}
@@ -488,6 +502,73 @@ def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> list[list
     return best
 
 
+# --- exact local improvement ------------------------------------------------------------------
+def _solve_small(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> list[list[int]] | None:
+    """Greedy then exact on a small packer; branches when better than ``incumbent``."""
+    p.form_cores()
+    p.fill()
+    p.split_large()
+    p.finalize()
+    greedy = p.score()
+    found = _exact(p, max(greedy, incumbent), node_limit)
+    if found is not None:
+        return found
+    if greedy > incumbent:
+        return [list(v) for v in p.units.values()]
+    return None
+
+
+def _improve_windows(p: _Packer, *, window: int = WINDOW, node_limit: int = WINDOW_NODES,
+                     passes: int = WINDOW_PASSES) -> None:
+    """Ruin and recreate around each unplaced candidate: the nearest ``window`` candidates
+    (whole branches only) are re-packed exactly; the result is kept when it covers more
+    (or as many in more branches). The cover never decreases."""
+    if p.n <= window or p.nbrs.tree is None:
+        return
+    pts = np.c_[p.x, p.y]
+    k = min(p.n, 3 * window)
+    for _ in range(passes):
+        improved = False
+        seeds = [u for u in range(p.n) if p.label[u] == -1]
+        if not seeds:
+            return
+        _, near = p.nbrs.tree.query(pts[seeds], k=k)
+        near = np.asarray(near).reshape(len(seeds), k)
+        for row, s in enumerate(seeds):
+            if p.label[s] != -1:
+                continue
+            win: list[int] = []
+            taken: set[int] = set()
+            for v in near[row].tolist():
+                if v in taken:
+                    continue
+                b = p.label[v]
+                group = [v] if b == -1 else (None if b in p.locked else list(p.units[b]))
+                if group is None or len(win) + len(group) > window:
+                    continue
+                win.extend(group)
+                taken.update(group)
+                if len(win) >= window:
+                    break
+            inside = {p.label[v] for v in win if p.label[v] >= 0}
+            current = (sum(len(p.units[b]) for b in inside), len(inside))
+            sub = _Packer(pts[win], np.asarray([p.m[v] for v in win]), [p.ind[v] for v in win],
+                          [p.grp[v] for v in win], max_units=p.max_units, min_members=p.min_members,
+                          max_distance=math.sqrt(p.r2) - _EPS)
+            if upper_bound(sub.m, max_units=p.max_units, min_members=p.min_members) <= current:
+                continue
+            found = _solve_small(sub, current, node_limit)
+            if found is None:
+                continue
+            for b in inside:
+                p.dissolve(b)
+            for units in found:
+                p.new([win[i] for i in units])
+            improved = True
+        if not improved:
+            return
+
+
 # --- public functions ------------------------------------------------------------------------
 def _arrays(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None
             ) -> tuple[NDArray[np.float64], NDArray[np.int64], list[str]]:
@@ -506,7 +587,7 @@ def _arrays(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None
 def pack_branches(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None = None, *,
                   group: ArrayLike | None = None, max_units: int = 5, min_members: int = 3,
                   max_distance: float = 3000.0, exact_max: int = EXACT_MAX,
-                  node_limit: int = NODE_LIMIT) -> NDArray[np.int64]:
+                  node_limit: int = NODE_LIMIT, improve: bool = True) -> NDArray[np.int64]:
     """Pack candidates into joint branches (O5–O7), maximising the enterprises covered.
 
     Parameters
@@ -528,6 +609,8 @@ def pack_branches(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None 
         below the upper bound.
     node_limit
         Node limit of the exact search.
+    improve
+        Run the exact window improvement on larger sets (never lowers the cover).
 
     Returns
     -------
@@ -550,6 +633,8 @@ def pack_branches(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None 
     p.fill()
     p.split_large()
     p.finalize()
+    if p.n > exact_max and improve:
+        _improve_windows(p)
     if p.n <= exact_max:
         found = _exact(p, p.score(), node_limit)
         if found is not None:

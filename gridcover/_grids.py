@@ -165,8 +165,9 @@ def _principal_axis(pts: NDArray[np.float64], w: NDArray[np.int64]) -> NDArray[n
 
 
 def _cut(order_w: NDArray[np.int64], order_cap: NDArray[np.int64], k1: int, k2: int, *,
-         min_size: int, max_size: int, min_members: int) -> int:
-    """Number of items (in axis order) that go to the first side."""
+         min_size: int, max_size: int, min_members: int) -> NDArray[np.bool_]:
+    """Which items (in axis order) go to the first side of the cut."""
+    m = len(order_w)
     cw = np.cumsum(order_w)[:-1]  # left weight when cutting after position j
     n = int(order_w.sum())
     lo = max(k1 * min_size, n - k2 * max_size)
@@ -182,7 +183,25 @@ def _cut(order_w: NDArray[np.int64], order_cap: NDArray[np.int64], k1: int, k2: 
     target = n * k1 / (k1 + k2)
     # lexicographic: size bounds, then member floor, then balance, then position
     key = np.lexsort((np.arange(len(cw)), np.abs(cw - target), -score, size_violation))
-    return int(key[0]) + 1
+    j = int(key[0]) + 1
+    left = np.zeros(m, dtype=bool)
+    left[:j] = True
+    if size_violation[key[0]] > 0 and lo <= hi:
+        # a heavy item (a branch kept whole) jumps over the window: take items in axis
+        # order, passing over any that would overflow, until the left side is big enough
+        goal = min(max(round(target), lo), hi)
+        left[:] = False
+        acc = 0
+        for t in range(m):
+            if acc >= goal:
+                break
+            if acc + int(order_w[t]) <= hi:
+                left[t] = True
+                acc += int(order_w[t])
+        if not lo <= acc <= hi or left.all() or not left.any():
+            left[:] = False
+            left[:j] = True
+    return left
 
 
 def _bisect(pts: NDArray[np.float64], w: NDArray[np.int64], cap: NDArray[np.int64], k: int, *,
@@ -201,10 +220,10 @@ def _bisect(pts: NDArray[np.float64], w: NDArray[np.int64], cap: NDArray[np.int6
         k2 = kk - k1
         proj = pts[idx] @ _principal_axis(pts[idx], w[idx])
         order = idx[np.lexsort((idx, proj))]
-        j = _cut(w[order], cap[order], k1, k2, min_size=min_size, max_size=max_size,
-                 min_members=min_members)
-        stack.append((order[j:], k2))
-        stack.append((order[:j], k1))
+        left = _cut(w[order], cap[order], k1, k2, min_size=min_size, max_size=max_size,
+                    min_members=min_members)
+        stack.append((order[~left], k2))
+        stack.append((order[left], k1))
     return labels
 
 

@@ -9,12 +9,13 @@ a polygon, and every enterprise gets exactly one organisation action.
 
 Decisions (documented here, tested in ``tests/test_partition.py``)
 ------------------------------------------------------------------
-* **Joint branches form inside a grid** (O9: every grid forms a branch, so a branch's
-  units share a grid). Candidates that fit no branch of their own grid may then, as a
-  fallback, form or join a branch with candidates of neighbouring grids of the same
-  unit, still within 3 km pairwise (O7). Such a branch belongs to the grid holding
-  most of its units (``branches.grid_id``); the units keep their own ``grid_id``.
-  Module switch :data:`CROSS_GRID_FALLBACK`.
+* **Every joint branch lies inside one grid** (O9: every grid forms a branch, so a
+  branch's units share a grid; ``branches.grid_id`` is that grid). Joint branches are
+  packed over the whole unit first (the 3 km rule, O7, decides who can join whom, not
+  a grid line drawn before), then the grids are drawn around them (a branch is one
+  item of the grid clustering), then each grid's candidates are re-packed exactly and
+  the better packing kept. Packing inside grids drawn first lost up to a fifth of the
+  cover in the benchmark (bench/RESULTS_partition.md).
 * **Existing joint organisations** (``org_type`` joint, grouped by ``org_name``; a
   blank name is a group of one) that obey O6 (≤ 5 units, ≥ 3 formal members) and O7
   (one unit, ≤ 3 km pairwise between located units) are kept (status ``kept``, action
@@ -39,6 +40,8 @@ Decisions (documented here, tested in ``tests/test_partition.py``)
 
 Work is per unit (:func:`partition_unit`, usable on its own, e.g. on Dask); the only
 cross-unit step is checking existing joint organisations (:func:`joint_status`).
+Kept joint organisations are one item of the grid clustering too, so their eligible
+units share a grid.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from ._boundaries import grid_polygons
-from ._branches import branch_max_distance, fill_branches, pack_branches
+from ._branches import branch_max_distance, pack_branches, upper_bound
 from ._grids import cluster_grids
 from ._leaders import LEADER_INSTRUCTOR, LEADER_MEMBER, leader_reason, rank_leaders
 from .config import Config
@@ -81,9 +84,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Let candidates left over in their grid form or join branches with neighbouring grids
-#: of the same unit (within the O7 distance). Candidate Config field.
-CROSS_GRID_FALLBACK = True
 #: Preferred grid size; None means the middle of the O10 bounds. Candidate Config field.
 GRID_TARGET_SIZE: float | None = None
 #: Leader candidates listed per grid (RULES.md: keep the top 3).
@@ -365,15 +365,7 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
     action, origin = _base_actions(df, jstatus, griddable, config)
     grid = np.full(n, -1, dtype=np.int64)
 
-    # --- grids (O9, O10): items = enterprises, kept joint groups held together ----------------
-    gidx = np.flatnonzero(griddable)
-    kept_keys = np.where(jstatus[gidx] == "kept", jkey[gidx], "")
-    together = np.where(kept_keys != "", "K" + kept_keys.astype(str), "").astype(object)
-    grid[gidx], k = _cluster(xy[gidx], members[gidx], together, config)
-    width = max(2, len(str(k)))
-    grid_ids = [f"{unit}-G{g + 1:0{width}d}" for g in range(k)]
-
-    # --- joint branches (O5–O8) -------------------------------------------------------------------
+    # --- joint branches (O5–O7), packed over the whole unit ------------------------------------
     branch = np.full(n, -1, dtype=np.int64)
     status: list[str] = []
     kept_rows = np.flatnonzero(jstatus == "kept")
@@ -384,30 +376,22 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
     industry = df["industry"].to_numpy(dtype=object)
     rules = {"max_units": config.joint_max_units, "min_members": config.joint_min_members,
              "max_distance": config.joint_max_distance_m}
-    if len(cand):
-        order = cand[np.argsort(grid[cand], kind="stable")]
-        starts = np.flatnonzero(np.r_[True, np.diff(grid[order]) != 0])
-        for part in np.split(order, starts[1:]):
-            if len(part) < 2:
-                continue
-            lab = pack_branches(xy[part], members[part], industry[part], **rules)
-            for b in range(int(lab.max()) + 1):
-                branch[part[lab == b]] = len(status)
-                status.append("new")
-        if CROSS_GRID_FALLBACK and k > 1:
-            _cross_grid(cand, xy, members, industry, grid, branch, status, rules)
-            in_branch = gidx[branch[gidx] >= 0]
-            spans = pd.Series(grid[in_branch]).groupby(branch[in_branch]).nunique()
-            if (spans > 1).any():
-                # O9: re-draw the grids around the branches so each branch lies in one grid
-                together = np.where(branch[gidx] >= 0, "B" + branch[gidx].astype(str), "").astype(object)
-                grid[gidx], _ = _cluster(xy[gidx], members[gidx], together, config, n_grids=k)
-                left = cand[branch[cand] < 0]
-                if len(left):
-                    units = np.r_[cand[branch[cand] >= 0], left]
-                    new = fill_branches(xy[units], members[units], branch[units], industry[units],
-                                        group=grid[units], same_group=True, **rules)
-                    branch[units] = new
+    if len(cand) >= 2:
+        lab = pack_branches(xy[cand], members[cand], industry[cand], **rules)
+        for b in range(int(lab.max()) + 1):
+            branch[cand[lab == b]] = len(status)
+            status.append("new")
+
+    # --- grids (O9, O10) drawn around the branches: a branch lies in one grid -----------------
+    gidx = np.flatnonzero(griddable)
+    together = np.where(branch[gidx] >= 0, "B" + branch[gidx].astype(str), "").astype(object)
+    grid[gidx], k = _cluster(xy[gidx], members[gidx], together, config)
+    width = max(2, len(str(k)))
+    grid_ids = [f"{unit}-G{g + 1:0{width}d}" for g in range(k)]
+
+    # --- each grid re-packed exactly when that covers more (never less) -----------------------
+    if len(cand) >= 2 and k > 1:
+        _repack_grids(cand, xy, members, industry, grid, branch, status, rules)
     for b in range(len(status)):
         if status[b] == "new" and np.any(origin[branch == b] == "split"):
             status[b] = "split"
@@ -448,26 +432,28 @@ def _cluster(xy: NDArray[np.float64], members: NDArray[np.int64], together: NDAr
     return labels[item_of], int(labels.max()) + 1
 
 
-def _cross_grid(cand: NDArray[np.int64], xy: NDArray[np.float64], members: NDArray[np.int64],
-                industry: NDArray[np.object_], grid: NDArray[np.int64], branch: NDArray[np.int64],
-                status: list[str], rules: dict[str, Any]) -> None:
-    """Fallback (O7 still holds): left-overs form branches across grids, then join any with room."""
-    left = cand[branch[cand] < 0]
-    if len(left) >= 2:
-        lab = pack_branches(xy[left], members[left], industry[left], group=grid[left], **rules)
-        for b in range(int(lab.max()) + 1):
-            branch[left[lab == b]] = len(status)
+def _repack_grids(cand: NDArray[np.int64], xy: NDArray[np.float64], members: NDArray[np.int64],
+                  industry: NDArray[np.object_], grid: NDArray[np.int64], branch: NDArray[np.int64],
+                  status: list[str], rules: dict[str, Any]) -> None:
+    """Per grid, the exact packing of its candidates replaces the current one when better."""
+    order = cand[np.argsort(grid[cand], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, np.diff(grid[order]) != 0])
+    for part in np.split(order, starts[1:]):
+        if len(part) < 2:
+            continue
+        current_b = sorted(set(branch[part][branch[part] >= 0].tolist()))
+        current = (int(np.sum(branch[part] >= 0)), len(current_b))
+        bound = upper_bound(members[part], max_units=rules["max_units"], min_members=rules["min_members"])
+        if current >= bound:
+            continue
+        lab = pack_branches(xy[part], members[part], industry[part], **rules)
+        found = (int(np.sum(lab >= 0)), int(lab.max()) + 1 if len(lab) and lab.max() >= 0 else 0)
+        if found <= current:
+            continue
+        branch[part] = -1  # dissolved branches keep their (now empty) slot in ``status``
+        for b in range(found[1]):
+            branch[part[lab == b]] = len(status)
             status.append("new")
-    left = cand[branch[cand] < 0]
-    if not len(left):
-        return
-    pool = cand[branch[cand] >= 0]
-    if not len(pool):
-        return
-    units = np.r_[pool, left]
-    labels = np.r_[branch[pool], np.full(len(left), -1)]
-    new = fill_branches(xy[units], members[units], labels, industry[units], group=grid[units], **rules)
-    branch[units] = new  # ejection chains may move placed units between branches too
 
 
 def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np.int64],
