@@ -28,7 +28,6 @@ import shapely
 from scipy.spatial import cKDTree
 from shapely.geometry import box
 
-import gridcover.maps
 from gridcover import Config, Plan
 from gridcover._uscc import check_char
 from gridcover.maps import coverage_map, map_html
@@ -237,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         build = time.perf_counter() - t
         path = out / f"map_{n}{'_detail' if force else ''}.html"
         path.write_text(page, encoding="utf-8")
-        mode = "aggregate (clustered)" if n > default_max and not force else "detail"
+        mode = "aggregate (clustered)" if n > plan.config.map_detail_max else "detail"
         mode += " (forced)" if force else ""
         load = zoom = math.nan
         errors: list[str] = []

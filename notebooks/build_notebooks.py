@@ -19,11 +19,11 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib import font_manager
 
 import gridcover as gc
 
 # Chinese labels in charts: use a CJK font when one is installed (Debian: fonts-noto-cjk).
-from matplotlib import font_manager
 for family in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei"):
     if any(f.name == family for f in font_manager.fontManager.ttflist):
         plt.rcParams["font.family"] = family
@@ -149,7 +149,7 @@ results = {name: pd.DataFrame([{name: v, **measure(gc.Config().replace(**{name: 
            for name, values in sweeps.items()}
 results["joint_max_distance_m"]"""),
     ("code", """fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-for ax, (name, df) in zip(axes, results.items()):
+for ax, (name, df) in zip(axes, results.items(), strict=True):
     ax.plot(df[name], df.org_rate_after, marker="o", color="tab:blue")
     ax.set_xlabel(name)
     ax.set_ylabel("org coverage after (M1)", color="tab:blue")
@@ -193,6 +193,7 @@ print("heuristic staff covered:", sites.new_staff_covered.sum(), " exact optimum
 sites.drop(columns="geometry")"""),
     ("code", """import folium
 
+
 def catchment_map(centres, new_sites=None):
     lat, lon = plan.enterprises.lat.mean(), plan.enterprises.lon.mean()
     m = folium.Map(location=[lat, lon], zoom_start=10, tiles=None)
@@ -207,6 +208,7 @@ def catchment_map(centres, new_sites=None):
     for row in located.itertuples():
         folium.CircleMarker([row.lat, row.lon], radius=1, color="#555").add_to(m)
     return m
+
 
 catchment_map(centres, sites)"""),
     ("md", "## Funding estimate (经费测算, the “15311” policy), before and after the plan"),
@@ -228,7 +230,11 @@ Each quarter the ledger changes: enterprises open and close, move, hire, gain me
 form organisations. This notebook makes a modified copy of the sample ledger (as next
 quarter's ledger would be), compares the two, and shows how coverage moved."""),
     ("code", SETUP),
-    ("code", """import numpy as np
+    ("code", """import unicodedata
+
+import numpy as np
+
+from gridcover._uscc import make_uscc
 
 inputs = gc.sample_inputs()
 # the sample ledger: a title row, then the Chinese header row
@@ -238,7 +244,8 @@ new_table = old_table.copy()
 closed = rng.choice(len(new_table), size=25, replace=False)            # 25 closed
 new_table = new_table.drop(index=new_table.index[closed])
 grow = new_table.sample(40, random_state=1).index                      # 40 hired staff
-import unicodedata
+
+
 def count(values):  # ledger counts are messy: "25人", full-width "２５"
     text = values.astype(str).map(lambda v: unicodedata.normalize("NFKC", v))
     return pd.to_numeric(text.str.extract(r"(\\d+)")[0], errors="coerce")
@@ -249,7 +256,6 @@ new_table.loc[organised, "党组织组建方式"] = "单独建"                 
 movers = new_table[new_table["经度"].notna()].sample(10, random_state=2).index
 new_table.loc[movers, "经度"] = (pd.to_numeric(new_table.loc[movers, "经度"]) + 0.01).round(6).astype(str)
 added = old_table.sample(12, random_state=3).copy()                     # 12 new enterprises
-from gridcover._uscc import make_uscc
 added["统一社会信用代码"] = [make_uscc(rng, "350799") for _ in range(len(added))]
 added["企业名称"] = [f"新设企业{i + 1}有限公司" for i in range(len(added))]
 new_table = pd.concat([new_table, added], ignore_index=True)
