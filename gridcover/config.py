@@ -77,6 +77,7 @@ class Config:
     instructor_capacity: int = _f(3, "resources", "W1: enterprises one instructor covers.")
     instructors_cross_units: bool = _f(False, "resources", "W2: allow an instructor to serve another unit.")
     new_sites_k: int = _f(3, "resources", "W3: new service-centre sites to propose.")
+    diff_move_threshold_m: float = _f(200.0, "resources", "Quarterly diff: a point that moved farther than this is a move, metres.")
     # --- funding (the 15311 policy) -------------------------------------------------
     fund_committee: float = _f(10000.0, "funding", "Yuan a year per primary committee.")
     fund_general_branch: float = _f(5000.0, "funding", "Yuan a year per general branch.")

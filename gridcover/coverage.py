@@ -120,7 +120,10 @@ def coverage_flags(plan: Plan) -> pd.DataFrame:
     org_after = org_core_after | (attached_after & attached_counts)  # M1 after
     assigned = pd.Series(False, index=ent.index)
     if plan.instructors is not None and "uscc" in plan.instructors and len(plan.instructors):
-        assigned = ent.index.to_series().astype(str).isin(set(plan.instructors["uscc"].astype(str)))
+        named = plan.instructors
+        if "instructor" in named:
+            named = named[named["instructor"].fillna("").astype(str).ne("")]
+        assigned = ent.index.to_series().astype(str).isin(set(named["uscc"].astype(str)))
         assigned.index = ent.index
     work_after = (org_core_after | attached_after | instructor | action.eq("instructor")
                   | assigned | action.eq("not_gridded"))  # M2 after, with E2 backstop

@@ -2,7 +2,7 @@
 
 :func:`diff_ledgers` compares last quarter's and this quarter's ledgers, both after
 geocoding and classification, by 统一社会信用代码 (uscc): enterprises added, closed
-(in the old ledger, not in the new), moved (more than :data:`MOVE_THRESHOLD_M`
+(in the old ledger, not in the new), moved (more than ``Config.diff_move_threshold_m``
 metres), and changed staff / members / organisation / instructor, with a per-unit
 summary that includes the coverage change (M1/M2 as each ledger stands).
 :func:`write_diff` writes the five tables as CSV files (UTF-8 with BOM, atomically);
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 #: An enterprise whose point moved more than this many metres is reported as moved.
 #: (A candidate Config field ``diff_move_threshold_m``.)
+#: Default of ``Config.diff_move_threshold_m``.
 MOVE_THRESHOLD_M: Final = 200.0
 #: Fields whose change is reported, one row per changed field.
 CHANGE_FIELDS: Final = ("staff", "members", "org_type", "org_name", "instructor")
@@ -72,7 +73,7 @@ class LedgerDiff:
         Enterprises in the old ledger only (same columns, as in the old ledger).
     moved
         Enterprises located in both whose point moved more than
-        :data:`MOVE_THRESHOLD_M`: ``uscc, name, unit_type, unit`` (new),
+        ``Config.diff_move_threshold_m`` (200 m): ``uscc, name, unit_type, unit`` (new),
         ``unit_old, lon_old, lat_old, lon_new, lat_new, distance_m`` (great-circle),
         ``precision_old, precision_new`` (a move from a village-level to an exact
         point is often a better address, not a new site).
@@ -222,7 +223,7 @@ def diff_ledgers(old: Ledger | pd.DataFrame, new: Ledger | pd.DataFrame, *,
     lon0, lat0 = _coords(ao)
     lon1, lat1 = _coords(bo)
     dist = haversine_m(lon0, lat0, lon1, lat1)
-    moved_mask = ~np.isnan(dist) & (dist > MOVE_THRESHOLD_M)
+    moved_mask = ~np.isnan(dist) & (dist > config.diff_move_threshold_m)
     moved = pd.DataFrame({
         "uscc": pd.array(list(both[moved_mask]), dtype="str"),
         "name": _text(bo, "name").to_numpy()[moved_mask],
