@@ -118,11 +118,15 @@ def milp_optimum(xy: np.ndarray, m: np.ndarray, time_limit: float) -> dict[str, 
         return {"cover": float("nan"), "branches": float("nan"), "bound": float("nan"), "seconds": secs,
                 "optimal": False}
     x = np.round(res.x).astype(int)
+    labels = np.full(n, -1)
+    for (i, a), k in var.items():
+        if x[k]:
+            labels[i] = a
     cover = int(sum(x[var[p]] for p in pairs))
     nb = int(sum(x[var[(a, a)]] for a in by_anchor))
     bound = -res.mip_dual_bound / (n + 1) if res.mip_dual_bound is not None else cover
     return {"cover": cover, "branches": nb, "bound": min(float(np.floor(bound + 1e-9)), n),
-            "seconds": secs, "optimal": res.status == 0}
+            "seconds": secs, "optimal": res.status == 0, "labels": labels}
 
 
 def markdown(df: pd.DataFrame) -> str:

@@ -7,38 +7,54 @@ each other (O7, pairwise). The objective, lexicographically:
 
 1. the number of enterprises covered (in some branch);
 2. the number of branches (among equal cover, more and smaller branches);
-3. tie-breaks: same GB/T 4754 section (O7 preference), then the same group (the same
-   grid, when packing across grids), then nearer.
+3. tie-breaks in the O5 order 地域相邻、行业相近: the same group (grid) when given, near
+   (in distance bands), then the same GB/T 4754 section.
 
 Algorithm
 ---------
+The candidates split into groups linked by the O7 distance (connected components of
+the nearest-neighbour graph; a branch never spans two). Per group:
+
 1. *Cores*: member-holding candidates, most members first and most constrained first,
    take the completion with the least member waste (a 2-member unit takes a 1-member
-   partner; 1-member units form triples), preferring constrained, same-section, near
-   partners. An augmenting search (like Kuhn's matching) then lets a left-over member
-   unit replace a partner in an existing core when the freed partner can start or join
-   another core.
-2. *Fill*: the remaining candidates (member-less ones and left-over members) join cores
-   with room, most constrained first, with a one-step ejection chain when every
-   reachable branch is full.
-3. *Split*: a branch with members for two is split in two when both halves stay valid.
-4. *Exact*: when the candidates are few (≤ :data:`EXACT_MAX`, e.g. one grid) and the
-   greedy cover is below the geometry-free upper bound, a branch-and-bound search over
-   all packings proves or improves it (node-limited).
+   partner; 1-member units form triples) that can end up covering the most candidates
+   (its "reach": units plus free candidates compatible with all of them, bitmasks),
+   then near partners. An augmenting search (like Kuhn's matching) lets a left-over
+   member unit replace a partner in a core when the freed partner can start another.
+2. *Fill*: the rest join cores with room: candidates with at most two options first,
+   then nearest pair first (a heap), then a one-step ejection chain for who is left.
+3. *Split*: a branch with members for two is split when both halves stay valid.
+4. *Restarts*: groups up to :data:`RESTART_MAX_N` candidates run the greedy
+   :data:`RESTARTS` times with seeded tie-break noise (odd restarts rank reach before
+   waste: a 2+2+1 core can cover more than two 2+1 cores can fill); the best is kept.
+5. *Exact*: a group of at most :data:`EXACT_MAX` candidates (one grid holds at most 15)
+   below the geometry-free upper bound gets a branch-and-bound search over all
+   packings (node-limited); larger groups get a ruin-and-recreate pass that re-solves
+   windows of the nearest :data:`WINDOW` candidates (whole branches) exactly around
+   every unplaced candidate and branch with room, under a node budget per candidate.
+   Neither ever lowers the cover.
+6. *Tighten*: fillers far from their branch move to, or swap into, a nearer branch
+   (same cover, more compact branches and hence grids).
 
-Neighbours come from a KD-tree (``scipy.spatial.cKDTree``), never an N×N matrix, so the
-same code packs a grid of 15 or the left-overs of a whole unit.
+Neighbours come from a KD-tree (``scipy.spatial.cKDTree``, the nearest
+:data:`NEIGHBOUR_CAP` within the O7 distance), never an N×N matrix, so the same code
+packs a grid of 15 or a unit of 10,000 candidates. Deterministic: every order has an
+index tie-break and the restart noise is seeded.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 __all__ = [
@@ -59,11 +75,27 @@ AUGMENT_DEPTH = 3
 #: Nearest neighbours (within the O7 distance) a candidate considers as partners.
 NEIGHBOUR_CAP = 48
 #: Candidates in one window of the exact local improvement (ruin and recreate).
-WINDOW = 14
+WINDOW = 24
 #: Node limit of the exact search inside one window.
-WINDOW_NODES = 4_000
+WINDOW_NODES = 20_000
 #: Passes of the window improvement over the unplaced candidates.
-WINDOW_PASSES = 2
+WINDOW_PASSES = 3
+#: Node budget of the whole window improvement, per candidate (groups up to
+#: RESTART_MAX_N candidates; larger ones get LARGE_WINDOW_BUDGET and small windows).
+WINDOW_BUDGET = 2_000
+LARGE_WINDOW_BUDGET = 50
+#: Greedy restarts (perturbed tie-breaks) on a group of linked candidates; best kept.
+RESTARTS = 8
+#: Largest group of linked candidates that gets the restarts.
+RESTART_MAX_N = 400
+#: Core partners: distance bands (m); nearer bands first once waste and reach tie.
+PARTNER_BAND_M = 500.0
+#: Tighten: fillers at least this far (m) from their branch's centre look for a nearer one.
+TIGHTEN_M = 800.0
+#: Fill: candidates with at most this many branches to choose from go first.
+CONSTRAINED = 2
+#: Fill: distance bands (m) inside which the same GB/T 4754 section is preferred.
+FILL_BAND_M = 500.0
 #: Fillers examined per ejection attempt (bounds the fill on large candidate sets).
 EJECT_BUDGET = 40
 _EPS = 1e-6
@@ -131,8 +163,14 @@ class _Packer:
 
     def __init__(self, xy: NDArray[np.float64], members: NDArray[np.int64], industry: Sequence[str],
                  group: Sequence[int] | None, *, max_units: int, min_members: int,
-                 max_distance: float) -> None:
+                 max_distance: float, restart: int = 0) -> None:
         self.n = len(xy)
+        # restart 0 is the plain greedy; others perturb its tie-breaks (seeded, deterministic)
+        self.noise = (np.random.default_rng(restart).random(self.n) * 2).tolist() if restart else [0.0] * self.n
+        self.member_first = 1
+        # odd restarts put a core's reach (the candidates it can end up covering) before
+        # member waste: a 2+2+1 core may cover more than two 2+1 cores can fill
+        self.waste_first = restart % 2 == 0
         self.x = xy[:, 0].tolist()
         self.y = xy[:, 1].tolist()
         self.m = [int(v) for v in members]
@@ -148,6 +186,8 @@ class _Packer:
         self.locked: set[int] = set()
         self._next = 0
         self._deg: list[int] = []
+        self._masks: dict[int, int] = {}
+        self._free = (1 << self.n) - 1  # bitmask of candidates in no branch
         self._near: dict[int, list[int]] = {}
         self._roomset: set[int] = set()
         self.same_group = False
@@ -173,6 +213,7 @@ class _Packer:
         return b
 
     def add(self, u: int, b: int) -> None:
+        self._free &= ~(1 << u)
         self.units[b].append(u)
         self.bmem[b] += self.m[u]
         self.label[u] = b
@@ -183,6 +224,7 @@ class _Packer:
         self.units[b].remove(u)
         self.bmem[b] -= self.m[u]
         self.label[u] = -1
+        self._free |= 1 << u
         if not self.units[b]:
             del self.units[b], self.bmem[b]
         self._update_room(b)
@@ -203,36 +245,60 @@ class _Packer:
         return [j for j in self.nbrs[u] if self.label[j] == -1 and self.m[j] > 0]
 
     # --- 1. cores -------------------------------------------------------------------------
+    def mask(self, u: int) -> int:
+        """Bitmask of u and the neighbours it may share a branch with (O7)."""
+        bits = self._masks.get(u)
+        if bits is None:
+            bits = 1 << u
+            for j in self.nbrs[u]:
+                bits |= 1 << j
+            self._masks[u] = bits
+        return bits
+
     def completion(self, s: int, pool: Sequence[int]) -> list[int] | None:
-        """Partners from ``pool`` that complete a core around seed s, least waste first."""
+        """Partners from ``pool`` that complete a core around seed s.
+
+        Preference: least member waste (keeps the number of branches up), then the most
+        enterprises the core can end up covering (its units plus the free candidates
+        compatible with all of them, up to the unit cap), then fewer partners, then
+        constrained, same-section and near partners.
+        """
         need = self.min_members - self.m[s]
         if need <= 0:
             return []
         deg = self._deg
-        ranked = sorted(pool, key=lambda p: (deg[p], self.ind[p] != self.ind[s] or not self.ind[s],
-                                             self.d2(s, p), p))[:COMPLETION_BREADTH]
+        ranked = sorted(pool, key=lambda p: (self.grp[p] != self.grp[s], self.d2(s, p), p))[:COMPLETION_BREADTH]
         best: tuple[tuple[float, ...], list[int]] | None = None
-        for size in range(1, self.max_units):
+        base = self.mask(s) & self._free & ~(1 << s)
+        for size in range(1, min(need + (0 if self.waste_first else 1), self.max_units - 1) + 1):
             for combo in itertools.combinations(ranked, size):
                 total = sum(self.m[p] for p in combo)
                 if total < need:
                     continue
                 if size > 1 and not all(self.ok(a, b) for a, b in itertools.combinations(combo, 2)):
                     continue
-                key = (total - need, size, sum(deg[p] for p in combo),
+                common = base
+                for p in combo:
+                    common &= self.mask(p) & ~(1 << p)
+                room = self.max_units - 1 - size
+                reach = size + 1 + min(common.bit_count(), room)
+                other = sum(1 for p in combo if self.grp[p] != self.grp[s])
+                near = max(math.sqrt(self.d2(s, p)) for p in combo) // PARTNER_BAND_M
+                waste = total - need
+                head = (waste, other, -reach) if self.waste_first else (-reach, waste, other)
+                key = (*head, size, near,
+                       sum(deg[p] + self.noise[p] for p in combo),
                        -sum(1 for p in combo if self.ind[s] and self.ind[p] == self.ind[s]),
                        max(self.d2(s, p) for p in combo), *combo)
                 if best is None or key < best[0]:
                     best = (key, list(combo))
-            if best is not None and best[0][0] == 0:
-                break  # a waste-free completion with the fewest partners
         return None if best is None else best[1]
 
     def form_cores(self) -> None:
         self.nbrs.compute(range(self.n))
         self._deg = [sum(1 for j in self.nbrs[i] if self.m[j] > 0) for i in range(self.n)]
         seeds = sorted((i for i in range(self.n) if self.m[i] > 0 and self.label[i] == -1),
-                       key=lambda i: (-self.m[i], self._deg[i], i))
+                       key=lambda i: (-self.m[i] * self.member_first, self._deg[i] + self.noise[i], i))
         for s in seeds:
             if self.label[s] != -1:
                 continue
@@ -303,6 +369,13 @@ class _Packer:
             self._roomset.discard(b)
 
     def fill(self, free: Sequence[int] | None = None) -> None:
+        """Candidates join branches with room (O6/O7).
+
+        Candidates with at most :data:`CONSTRAINED` options go first, fewest options
+        first (that keeps the cover up); the others then join by nearest pair first
+        (地域相邻: compact branches, hence compact grids); who is left tries a one-step
+        ejection chain.
+        """
         self._near = {}
         self._roomset = {b for b in self.units if self._has_room(b)}
         todo = [u for u in (range(self.n) if free is None else free) if self.label[u] == -1]
@@ -310,16 +383,44 @@ class _Packer:
         options = {u: len(self.open_branches(u)) for u in todo}
         todo.sort(key=lambda u: (options[u], u))
         for u in todo:
+            if options[u] > CONSTRAINED:
+                break
+            if self.label[u] == -1:
+                self._join_best(u)
+        heap: list[tuple[tuple[float, ...], int, int]] = []
+        for u in todo:
+            if options[u] > CONSTRAINED and self.label[u] == -1:
+                self._push(heap, u)
+        while heap:
+            _, u, b = heapq.heappop(heap)
             if self.label[u] != -1:
                 continue
-            cands = self.open_branches(u)
-            if cands:
-                b = min(cands, key=lambda b: (self.grp[self.units[b][0]] != self.grp[u],
-                                              -self.same_ind(u, b), len(self.units[b]),
-                                              self.spread(u, b), b))
+            if b in self._roomset and self.fits(u, b):
                 self.add(u, b)
-            elif self._roomset and any(self.d2(u, self.units[b][0]) <= 4 * self.r2 for b in self._roomset):
-                self._eject_into(u)  # some branch with room lies within two steps
+            else:
+                self._push(heap, u)
+        for u in todo:
+            if self.label[u] == -1:
+                self._join_best(u)
+
+    def _push(self, heap: list[tuple[tuple[float, ...], int, int]], u: int) -> None:
+        cands = self.open_branches(u)
+        if cands:
+            b = min(cands, key=lambda b: self._fill_key(u, b))
+            heapq.heappush(heap, (self._fill_key(u, b), u, b))
+
+    def _join_best(self, u: int) -> None:
+        cands = self.open_branches(u)
+        if cands:
+            self.add(u, min(cands, key=lambda b: self._fill_key(u, b)))
+        elif self._roomset and any(self.d2(u, self.units[b][0]) <= 4 * self.r2 for b in self._roomset):
+            self._eject_into(u)  # some branch with room lies within two steps
+
+    def _fill_key(self, u: int, b: int) -> tuple[float, ...]:
+        """O5 order: same group (grid), near (地域相邻, in bands), same section (行业相近), small."""
+        spread = math.sqrt(self.spread(u, b))
+        return (self.grp[self.units[b][0]] != self.grp[u], spread // FILL_BAND_M, -self.same_ind(u, b),
+                len(self.units[b]), spread, b)
 
     def _eject_into(self, u: int) -> bool:
         """One-step ejection chain: u takes the place of a filler that moves elsewhere."""
@@ -341,6 +442,61 @@ class _Packer:
                     return True
                 if budget <= 0:
                     return False
+        return False
+
+    # --- 2b. tighten ------------------------------------------------------------------------
+    def _centre(self, b: int, skip: int = -1) -> tuple[float, float]:
+        units = [v for v in self.units[b] if v != skip]
+        return (sum(self.x[v] for v in units) / len(units), sum(self.y[v] for v in units) / len(units))
+
+    def _dist_to(self, u: int, c: tuple[float, float]) -> float:
+        return math.hypot(self.x[u] - c[0], self.y[u] - c[1])
+
+    def tighten(self, rounds: int = 2) -> None:
+        """地域相邻: a filler far from its branch moves to, or swaps with a filler of, a
+        nearer branch when O6/O7 still hold and the two distances to the branch centres
+        shrink; the cover never changes."""
+        for _ in range(rounds):
+            moved = False
+            for b in sorted(self.units):
+                if b in self.locked or b not in self.units:
+                    continue
+                for f in list(self.units[b]):
+                    if self.label[f] != b or len(self.units[b]) <= 2 or self.bmem[b] - self.m[f] < self.min_members:
+                        continue
+                    own = self._dist_to(f, self._centre(b, skip=f))
+                    if own < TIGHTEN_M:
+                        continue
+                    if self._relocate(f, b, own):
+                        moved = True
+            if not moved:
+                return
+
+    def _relocate(self, f: int, b: int, own: float) -> bool:
+        for c in self.near_branches(f):
+            if c == b or c not in self.units or c in self.locked:
+                continue
+            cc = self._centre(c)
+            there = self._dist_to(f, cc)
+            if there >= own:
+                continue
+            if len(self.units[c]) < self.max_units and self.fits(f, c):
+                self.remove(f)
+                self.add(f, c)
+                return True
+            bc = self._centre(b, skip=f)
+            for g in self.units[c]:
+                if self.bmem[c] - self.m[g] + self.m[f] < self.min_members \
+                        or self.bmem[b] - self.m[f] + self.m[g] < self.min_members:
+                    continue
+                gain = own + self._dist_to(g, self._centre(c, skip=g)) - self._dist_to(f, self._centre(c, skip=g)) \
+                    - self._dist_to(g, bc)
+                if gain > 1.0 and self.fits(f, c, skip=g) and self.fits(g, b, skip=f):
+                    self.remove(f)
+                    self.remove(g)
+                    self.add(f, c)
+                    self.add(g, b)
+                    return True
         return False
 
     # --- 3. split ---------------------------------------------------------------------------
@@ -393,28 +549,35 @@ def _spread2(p: _Packer, units: Sequence[int]) -> float:
 
 
 # --- exact search ---------------------------------------------------------------------------
-def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> list[list[int]] | None:
+def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> tuple[list[list[int]] | None, int]:
     """Branch and bound over all packings of a small candidate set.
 
+    Member-holding candidates are placed first (into an open branch, a new branch, or
+    none); then the branches short of members are dropped and the member-less candidates
+    fill the rest. Bounds: a member phase can end with at most ``(members left) // M``
+    valid branches of at most K units; a fill phase covers at most the room left, and
+    only candidates that fit some branch with room.
+
     Returns the branches of a packing strictly better than ``incumbent`` in (cover,
-    branches), or None when none exists or the node limit was hit first.
+    branches) or None (none exists, or the node limit was hit first), and the nodes used.
     """
     n = p.n
-    compat = [0] * n
-    for i in range(n):
-        mask = 1 << i
-        for j in p.nbrs[i]:
-            mask |= 1 << j
-        compat[i] = mask
-    mem_units = sorted((i for i in range(n) if p.m[i] > 0), key=lambda i: (-p.m[i], bin(compat[i]).count("1"), i))
-    zero_units = sorted((i for i in range(n) if p.m[i] == 0), key=lambda i: (bin(compat[i]).count("1"), i))
+    compat = [p.mask(i) for i in range(n)]
+    mem_units = sorted((i for i in range(n) if p.m[i] > 0),
+                       key=lambda i: (-p.m[i], compat[i].bit_count(), i))
+    zero_units = sorted((i for i in range(n) if p.m[i] == 0), key=lambda i: (compat[i].bit_count(), i))
     order = mem_units + zero_units
     nm = len(mem_units)
+    suffix_mem = [0] * (nm + 1)
+    for t in range(nm - 1, -1, -1):
+        suffix_mem[t] = suffix_mem[t + 1] + p.m[order[t]]
+    zero_after = [0] * (n + 1)  # bitmask of the zero units at positions >= t
+    for t in range(n - 1, nm - 1, -1):
+        zero_after[t] = zero_after[t + 1] | (1 << order[t])
     ub = upper_bound(p.m, max_units=p.max_units, min_members=p.min_members)
     best_val = list(incumbent)
     best: list[list[int]] | None = None
     nodes = 0
-    # branch state: units, allowed mask, members
     b_units: list[list[int]] = []
     b_allow: list[int] = []
     b_mem: list[int] = []
@@ -423,17 +586,14 @@ def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> list[list
     class _Stop(Exception):
         pass
 
-    def better(cover: int, nb: int) -> bool:
-        return (cover, nb) > (best_val[0], best_val[1])
-
-    def leaf() -> None:
+    def leaf(valid: list[int]) -> None:
         nonlocal best
-        valid = [k for k in range(len(b_units)) if b_mem[k] >= M and len(b_units[k]) >= 2]
-        cover = sum(len(b_units[k]) for k in valid)
-        if better(cover, len(valid)):
-            best_val[0], best_val[1] = cover, len(valid)
-            best = [list(b_units[k]) for k in valid]
-            if (cover, len(valid)) >= ub:
+        ok = [k for k in valid if len(b_units[k]) >= 2]
+        cover = sum(len(b_units[k]) for k in ok)
+        if (cover, len(ok)) > (best_val[0], best_val[1]):
+            best_val[0], best_val[1] = cover, len(ok)
+            best = [list(b_units[k]) for k in ok]
+            if (cover, len(ok)) >= ub:
                 raise _Stop
 
     def zero_phase(pos: int, valid: list[int]) -> None:
@@ -442,17 +602,21 @@ def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> list[list
         if nodes > node_limit:
             raise _Stop
         covered = sum(len(b_units[k]) for k in valid)
-        room = sum(K - len(b_units[k]) for k in valid)
-        if covered + min(n - pos, room) < best_val[0]:
+        open_ = [k for k in valid if len(b_units[k]) < K]
+        reach = 0
+        for k in open_:
+            reach |= b_allow[k]
+        can = (reach & zero_after[pos]).bit_count()
+        room = sum(K - len(b_units[k]) for k in open_)
+        bound = covered + min(can, room)
+        if (bound, len(valid)) <= (best_val[0], best_val[1]):
             return
-        if covered + min(n - pos, room) == best_val[0] and len(valid) <= best_val[1]:
-            return
-        if pos == n:
-            leaf()
+        if pos == n or not can or not room:
+            leaf(valid)
             return
         u = order[pos]
-        for k in sorted(valid, key=lambda k: (len(b_units[k]), k)):
-            if len(b_units[k]) < K and (b_allow[k] >> u) & 1:
+        for k in sorted(open_, key=lambda k: (len(b_units[k]), k)):
+            if (b_allow[k] >> u) & 1:
                 b_units[k].append(u)
                 saved = b_allow[k]
                 b_allow[k] &= compat[u]
@@ -466,11 +630,12 @@ def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> list[list
         nodes += 1
         if nodes > node_limit:
             raise _Stop
-        if placed + (n - pos) < best_val[0]:
+        max_branches = (sum(b_mem) + suffix_mem[pos]) // M
+        bound = min(placed + (n - pos), K * max_branches)
+        if (bound, max_branches) <= (best_val[0], best_val[1]):
             return
         if pos == nm:
-            valid = [k for k in range(len(b_units)) if b_mem[k] >= M]
-            zero_phase(pos, valid)
+            zero_phase(pos, [k for k in range(len(b_units)) if b_mem[k] >= M])
             return
         u = order[pos]
         for k in range(len(b_units)):
@@ -492,34 +657,35 @@ def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> list[list
         b_mem.pop()
         member_phase(pos + 1, placed)
 
-    if incumbent >= ub:
-        return None
+    if tuple(incumbent) >= ub:
+        return None, 0
     try:
         member_phase(0, 0)
     except _Stop:
         if nodes > node_limit:
             logger.debug("exact branch search stopped at the node limit (%d candidates)", n)
-    return best
+    return best, nodes
 
 
 # --- exact local improvement ------------------------------------------------------------------
-def _solve_small(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> list[list[int]] | None:
+def _solve_small(p: _Packer, incumbent: tuple[int, int], node_limit: int
+                 ) -> tuple[list[list[int]] | None, int]:
     """Greedy then exact on a small packer; branches when better than ``incumbent``."""
     p.form_cores()
     p.fill()
     p.split_large()
     p.finalize()
     greedy = p.score()
-    found = _exact(p, max(greedy, incumbent), node_limit)
+    found, nodes = _exact(p, max(greedy, incumbent), node_limit)
     if found is not None:
-        return found
+        return found, nodes
     if greedy > incumbent:
-        return [list(v) for v in p.units.values()]
-    return None
+        return [list(v) for v in p.units.values()], nodes
+    return None, nodes
 
 
 def _improve_windows(p: _Packer, *, window: int = WINDOW, node_limit: int = WINDOW_NODES,
-                     passes: int = WINDOW_PASSES) -> None:
+                     passes: int = WINDOW_PASSES, budget: int = WINDOW_BUDGET) -> None:
     """Ruin and recreate around each unplaced candidate: the nearest ``window`` candidates
     (whole branches only) are re-packed exactly; the result is kept when it covers more
     (or as many in more branches). The cover never decreases."""
@@ -527,15 +693,19 @@ def _improve_windows(p: _Packer, *, window: int = WINDOW, node_limit: int = WIND
         return
     pts = np.c_[p.x, p.y]
     k = min(p.n, 3 * window)
+    budget *= p.n
     for _ in range(passes):
         improved = False
+        # seeds: unplaced candidates, then one unit of each branch that still has room
         seeds = [u for u in range(p.n) if p.label[u] == -1]
         if not seeds:
             return
+        seeds += [min(v) for b, v in sorted(p.units.items())
+                  if b not in p.locked and len(v) < p.max_units]
         _, near = p.nbrs.tree.query(pts[seeds], k=k)
         near = np.asarray(near).reshape(len(seeds), k)
         for row, s in enumerate(seeds):
-            if p.label[s] != -1:
+            if p.label[s] != -1 and (p.label[s] in p.locked or len(p.units[p.label[s]]) >= p.max_units):
                 continue
             win: list[int] = []
             taken: set[int] = set()
@@ -557,7 +727,11 @@ def _improve_windows(p: _Packer, *, window: int = WINDOW, node_limit: int = WIND
                           max_distance=math.sqrt(p.r2) - _EPS)
             if upper_bound(sub.m, max_units=p.max_units, min_members=p.min_members) <= current:
                 continue
-            found = _solve_small(sub, current, node_limit)
+            found, used = _solve_small(sub, current, min(node_limit, budget))
+            budget -= used + 1
+            if budget <= 0:
+                logger.debug("window improvement stopped at its node budget (%d candidates)", p.n)
+                return
             if found is None:
                 continue
             for b in inside:
@@ -625,18 +799,69 @@ def pack_branches(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None 
     [0, 0, 0, 0, -1]
     """
     pts, m, ind = _arrays(xy, members, industry)
-    p = _Packer(pts, m, ind, None if group is None else np.asarray(group).tolist(),
-                max_units=max_units, min_members=min_members, max_distance=max_distance)
-    if p.n == 0:
-        return np.zeros(0, dtype=np.int64)
-    p.form_cores()
-    p.fill()
-    p.split_large()
-    p.finalize()
+    grp = [0] * len(pts) if group is None else np.asarray(group).tolist()
+    out = np.full(len(pts), -1, dtype=np.int64)
+    rules = {"max_units": max_units, "min_members": min_members, "max_distance": max_distance}
+    for comp in _components(pts, max_distance):
+        if len(comp) < 2:
+            continue
+        sub = comp.tolist()
+        lab = _pack_component(pts[comp], m[comp], [ind[i] for i in sub], [grp[i] for i in sub], rules,
+                              exact_max=exact_max, node_limit=node_limit, improve=improve)
+        out[comp[lab >= 0]] = lab[lab >= 0] + (out.max() + 1 if (out >= 0).any() else 0)
+    # renumber by each branch's smallest candidate
+    found = np.flatnonzero(out >= 0)
+    if len(found):
+        first: dict[int, int] = {}
+        for i in found.tolist():
+            first.setdefault(int(out[i]), i)
+        rank = {b: r for r, b in enumerate(sorted(first, key=first.__getitem__))}
+        out[found] = [rank[int(b)] for b in out[found]]
+    return out
+
+
+def _components(pts: NDArray[np.float64], max_distance: float) -> list[NDArray[np.int64]]:
+    """Groups of candidates linked by the O7 distance (through the nearest neighbours)."""
+    n = len(pts)
+    if n <= 1:
+        return [np.arange(n)]
+    k = min(NEIGHBOUR_CAP + 1, n)
+    dist, idx = cKDTree(pts).query(pts, k=k, distance_upper_bound=max_distance + _EPS)
+    dist = np.asarray(dist).reshape(n, k)
+    idx = np.asarray(idx).reshape(n, k)
+    ok = np.isfinite(dist)
+    rows = np.repeat(np.arange(n), k)[ok.ravel()]
+    graph = coo_matrix((np.ones(len(rows)), (rows, idx.ravel()[ok.ravel()])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    order = np.argsort(comp, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(comp[order]) != 0])
+    return sorted(np.split(order, starts[1:]), key=lambda c: int(c[0]))
+
+
+def _pack_component(pts: NDArray[np.float64], m: NDArray[np.int64], ind: list[str], grp: list[int],
+                    rules: dict[str, Any], *, exact_max: int, node_limit: int, improve: bool
+                    ) -> NDArray[np.int64]:
+    restarts = RESTARTS if len(pts) <= RESTART_MAX_N else 1
+    best: _Packer | None = None
+    for r in range(restarts):
+        p = _Packer(pts, m, ind, grp, restart=r, **rules)
+        p.form_cores()
+        p.fill()
+        p.split_large()
+        p.finalize()
+        if best is None or p.score() > best.score():
+            best = p
+        if best.score() >= upper_bound(m, max_units=rules["max_units"], min_members=rules["min_members"]):
+            break
+    assert best is not None
+    p = best
     if p.n > exact_max and improve:
-        _improve_windows(p)
+        if p.n <= RESTART_MAX_N:  # sparse groups: where the greedy leaves gaps, search wider
+            _improve_windows(p, window=WINDOW, node_limit=WINDOW_NODES, budget=WINDOW_BUDGET)
+        else:  # large dense groups mostly reach the bound already: a light pass
+            _improve_windows(p, window=EXACT_MAX - 2, node_limit=WINDOW_NODES // 4, budget=LARGE_WINDOW_BUDGET)
     if p.n <= exact_max:
-        found = _exact(p, p.score(), node_limit)
+        found, _ = _exact(p, p.score(), node_limit)
         if found is not None:
             for b in list(p.units):
                 p.dissolve(b)
@@ -645,6 +870,8 @@ def pack_branches(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None 
             p.fill()  # keeps the exact cover; settles tie-breaks of the member-less units
             p.split_large()
             p.finalize()
+    p._near = {}
+    p.tighten()
     return p.labels()
 
 

@@ -376,14 +376,18 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
     industry = df["industry"].to_numpy(dtype=object)
     rules = {"max_units": config.joint_max_units, "min_members": config.joint_min_members,
              "max_distance": config.joint_max_distance_m}
+    gidx = np.flatnonzero(griddable)
     if len(cand) >= 2:
-        lab = pack_branches(xy[cand], members[cand], industry[cand], **rules)
+        # compact first-pass grids guide the packing (same grid preferred), not bind it
+        first = np.full(n, -1, dtype=np.int64)
+        kept_items = np.where(branch[gidx] >= 0, "B" + branch[gidx].astype(str), "").astype(object)
+        first[gidx], _ = _cluster(xy[gidx], members[gidx], kept_items, config)
+        lab = pack_branches(xy[cand], members[cand], industry[cand], group=first[cand], **rules)
         for b in range(int(lab.max()) + 1):
             branch[cand[lab == b]] = len(status)
             status.append("new")
 
     # --- grids (O9, O10) drawn around the branches: a branch lies in one grid -----------------
-    gidx = np.flatnonzero(griddable)
     together = np.where(branch[gidx] >= 0, "B" + branch[gidx].astype(str), "").astype(object)
     grid[gidx], k = _cluster(xy[gidx], members[gidx], together, config)
     width = max(2, len(str(k)))

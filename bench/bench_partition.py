@@ -1,0 +1,272 @@
+"""Grids: gridcover's partition versus peers on the same synthetic counties.
+
+Run: ``python bench/bench_partition.py [--sizes 500 2000 10000 100000] [--peer-timeout 90]``
+
+Instances: synthetic counties with N grid-eligible enterprises in 10 units (8 townships
+as Voronoi cells of a square county, 2 parks taken out of them), clustered points
+(Gaussian clusters around town centres, plus 10% scattered), county side growing with
+√N so density stays county-like; formal members realistic, most 0–2 (P: 0 → 0.55,
+1 → 0.20, 2 → 0.10, 3–6 → 0.10, 7–49 → 0.045, 50+ → 0.005). Seeded: every method sees
+the same instance.
+
+Methods, each in its own subprocess with a time limit (peak memory = that process's
+max RSS, Python and libraries included):
+
+* ``gridcover``: the whole :func:`gridcover.partition.partition` (grids, joint branches,
+  leaders, polygons, actions), per unit;
+* ``gridcover grids``: the grid core alone (:func:`gridcover._grids.cluster_grids` per
+  unit, no branches kept whole), the like-for-like comparison with the peers;
+* ``max-p``: spopt ``MaxPHeuristic`` over the whole county, floor = 3 formal members,
+  KNN (k=8) contiguity, numpy's RNG seeded (PITFALLS.md);
+* ``kmeans-constrained``: ``KMeansConstrained(size_min=5, size_max=15, n_init=1)`` over
+  the county, ``n_clusters = ceil(N / 10)``;
+* ``agglomerative``: scikit-learn ``AgglomerativeClustering(ward)`` with a KNN (k=8)
+  connectivity graph over the county, ``n_clusters = ceil(N / 10)``.
+
+Peers do not know the units (that is the point of the "crosses a unit" column); they
+are skipped at N = 100,000 (max-p needs a dense N×N matrix: 1.4 GB and 150 s at 10,000;
+k-means-constrained 154 s at 10,000 — PITFALLS.md) and stopped at ``--peer-timeout``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+MIN_SIZE, MAX_SIZE, FLOOR = 5, 15, 3
+LON0, LAT0 = 118.0, 24.5
+M_LON, M_LAT = 101_300.0, 110_900.0  # metres per degree near 24.5° N
+
+
+# --- instances --------------------------------------------------------------------------------------
+def county(n: int, seed: int = 7):
+    """Enterprises (the partition's input table) and units of a synthetic county."""
+    import geopandas as gpd
+    import shapely
+
+    rng = np.random.default_rng(seed + n)
+    side = 40_000.0 * math.sqrt(max(n, 500) / 2000)
+    box = shapely.box(0, 0, side, side)
+    seeds = rng.uniform(0.1 * side, 0.9 * side, (8, 2))
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=box))
+    towns = [shapely.intersection(c, box) for c in cells]
+    parks = [shapely.Point(*seeds[i] + side * 0.03).buffer(side * 0.05) for i in (0, 1)]
+    units_m = [*parks, *[shapely.difference(t, shapely.union_all(parks)) for t in towns]]
+    names = ["园区1", "园区2", *[f"镇{i + 1}" for i in range(8)]]
+    kinds = ["park", "park", *["township"] * 8]
+    # points: clusters around town seeds and parks, 10% scattered
+    k_clusters = max(10, n // 120)
+    centres = np.r_[seeds, [np.asarray(p.centroid.coords[0]) for p in parks],
+                    rng.uniform(0.05 * side, 0.95 * side, (k_clusters - 10, 2))]
+    which = rng.integers(0, len(centres), n)
+    xy = centres[which] + rng.normal(0, side * 0.025, (n, 2))
+    scatter = rng.random(n) < 0.1
+    xy[scatter] = rng.uniform(0, side, (int(scatter.sum()), 2))
+    xy = np.clip(xy, 1.0, side - 1.0)
+    to_deg = lambda c: np.c_[LON0 + c[:, 0] / M_LON, LAT0 + c[:, 1] / M_LAT]  # noqa: E731
+    units = gpd.GeoDataFrame({"unit": names, "unit_type": kinds, "township": ""},
+                             geometry=[shapely.transform(u, to_deg) for u in units_m], crs="EPSG:4326")
+    ll = to_deg(xy)
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(ll[:, 0], ll[:, 1]), crs="EPSG:4326")
+    hit = gpd.sjoin(pts, units, predicate="intersects", how="left")
+    hit = hit[~hit.index.duplicated()]
+    unit = hit["unit"].fillna("").to_numpy()
+    members = rng.choice([0, 1, 2, 3, 4, 5, 6, 10, 20, 40, 80],
+                         p=[0.55, 0.2, 0.1, 0.04, 0.025, 0.02, 0.015, 0.02, 0.015, 0.01, 0.005], size=n)
+    org = np.where((members >= 3) & (rng.random(n) < 0.5), "own", "none")
+    ent = pd.DataFrame({
+        "name": [f"企业{i}" for i in range(n)], "lon": ll[:, 0], "lat": ll[:, 1], "unit": unit,
+        "unit_type": np.where(np.isin(unit, names[:2]), "park", "township"),
+        "eligible": True, "staff": np.maximum(members, rng.integers(6, 300, n)), "members": members,
+        "probationary": 0, "org_type": org, "org_name": "", "industry": rng.choice(list("CFGIL"), n),
+        "investor_member": rng.random(n) < 0.08,
+    }, index=pd.Index([f"B{n:06d}{i:07d}" for i in range(n)], name="uscc"))
+    return ent, units, xy
+
+
+# --- metrics ----------------------------------------------------------------------------------------------
+def metrics(labels: np.ndarray, xy: np.ndarray, members: np.ndarray, unit: np.ndarray) -> dict:
+    labels = np.asarray(labels)
+    k = int(labels.max()) + 1
+    sizes = np.bincount(labels, minlength=k)
+    gm = np.bincount(labels, weights=members, minlength=k)
+    cx = np.bincount(labels, weights=xy[:, 0], minlength=k) / np.maximum(sizes, 1)
+    cy = np.bincount(labels, weights=xy[:, 1], minlength=k) / np.maximum(sizes, 1)
+    d = np.hypot(xy[:, 0] - cx[labels], xy[:, 1] - cy[labels])
+    units_per = pd.Series(unit).groupby(labels).nunique().reindex(range(k)).fillna(0)
+    present = sizes > 0
+    return {
+        "grids": int(present.sum()),
+        "in size bounds": float(((sizes >= MIN_SIZE) & (sizes <= MAX_SIZE))[present].mean()),
+        "member floor met": float((gm >= FLOOR)[present].mean()),
+        "grids meeting floor": int(((gm >= FLOOR) & present).sum()),
+        "cross a unit": float((units_per > 1)[present].mean()),
+        "mean dist m": float(d.mean()),
+        "max dist m": float(d.max()),
+    }
+
+
+# --- workers (run in a subprocess) ---------------------------------------------------------------------------
+def _ours_full(ent, units, xy):
+    from gridcover import Ledger
+    from gridcover.partition import partition
+
+    plan = partition(Ledger(ent), units=units)
+    gid = plan.enterprises["grid_id"].to_numpy()
+    _, labels = np.unique(gid, return_inverse=True)
+    extra = {"branches": int(len(plan.branches)),
+             "in branch": int((plan.enterprises["branch_id"] != "").sum())}
+    return labels, extra
+
+
+def _ours_grids(ent, units, xy):
+    from gridcover._grids import cluster_grids
+
+    labels = np.zeros(len(ent), dtype=np.int64)
+    offset = 0
+    unit = ent["unit"].to_numpy()
+    for name in sorted(set(unit)):
+        idx = np.flatnonzero(unit == name)
+        lab = cluster_grids(xy[idx], members=ent["members"].to_numpy()[idx], min_size=MIN_SIZE,
+                            max_size=MAX_SIZE, min_members=FLOOR)
+        labels[idx] = lab + offset
+        offset += int(lab.max()) + 1
+    return labels, {}
+
+
+def _maxp(ent, units, xy):
+    import geopandas as gpd
+    from libpysal.weights import KNN
+    from spopt.region import MaxPHeuristic
+
+    np.random.seed(0)  # MaxPHeuristic uses numpy's global RNG (PITFALLS.md)
+    gdf = gpd.GeoDataFrame({"x": xy[:, 0], "y": xy[:, 1], "members": ent["members"].to_numpy().astype(float)},
+                           geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]))
+    w = KNN.from_dataframe(gdf, k=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MaxPHeuristic(gdf, w, ["x", "y"], "members", FLOOR, top_n=2)
+        model.solve()
+    return np.asarray(model.labels_) - np.min(model.labels_), {}
+
+
+def _kmeans_constrained(ent, units, xy):
+    from k_means_constrained import KMeansConstrained
+
+    k = math.ceil(len(xy) / 10)
+    model = KMeansConstrained(n_clusters=k, size_min=MIN_SIZE, size_max=MAX_SIZE, n_init=1, random_state=0)
+    return model.fit_predict(xy), {}
+
+
+def _agglomerative(ent, units, xy):
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.neighbors import kneighbors_graph
+
+    k = math.ceil(len(xy) / 10)
+    graph = kneighbors_graph(xy, 8, include_self=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = AgglomerativeClustering(n_clusters=k, connectivity=graph, linkage="ward")
+        return model.fit_predict(xy), {}
+
+
+METHODS = {"gridcover": _ours_full, "gridcover grids": _ours_grids, "max-p": _maxp,
+           "kmeans-constrained": _kmeans_constrained, "agglomerative": _agglomerative}
+
+
+def worker(method: str, n: int) -> None:
+    ent, units, xy = county(n)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    labels, extra = METHODS[method](ent, units, xy)
+    secs = time.perf_counter() - t0
+    out = {"seconds": secs, "peak MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "base MB": base_rss / 1024, **extra,
+           **metrics(labels, xy, ent["members"].to_numpy(), ent["unit"].to_numpy())}
+    print("RESULT " + json.dumps(out))
+
+
+# --- driver -------------------------------------------------------------------------------------------------------
+def markdown(df: pd.DataFrame) -> str:
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def run(method: str, n: int, timeout: float) -> dict:
+    cmd = [sys.executable, __file__, "--worker", method, str(n)]
+    t0 = time.perf_counter()
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"note": f"stopped at {timeout:.0f} s"}
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    tail = (done.stderr.strip().splitlines() or ["no output"])[-1][:80]
+    return {"note": f"failed after {time.perf_counter() - t0:.0f} s: {tail}"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 10000, 100000])
+    parser.add_argument("--peer-timeout", type=float, default=90.0)
+    parser.add_argument("--ours-timeout", type=float, default=600.0)
+    parser.add_argument("--worker", nargs=2, metavar=("METHOD", "N"))
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]))
+        return
+    rows = []
+    for n in args.sizes:
+        for method in METHODS:
+            ours = method.startswith("gridcover")
+            if not ours and n >= 100_000:
+                res = {"note": "skipped at 100,000 (see PITFALLS.md: dense N×N / N×k work)"}
+            else:
+                res = run(method, n, args.ours_timeout if ours else args.peer_timeout)
+            print(f"N={n} {method}: {res}", file=sys.stderr)
+            rows.append({"N": n, "method": method, **res})
+    table = pd.DataFrame(rows)
+    cols = ["N", "method", "seconds", "peak MB", "grids", "in size bounds", "member floor met",
+            "grids meeting floor", "cross a unit", "mean dist m", "max dist m", "note"]
+    for c in cols:
+        if c not in table:
+            table[c] = ""
+    show = table[cols].copy()
+    for c, fmt in (("seconds", "{:.2f}"), ("peak MB", "{:.0f}"), ("in size bounds", "{:.1%}"),
+                   ("member floor met", "{:.1%}"), ("cross a unit", "{:.1%}"), ("mean dist m", "{:.0f}"),
+                   ("max dist m", "{:.0f}")):
+        show[c] = [fmt.format(v) if isinstance(v, int | float) and not pd.isna(v) else "" for v in show[c]]
+    for c in ("grids", "grids meeting floor"):
+        show[c] = [str(int(v)) if isinstance(v, int | float) and not pd.isna(v) else "" for v in show[c]]
+    show["note"] = show["note"].fillna("")
+    print("### Grids versus peers\n")
+    print(markdown(show))
+    ours = table[(table["method"] == "gridcover") & table["seconds"].notna()]
+    if len(ours) >= 2:
+        slope = np.polyfit(np.log(ours["N"].astype(float)), np.log(ours["seconds"].astype(float)), 1)[0]
+        print(f"\nFitted growth of gridcover's partition time: N^{slope:.2f} "
+              f"(sizes {', '.join(str(int(v)) for v in ours['N'])}).")
+    extra = table[table["method"] == "gridcover"][["N", "branches", "in branch"]] if "branches" in table else None
+    if extra is not None and len(extra):
+        print("\nJoint branches proposed by gridcover: " + "; ".join(
+            f"N={int(r.N)}: {int(r.branches)} branches, {int(r._3)} enterprises in them"
+            for r in extra.itertuples()))
+
+
+if __name__ == "__main__":
+    main()
