@@ -151,7 +151,7 @@ def _maxp(ent, units, xy):
     from libpysal.weights import KNN
     from spopt.region import MaxPHeuristic
 
-    np.random.seed(0)  # MaxPHeuristic uses numpy's global RNG (PITFALLS.md)
+    np.random.seed(0)  # noqa: NPY002 - MaxPHeuristic uses numpy's global RNG (PITFALLS.md)
     gdf = gpd.GeoDataFrame({"x": xy[:, 0], "y": xy[:, 1], "members": ent["members"].to_numpy().astype(float)},
                            geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]))
     w = KNN.from_dataframe(gdf, k=8)

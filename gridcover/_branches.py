@@ -754,7 +754,8 @@ def _arrays(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None
     if not np.all(np.isfinite(pts)):
         msg = "joint-branch packing needs finite coordinates for every candidate"
         raise ValueError(msg)
-    ind = [""] * len(pts) if industry is None else ["" if v is None else str(v) for v in industry]
+    values = [] if industry is None else np.asarray(industry, dtype=object).reshape(-1).tolist()
+    ind = [""] * len(pts) if industry is None else ["" if v is None else str(v) for v in values]
     return pts, m, ind
 
 

@@ -324,13 +324,13 @@ def _repair_floor(pts: NDArray[np.float64], w: NDArray[np.int64], mem: NDArray[n
                         best = (d, int(i), int(zeros[np.lexsort((zeros, dz))[0]]))
             if best is None:
                 break
-            _, i, z = best
-            h = int(labels[i])
-            labels[i] = g
-            size[h] -= int(w[i])
-            size[g] += int(w[i])
-            gmem[h] -= int(mem[i])
-            gmem[g] += int(mem[i])
+            _, donor, z = best
+            h = int(labels[donor])  # the donor grid
+            labels[donor] = g
+            size[h] -= int(w[donor])
+            size[g] += int(w[donor])
+            gmem[h] -= int(mem[donor])
+            gmem[g] += int(mem[donor])
             if z >= 0:
                 labels[z] = h
                 size[g] -= int(w[z])

@@ -374,15 +374,14 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
         status.append("kept")
     cand = np.flatnonzero(origin != "")
     industry = df["industry"].to_numpy(dtype=object)
-    rules = {"max_units": config.joint_max_units, "min_members": config.joint_min_members,
-             "max_distance": config.joint_max_distance_m}
+    rules = _Rules(config.joint_max_units, config.joint_min_members, config.joint_max_distance_m)
     gidx = np.flatnonzero(griddable)
     if len(cand) >= 2:
         # compact first-pass grids guide the packing (same grid preferred), not bind it
         first = np.full(n, -1, dtype=np.int64)
         kept_items = np.where(branch[gidx] >= 0, "B" + branch[gidx].astype(str), "").astype(object)
         first[gidx], _ = _cluster(xy[gidx], members[gidx], kept_items, config)
-        lab = pack_branches(xy[cand], members[cand], industry[cand], group=first[cand], **rules)
+        lab = pack_branches(xy[cand], members[cand], industry[cand], group=first[cand], **rules.kw())
         for b in range(int(lab.max()) + 1):
             branch[cand[lab == b]] = len(status)
             status.append("new")
@@ -436,9 +435,32 @@ def _cluster(xy: NDArray[np.float64], members: NDArray[np.int64], together: NDAr
     return labels[item_of], int(labels.max()) + 1
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """O6/O7 parameters of the packing."""
+
+    max_units: int
+    min_members: int
+    max_distance: float
+
+    def kw(self) -> dict[str, Any]:
+        return {"max_units": self.max_units, "min_members": self.min_members, "max_distance": self.max_distance}
+
+
+@dataclass(frozen=True)
+class _BranchRow:
+    b: int
+    g: int
+    status: str
+    uscc: str
+    n_units: int
+    members: int
+    max_distance_m: float
+
+
 def _repack_grids(cand: NDArray[np.int64], xy: NDArray[np.float64], members: NDArray[np.int64],
                   industry: NDArray[np.object_], grid: NDArray[np.int64], branch: NDArray[np.int64],
-                  status: list[str], rules: dict[str, Any]) -> None:
+                  status: list[str], rules: _Rules) -> None:
     """Per grid, the exact packing of its candidates replaces the current one when better."""
     order = cand[np.argsort(grid[cand], kind="stable")]
     starts = np.flatnonzero(np.r_[True, np.diff(grid[order]) != 0])
@@ -447,10 +469,10 @@ def _repack_grids(cand: NDArray[np.int64], xy: NDArray[np.float64], members: NDA
             continue
         current_b = sorted(set(branch[part][branch[part] >= 0].tolist()))
         current = (int(np.sum(branch[part] >= 0)), len(current_b))
-        bound = upper_bound(members[part], max_units=rules["max_units"], min_members=rules["min_members"])
+        bound = upper_bound(members[part], max_units=rules.max_units, min_members=rules.min_members)
         if current >= bound:
             continue
-        lab = pack_branches(xy[part], members[part], industry[part], **rules)
+        lab = pack_branches(xy[part], members[part], industry[part], **rules.kw())
         found = (int(np.sum(lab >= 0)), int(lab.max()) + 1 if len(lab) and lab.max() >= 0 else 0)
         if found <= current:
             continue
@@ -464,7 +486,7 @@ def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np
                   grid_ids: list[str], uscc: NDArray[np.object_], members: NDArray[np.int64],
                   xy: NDArray[np.float64], unit: str) -> tuple[list[str], pd.DataFrame]:
     """Branch ids (``<grid_id>-B1`` …; ``<unit>-B1`` … for branches without a grid) and rows."""
-    rows = []
+    rows: list[_BranchRow] = []
     for b in range(len(status)):
         idx = np.flatnonzero(branch == b)
         if not len(idx):
@@ -479,28 +501,27 @@ def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np
             g = -1
         units = sorted(uscc[idx].tolist())
         loc = idx[np.isfinite(xy[idx, 0])]
-        rows.append({"b": b, "g": g, "status": status[b], "uscc": ";".join(units),
-                     "n_units": len(idx), "members": int(members[idx].sum()),
-                     "max_distance_m": round(branch_max_distance(xy[loc]), 1)})
+        rows.append(_BranchRow(b, g, status[b], ";".join(units), len(idx), int(members[idx].sum()),
+                               round(branch_max_distance(xy[loc]), 1)))
     if not rows:
         return [], _empty_branches()
     rank = {"kept": 0, "split": 1, "new": 2}
-    rows.sort(key=lambda r: (r["g"] < 0, r["g"], rank[r["status"]], r["uscc"]))
+    rows.sort(key=lambda r: (r.g < 0, r.g, rank[r.status], r.uscc))
     ids = [""] * len(status)
     counter: dict[int, int] = {}
     for r in rows:
-        counter[r["g"]] = counter.get(r["g"], 0) + 1
-        prefix = grid_ids[r["g"]] if r["g"] >= 0 else unit
-        ids[r["b"]] = f"{prefix}-B{counter[r['g']]}"
+        counter[r.g] = counter.get(r.g, 0) + 1
+        prefix = grid_ids[r.g] if r.g >= 0 else unit
+        ids[r.b] = f"{prefix}-B{counter[r.g]}"
     table = pd.DataFrame({
-        "branch_id": [ids[r["b"]] for r in rows],
-        "grid_id": [grid_ids[r["g"]] if r["g"] >= 0 else "" for r in rows],
+        "branch_id": [ids[r.b] for r in rows],
+        "grid_id": [grid_ids[r.g] if r.g >= 0 else "" for r in rows],
         "unit": unit,
-        "status": [r["status"] for r in rows],
-        "uscc": [r["uscc"] for r in rows],
-        "n_units": np.asarray([r["n_units"] for r in rows], dtype=np.int64),
-        "members": np.asarray([r["members"] for r in rows], dtype=np.int64),
-        "max_distance_m": np.asarray([r["max_distance_m"] for r in rows], dtype=float),
+        "status": [r.status for r in rows],
+        "uscc": [r.uscc for r in rows],
+        "n_units": np.asarray([r.n_units for r in rows], dtype=np.int64),
+        "members": np.asarray([r.members for r in rows], dtype=np.int64),
+        "max_distance_m": np.asarray([r.max_distance_m for r in rows], dtype=float),
     })
     for c in ("branch_id", "grid_id", "unit", "status", "uscc"):
         table[c] = table[c].astype(str)
