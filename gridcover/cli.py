@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,7 +58,12 @@ def _setup(quiet: bool, verbose: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
     if quiet:
         logging.getLogger().setLevel(logging.ERROR)
-    logging.captureWarnings(True)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if not quiet:
+            err.print(f"gridcover: warning: {message}", markup=False)
+
+    warnings.showwarning = show_warning
 
 
 def _say(msg: str) -> None:
