@@ -194,7 +194,7 @@ def _sheet(sheet: str | None) -> str | int | None:
 
 
 def _run_plan(inputs: Any, config: Config, out_dir: Path, *, online: bool, maps: bool, offline: bool,
-              basemap: str | None) -> None:
+              basemap: str | None, shapefiles: bool = False) -> None:
     from .outputs import write_plan
     from .pipeline import run
 
@@ -202,7 +202,7 @@ def _run_plan(inputs: Any, config: Config, out_dir: Path, *, online: bool, maps:
         plan = run(inputs, config=config, geocoder=_geocoder(config, online), on_stage=on_stage)
         if on_stage is not None:
             on_stage("writing outputs")
-        written = write_plan(plan, out_dir, maps=maps, offline=offline, basemap=basemap)
+        written = write_plan(plan, out_dir, maps=maps, offline=offline, basemap=basemap, shapefiles=shapefiles)
     _summary_plan(plan)
     _say(f"wrote {len(written)} files to {out_dir}")
 
@@ -244,6 +244,7 @@ def plan(
     offline: OfflineFlag = True,
     basemap: Basemap = None,
     area: Annotated[str, typer.Option("--area", help="The area's name for map titles and reports.")] = "",
+    shapefiles: Annotated[bool, typer.Option("--shapefiles", help="Also write GBK Shapefiles for older GIS software.")] = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -256,7 +257,8 @@ def plan(
         inputs = Inputs(ledger=ledger, townships=townships, parks=parks, gazetteer=gazetteer,
                         service_centres=service_centres, instructors=instructors, sheet=_sheet(sheet),
                         name_field=name_field, encoding=encoding, area=area)
-        _run_plan(inputs, config, out_dir, online=online, maps=maps, offline=offline, basemap=basemap)
+        _run_plan(inputs, config, out_dir, online=online, maps=maps, offline=offline, basemap=basemap,
+                  shapefiles=shapefiles)
 
 
 @app.command()

@@ -137,13 +137,17 @@ def run_record(plan: Plan) -> dict[str, Any]:
 
 
 def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: bool = True,
-               basemap: str | None = None) -> list[Path]:
+               basemap: str | None = None, png: bool = True, shapefiles: bool = False) -> list[Path]:
     """Write every output file of a plan into ``out_dir`` (see DESIGN.md's table).
 
-    ``run.json`` is written last, so its presence marks a complete output folder.
+    Besides the contract files: ``conflicts.csv`` (when any), ``plan.gpkg`` (enterprises,
+    grids, units, service centres), ``coverage.png`` (a printed-report choropleth, when
+    ``png`` and a CJK font is installed) and, with ``shapefiles``, ``shapefiles/`` in
+    GBK for older GIS software. ``run.json`` is written last, so its presence marks a
+    complete output folder.
     """
     from .coverage import coverage_table
-    from .report import write_excel, write_geopackage
+    from .report import coverage_png, write_excel, write_geopackage, write_shapefiles
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -159,6 +163,13 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
         written.append(write_csv(plan.conflicts, out / "conflicts.csv"))
     written.append(_write_with(out / "plan.xlsx", lambda tmp: write_excel(plan, tmp)))
     written.append(_write_with(out / "plan.gpkg", lambda tmp: write_geopackage(plan, tmp)))
+    if png and len(plan.units):
+        try:
+            written.append(coverage_png(plan, out / "coverage.png"))
+        except RuntimeError as exc:  # no CJK font on this machine: the PNG would be unreadable
+            logger.warning("coverage.png not written: %s", exc)
+    if shapefiles:
+        written.extend(write_shapefiles(plan, out / "shapefiles"))
     if maps:
         from .maps import write_maps
 

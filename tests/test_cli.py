@@ -95,6 +95,7 @@ def demo_dir(tmp_path_factory):
 
 def test_demo_writes_every_contract_file(demo_dir):
     assert PLAN_FILES <= {p.name for p in demo_dir.iterdir()}
+    assert (demo_dir / "plan.gpkg").is_file() and (demo_dir / "coverage.png").stat().st_size > 10_000
     assert not list(demo_dir.rglob(".*.tmp"))
     ent = pd.read_csv(demo_dir / "enterprises.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert list(ent.columns) == ["uscc", "name", "township", "park", "unit", "lon", "lat", "precision",
