@@ -18,8 +18,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from .config import Basemap as BasemapName
 from .config import Config, load_config
-from .errors import GridcoverError
+from .errors import ConfigError, GridcoverError
 
 app = typer.Typer(
     name="gridcover",
@@ -122,6 +123,17 @@ def _config(path: Path | None) -> Config:
     return load_config(path)
 
 
+def _basemap(value: str | None) -> BasemapName | None:
+    choices: tuple[BasemapName, ...] = ("osm", "amap", "tianditu", "none")
+    if value is None:
+        return None
+    for choice in choices:
+        if value.strip().lower() == choice:
+            return choice
+    msg = f"--basemap {value!r} is not one of {', '.join(choices)}"
+    raise ConfigError(msg)
+
+
 def _geocoder(config: Config, online: bool) -> Any:
     if not online:
         return None
@@ -202,7 +214,8 @@ def _run_plan(inputs: Any, config: Config, out_dir: Path, *, online: bool, maps:
         plan = run(inputs, config=config, geocoder=_geocoder(config, online), on_stage=on_stage)
         if on_stage is not None:
             on_stage("writing outputs")
-        written = write_plan(plan, out_dir, maps=maps, offline=offline, basemap=basemap, shapefiles=shapefiles)
+        written = write_plan(plan, out_dir, maps=maps, offline=offline, basemap=_basemap(basemap),
+                             shapefiles=shapefiles)
     _summary_plan(plan)
     _say(f"wrote {len(written)} files to {out_dir}")
 
@@ -299,9 +312,8 @@ def diff(
 
     with _errors():
         config = _config(config_file)
-        common = {"townships": townships, "parks": parks, "gazetteer": gazetteer}
-        old = locate(Inputs(ledger=old_ledger, **common), config=config)
-        new = locate(Inputs(ledger=new_ledger, **common), config=config)
+        old = locate(Inputs(ledger=old_ledger, townships=townships, parks=parks, gazetteer=gazetteer), config=config)
+        new = locate(Inputs(ledger=new_ledger, townships=townships, parks=parks, gazetteer=gazetteer), config=config)
         result = diff_ledgers(old, new, config=config)
         written = write_diff(result, out_dir)
         for name in ("added", "closed", "moved", "changed"):
@@ -328,7 +340,8 @@ def map_(
 
     with _errors():
         saved = read_plan(plan_dir)
-        written = write_maps(saved, out_dir or plan_dir, offline=offline, basemap=basemap, per_unit=per_unit)
+        written = write_maps(saved, out_dir or plan_dir, offline=offline, basemap=_basemap(basemap),
+                             per_unit=per_unit)
         _say(f"wrote {len(written)} maps to {out_dir or plan_dir}")
 
 

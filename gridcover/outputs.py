@@ -19,7 +19,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from .config import Config
+from .config import Basemap, Config
 from .ledger import Ledger
 from .plan import Plan
 from .schema import ENTERPRISE_OUTPUT_COLUMNS, LEDGER_COLUMNS, REJECT_COLUMNS
@@ -137,7 +137,7 @@ def run_record(plan: Plan) -> dict[str, Any]:
 
 
 def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: bool = True,
-               basemap: str | None = None, png: bool = True, shapefiles: bool = False) -> list[Path]:
+               basemap: Basemap | None = None, png: bool = True, shapefiles: bool = False) -> list[Path]:
     """Write every output file of a plan into ``out_dir`` (see DESIGN.md's table).
 
     Besides the contract files: ``conflicts.csv`` (when any), ``plan.gpkg`` (enterprises,
