@@ -14,8 +14,9 @@ max RSS, Python and libraries included):
 
 * ``gridcover``: the whole :func:`gridcover.partition.partition` (grids, joint branches,
   leaders, polygons, actions), per unit;
-* ``gridcover grids``: the grid core alone (:func:`gridcover._grids.cluster_grids` per
-  unit, no branches kept whole), the like-for-like comparison with the peers;
+* ``gridcover grids``: the grid core alone (:func:`gridcover._grids.cluster_grids` and
+  :func:`~gridcover._grids.connect_grids` per unit, no branches kept whole), the
+  like-for-like comparison with the peers;
 * ``max-p``: spopt ``MaxPHeuristic`` over the whole county, floor = 3 formal members,
   KNN (k=8) contiguity, numpy's RNG seeded (PITFALLS.md);
 * ``kmeans-constrained``: ``KMeansConstrained(size_min=5, size_max=15, n_init=1)`` over
@@ -107,12 +108,23 @@ def metrics(labels: np.ndarray, xy: np.ndarray, members: np.ndarray, unit: np.nd
     d = np.hypot(xy[:, 0] - cx[labels], xy[:, 1] - cy[labels])
     units_per = pd.Series(unit).groupby(labels).nunique().reindex(range(k)).fillna(0)
     present = sizes > 0
+    # elongation: ratio of the principal standard deviations of a grid's points
+    dx, dy = xy[:, 0] - cx[labels], xy[:, 1] - cy[labels]
+    sxx = np.bincount(labels, weights=dx * dx, minlength=k)
+    syy = np.bincount(labels, weights=dy * dy, minlength=k)
+    sxy = np.bincount(labels, weights=dx * dy, minlength=k)
+    half_tr, det = (sxx + syy) / 2, sxx * syy - sxy**2
+    disc = np.sqrt(np.maximum(half_tr**2 - det, 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.sqrt((half_tr + disc) / np.maximum(half_tr - disc, 1e-9))
+    long_thin = (ratio > 3) & (sizes >= 3)
     return {
         "grids": int(present.sum()),
         "in size bounds": float(((sizes >= MIN_SIZE) & (sizes <= MAX_SIZE))[present].mean()),
         "member floor met": float((gm >= FLOOR)[present].mean()),
         "grids meeting floor": int(((gm >= FLOOR) & present).sum()),
         "cross a unit": float((units_per > 1)[present].mean()),
+        "long thin (>3:1)": float(long_thin[present].mean()),
         "mean dist m": float(d.mean()),
         "max dist m": float(d.max()),
     }
@@ -120,27 +132,36 @@ def metrics(labels: np.ndarray, xy: np.ndarray, members: np.ndarray, unit: np.nd
 
 # --- workers (run in a subprocess) ---------------------------------------------------------------------------
 def _ours_full(ent, units, xy):
+    import shapely
+
     from gridcover import Ledger
     from gridcover.partition import partition
 
     plan = partition(Ledger(ent), units=units)
-    gid = plan.enterprises["grid_id"].to_numpy()
+    e = plan.enterprises
+    gid = e["grid_id"].to_numpy()
     _, labels = np.unique(gid, return_inverse=True)
-    extra = {"branches": int(len(plan.branches)),
-             "in branch": int((plan.enterprises["branch_id"] != "").sum())}
+    own = e["action"].isin(["keep", "build_branch", "build_general_branch", "build_committee"]) \
+        & (e["members"] >= 3)
+    with_branch = set(e.loc[e["branch_id"] != "", "grid_id"]) | set(e.loc[own, "grid_id"])
+    extra = {"branches": int(len(plan.branches)), "in branch": int((e["branch_id"] != "").sum()),
+             "one-piece polygons": float((shapely.get_num_geometries(plan.grids.geometry.to_numpy()) == 1).mean()),
+             "pieces per grid": float(shapely.get_num_geometries(plan.grids.geometry.to_numpy()).mean()),
+             "grids with a branch": float(plan.grids["grid_id"].isin(with_branch).mean())}
     return labels, extra
 
 
 def _ours_grids(ent, units, xy):
-    from gridcover._grids import cluster_grids
+    from gridcover._grids import cluster_grids, connect_grids
 
     labels = np.zeros(len(ent), dtype=np.int64)
     offset = 0
     unit = ent["unit"].to_numpy()
     for name in sorted(set(unit)):
         idx = np.flatnonzero(unit == name)
-        lab = cluster_grids(xy[idx], members=ent["members"].to_numpy()[idx], min_size=MIN_SIZE,
-                            max_size=MAX_SIZE, min_members=FLOOR)
+        m = ent["members"].to_numpy()[idx]
+        lab = cluster_grids(xy[idx], members=m, min_size=MIN_SIZE, max_size=MAX_SIZE, min_members=FLOOR)
+        lab = connect_grids(xy[idx], lab, members=m, min_size=MIN_SIZE, max_size=MAX_SIZE, min_members=FLOOR)
         labels[idx] = lab + offset
         offset += int(lab.max()) + 1
     return labels, {}
@@ -242,13 +263,14 @@ def main() -> None:
             rows.append({"N": n, "method": method, **res})
     table = pd.DataFrame(rows)
     cols = ["N", "method", "seconds", "peak MB", "grids", "in size bounds", "member floor met",
-            "grids meeting floor", "cross a unit", "mean dist m", "max dist m", "note"]
+            "grids meeting floor", "cross a unit", "long thin (>3:1)", "mean dist m", "max dist m", "note"]
     for c in cols:
         if c not in table:
             table[c] = ""
     show = table[cols].copy()
     for c, fmt in (("seconds", "{:.2f}"), ("peak MB", "{:.0f}"), ("in size bounds", "{:.1%}"),
-                   ("member floor met", "{:.1%}"), ("cross a unit", "{:.1%}"), ("mean dist m", "{:.0f}"),
+                   ("member floor met", "{:.1%}"), ("cross a unit", "{:.1%}"), ("long thin (>3:1)", "{:.1%}"),
+                   ("mean dist m", "{:.0f}"),
                    ("max dist m", "{:.0f}")):
         show[c] = [fmt.format(v) if isinstance(v, int | float) and not pd.isna(v) else "" for v in show[c]]
     for c in ("grids", "grids meeting floor"):
@@ -261,11 +283,12 @@ def main() -> None:
         slope = np.polyfit(np.log(ours["N"].astype(float)), np.log(ours["seconds"].astype(float)), 1)[0]
         print(f"\nFitted growth of gridcover's partition time: N^{slope:.2f} "
               f"(sizes {', '.join(str(int(v)) for v in ours['N'])}).")
-    extra = table[table["method"] == "gridcover"][["N", "branches", "in branch"]] if "branches" in table else None
-    if extra is not None and len(extra):
-        print("\nJoint branches proposed by gridcover: " + "; ".join(
-            f"N={int(r.N)}: {int(r.branches)} branches, {int(r._3)} enterprises in them"
-            for r in extra.itertuples()))
+    if "branches" in table:
+        print("\ngridcover's whole partition also proposes: " + "; ".join(
+            f"N={int(r['N'])}: {int(r['branches'])} joint branches holding {int(r['in branch'])} enterprises, "
+            f"{r['one-piece polygons']:.1%} of grid polygons in one piece ({r['pieces per grid']:.2f} pieces a grid), "
+            f"{r['grids with a branch']:.1%} of grids with a branch (joint or own)"
+            for _, r in table[(table["method"] == "gridcover") & table["branches"].notna()].iterrows()) + ".")
 
 
 if __name__ == "__main__":

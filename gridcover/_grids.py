@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
-__all__ = ["choose_grid_count", "cluster_grids"]
+__all__ = ["choose_grid_count", "cluster_grids", "connect_grids"]
 
 logger = logging.getLogger(__name__)
 
@@ -346,3 +346,212 @@ def _reading_order(pts: NDArray[np.float64], w: NDArray[np.int64], labels: NDArr
     remap = np.empty(k, dtype=np.int64)
     remap[present[order]] = np.arange(len(present))
     return remap[labels]
+
+
+# --- contiguity -----------------------------------------------------------------------------
+def _delaunay_adjacency(pts: NDArray[np.float64]) -> tuple[NDArray[np.int64], list[list[int]]]:
+    """Location of each point and the Delaunay neighbours of each location (the Voronoi
+    cells that share an edge). Co-located points share a location."""
+    keys = np.round(pts, 2)
+    _, first, loc = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    loc = loc.reshape(-1)
+    upts = pts[first]
+    m = len(upts)
+    adj: list[list[int]] = [[] for _ in range(m)]
+    if m == 2:
+        adj = [[1], [0]]
+    elif m > 2:
+        centred = upts - upts.mean(axis=0)
+        if np.linalg.matrix_rank(centred, tol=1e-6) < 2:  # collinear: neighbours along the line
+            order = np.argsort(centred @ np.linalg.svd(centred, full_matrices=False)[2][0], kind="stable")
+            for a, b in zip(order[:-1], order[1:], strict=True):
+                adj[a].append(int(b))
+                adj[b].append(int(a))
+        else:
+            from scipy.spatial import Delaunay
+
+            indptr, indices = Delaunay(upts).vertex_neighbor_vertices
+            adj = [indices[indptr[i]:indptr[i + 1]].tolist() for i in range(m)]
+    return loc, adj
+
+
+def _parts(nodes: set[int], adj: list[list[int]]) -> list[set[int]]:
+    """Connected parts of a set of locations in the Delaunay graph, largest first."""
+    parts: list[set[int]] = []
+    todo = set(nodes)
+    while todo:
+        start = min(todo)
+        seen = {start}
+        stack = [start]
+        while stack:
+            v = stack.pop()
+            for u in adj[v]:
+                if u in todo and u not in seen:
+                    seen.add(u)
+                    stack.append(u)
+        todo -= seen
+        parts.append(seen)
+    parts.sort(key=lambda p: (-len(p), min(p)))
+    return parts
+
+
+def connect_grids(xy: ArrayLike, labels: ArrayLike, *, item: ArrayLike | None = None,
+                  members: ArrayLike | None = None, min_size: int = 5, max_size: int = 15,
+                  min_members: int = 3, rounds: int = 4) -> NDArray[np.int64]:
+    """Fewer grids in several pieces: local moves on the Delaunay graph of the enterprises.
+
+    A grid whose enterprises form several parts of the Delaunay graph (its Voronoi
+    polygon would be in several pieces) gets, in order of preference: a detached part
+    handed to a neighbouring grid it touches, or a single enterprise of another grid that
+    touches two of its parts moved in to bridge them. Moves keep every size within the
+    bounds, never break a grid's member floor (O9), never split an ``item`` (a joint
+    branch kept in one grid), and never add pieces to the other grid.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` enterprise coordinates in metres.
+    labels
+        Grid label per enterprise.
+    item
+        Item id per enterprise; enterprises of one item move together (default: each alone).
+    members
+        Formal members per enterprise.
+    min_size, max_size, min_members
+        O10 bounds and the O9 floor.
+    rounds
+        Sweeps over the grids in pieces.
+
+    Returns
+    -------
+    numpy.ndarray
+        New labels (the same grids; only enterprises move).
+    """
+    pts = np.asarray(xy, dtype=float).reshape(-1, 2)
+    lab = np.asarray(labels, dtype=np.int64).copy()
+    n = len(pts)
+    if n < 3 or lab.max(initial=0) < 1:
+        return lab
+    it = np.arange(n) if item is None else np.unique(np.asarray(item), return_inverse=True)[1].reshape(-1)
+    mem = np.zeros(n, dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)
+    loc, adj = _delaunay_adjacency(pts)
+    k = int(lab.max()) + 1
+    size = np.bincount(lab, minlength=k).astype(np.int64)
+    gmem = np.bincount(lab, weights=mem, minlength=k).astype(np.int64)
+    item_rows: dict[int, list[int]] = {}
+    for i, t in enumerate(it.tolist()):
+        item_rows.setdefault(t, []).append(i)
+    at_loc: dict[int, list[int]] = {}
+    for i, v in enumerate(loc.tolist()):
+        at_loc.setdefault(v, []).append(i)
+
+    rows_of: dict[int, set[int]] = {g: set() for g in range(k)}
+    for i, g in enumerate(lab.tolist()):
+        rows_of[g].add(i)
+
+    def nodes_of(g: int) -> set[int]:
+        return {int(loc[i]) for i in rows_of[g]}
+
+    def pieces(g: int) -> int:
+        return len(_parts(nodes_of(g), adj))
+
+    def can_move(rows: list[int], src: int, dst: int) -> bool:
+        w = len(rows)
+        mm = int(mem[rows].sum())
+        if size[src] - w < min_size or size[dst] + w > max_size:
+            return False
+        return not (min_members > 0 and gmem[src] >= min_members and gmem[src] - mm < min_members)
+
+    def move(rows: list[int], dst: int) -> None:
+        for i in rows:
+            src = int(lab[i])
+            rows_of[src].discard(i)
+            rows_of[dst].add(i)
+            size[src] -= 1
+            size[dst] += 1
+            gmem[src] -= int(mem[i])
+            gmem[dst] += int(mem[i])
+            lab[i] = dst
+
+    def try_move(rows: list[int], src: int, dst: int) -> bool:
+        """Move rows from src to dst if that lowers the total number of pieces."""
+        if not can_move(rows, src, dst):
+            return False
+        before = pieces(src) + pieces(dst)
+        move(rows, dst)
+        if pieces(src) + pieces(dst) < before:
+            return True
+        move(rows, src)
+        return False
+
+    def try_swap(rows: list[int], src: int, dst: int, main: set[int]) -> bool:
+        """Give rows to dst and take back as many single enterprises of dst touching
+        src's main part (sizes unchanged) if that lowers the total number of pieces."""
+        if len(rows) > 3:
+            return False
+        back = sorted({j for v in main for u in adj[v] for j in at_loc[u]
+                       if lab[j] == dst and len(item_rows[int(it[j])]) == 1})
+        if len(back) < len(rows):
+            return False
+        cx, cy = pts[[i for v in main for i in at_loc[v]]].mean(axis=0)
+        back = sorted(back, key=lambda j: (math.hypot(pts[j, 0] - cx, pts[j, 1] - cy), j))[:len(rows)]
+        d_mem = int(mem[back].sum()) - int(mem[rows].sum())
+        if min_members > 0 and ((gmem[src] >= min_members and gmem[src] + d_mem < min_members)
+                                or (gmem[dst] >= min_members and gmem[dst] - d_mem < min_members)):
+            return False
+        before = pieces(src) + pieces(dst)
+        move(rows, dst)
+        move(back, src)
+        if pieces(src) + pieces(dst) < before:
+            return True
+        move(back, dst)
+        move(rows, src)
+        return False
+
+    for _ in range(rounds):
+        changed = False
+        for g in range(k):
+            parts = _parts(nodes_of(g), adj)
+            if len(parts) <= 1:
+                continue
+            done = False
+            # 1. hand a detached part to a neighbouring grid, with the whole items that
+            #    reach into it (a joint branch moves as one)
+            for part in parts[1:]:
+                rows = sorted({j for v in part for i in at_loc[v] if lab[i] == g
+                               for j in item_rows[int(it[i])]})
+                touching: dict[int, int] = {}
+                for v in part:
+                    for u in adj[v]:
+                        for j in at_loc[u]:
+                            h = int(lab[j])
+                            if h != g:
+                                touching[h] = touching.get(h, 0) + 1
+                for h in sorted(touching, key=lambda h: (-touching[h], h)):
+                    if try_move(rows, g, h) or try_swap(rows, g, h, parts[0]):
+                        done = True
+                        break
+                if done:
+                    break
+            if done:
+                changed = True
+                continue
+            # 2. bridge: an enterprise (a whole item) of another grid touching two parts
+            part_of = {v: p for p, part in enumerate(parts) for v in part}
+            bridges: dict[int, set[int]] = {}
+            for v, p in part_of.items():
+                for u in adj[v]:
+                    for j in at_loc[u]:
+                        if lab[j] != g:
+                            bridges.setdefault(j, set()).add(p)
+            for j in sorted(bridges, key=lambda j: (-len(bridges[j]), j)):
+                if len(bridges[j]) < 2:
+                    break
+                rows = item_rows[int(it[j])]
+                if try_move(rows, int(lab[j]), g):
+                    done = True
+                    break
+            changed |= done
+        if not changed:
+            break
+    return lab

@@ -63,7 +63,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ._boundaries import grid_polygons
 from ._branches import branch_max_distance, pack_branches, upper_bound
-from ._grids import cluster_grids
+from ._grids import cluster_grids, connect_grids
 from ._leaders import LEADER_INSTRUCTOR, LEADER_MEMBER, leader_reason, rank_leaders
 from .config import Config
 from .errors import BoundaryError, LedgerError
@@ -432,7 +432,10 @@ def _cluster(xy: NDArray[np.float64], members: NDArray[np.int64], together: NDAr
     labels = cluster_grids(ixy, weight=w, members=imem, min_size=config.grid_min_size,
                            max_size=config.grid_max_size, min_members=config.grid_min_members,
                            target_size=GRID_TARGET_SIZE, n_grids=n_grids)
-    return labels[item_of], int(labels.max()) + 1
+    # one piece per grid polygon where possible (moves keep branches whole)
+    grid = connect_grids(xy, labels[item_of], item=item_of, members=members, min_size=config.grid_min_size,
+                         max_size=config.grid_max_size, min_members=config.grid_min_members)
+    return grid, int(labels.max()) + 1
 
 
 @dataclass(frozen=True)
