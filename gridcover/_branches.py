@@ -74,18 +74,24 @@ COMPLETION_BREADTH = 10
 AUGMENT_DEPTH = 3
 #: Nearest neighbours (within the O7 distance) a candidate considers as partners.
 NEIGHBOUR_CAP = 48
-#: Candidates in one window of the exact local improvement (ruin and recreate).
-WINDOW = 24
+#: Candidates in one window of the exact local improvement (ruin and recreate); groups
+#: up to RESTART_MAX_N candidates run windows of each of WINDOW_SIZES in turn.
+WINDOW = 16
+WINDOW_SIZES = (24, 20, 16, 12)
 #: Node limit of the exact search inside one window.
 WINDOW_NODES = 20_000
 #: Passes of the window improvement over the unplaced candidates.
 WINDOW_PASSES = 3
 #: Node budget of the whole window improvement, per candidate (groups up to
 #: RESTART_MAX_N candidates; larger ones get LARGE_WINDOW_BUDGET and small windows).
-WINDOW_BUDGET = 2_000
+WINDOW_BUDGET = 8_000
 LARGE_WINDOW_BUDGET = 50
+#: Cap on the window search of one packing call (about 10–20 s of Python), whatever its size.
+WINDOW_BUDGET_CAP = 3_000_000
 #: Greedy restarts (perturbed tie-breaks) on a group of linked candidates; best kept.
 RESTARTS = 8
+#: Greedy results (best first) that each get the window improvement.
+IMPROVE_TOP = 1
 #: Largest group of linked candidates that gets the restarts.
 RESTART_MAX_N = 400
 #: Core partners: distance bands (m); nearer bands first once waste and reach tie.
@@ -685,15 +691,15 @@ def _solve_small(p: _Packer, incumbent: tuple[int, int], node_limit: int
 
 
 def _improve_windows(p: _Packer, *, window: int = WINDOW, node_limit: int = WINDOW_NODES,
-                     passes: int = WINDOW_PASSES, budget: int = WINDOW_BUDGET) -> None:
+                     passes: int = WINDOW_PASSES, budget: list[int] | None = None) -> None:
     """Ruin and recreate around each unplaced candidate: the nearest ``window`` candidates
     (whole branches only) are re-packed exactly; the result is kept when it covers more
     (or as many in more branches). The cover never decreases."""
-    if p.n <= window or p.nbrs.tree is None:
+    if p.n <= window or p.nbrs.tree is None or (budget is not None and budget[0] <= 0):
         return
     pts = np.c_[p.x, p.y]
     k = min(p.n, 3 * window)
-    budget *= p.n
+    budget = [WINDOW_BUDGET * p.n] if budget is None else budget  # shared, mutable: nodes left
     for _ in range(passes):
         improved = False
         # seeds: unplaced candidates, then one unit of each branch that still has room
@@ -727,9 +733,9 @@ def _improve_windows(p: _Packer, *, window: int = WINDOW, node_limit: int = WIND
                           max_distance=math.sqrt(p.r2) - _EPS)
             if upper_bound(sub.m, max_units=p.max_units, min_members=p.min_members) <= current:
                 continue
-            found, used = _solve_small(sub, current, min(node_limit, budget))
-            budget -= used + 1
-            if budget <= 0:
+            found, used = _solve_small(sub, current, min(node_limit, budget[0]))
+            budget[0] -= used + 1
+            if budget[0] <= 0:
                 logger.debug("window improvement stopped at its node budget (%d candidates)", p.n)
                 return
             if found is None:
@@ -803,12 +809,13 @@ def pack_branches(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None 
     grp = [0] * len(pts) if group is None else np.asarray(group).tolist()
     out = np.full(len(pts), -1, dtype=np.int64)
     rules = {"max_units": max_units, "min_members": min_members, "max_distance": max_distance}
+    budget = [WINDOW_BUDGET_CAP]  # nodes of exact window search left for this call
     for comp in _components(pts, max_distance):
         if len(comp) < 2:
             continue
         sub = comp.tolist()
         lab = _pack_component(pts[comp], m[comp], [ind[i] for i in sub], [grp[i] for i in sub], rules,
-                              exact_max=exact_max, node_limit=node_limit, improve=improve)
+                              exact_max=exact_max, node_limit=node_limit, improve=improve, budget=budget)
         out[comp[lab >= 0]] = lab[lab >= 0] + (out.max() + 1 if (out >= 0).any() else 0)
     # renumber by each branch's smallest candidate
     found = np.flatnonzero(out >= 0)
@@ -839,28 +846,47 @@ def _components(pts: NDArray[np.float64], max_distance: float) -> list[NDArray[n
     return sorted(np.split(order, starts[1:]), key=lambda c: int(c[0]))
 
 
+def _improve(p: _Packer, budget: list[int]) -> None:
+    """The exact window passes on one packing, charged to the shared node budget."""
+    if p.n <= RESTART_MAX_N:  # sparse groups: where the greedy leaves gaps, search wider
+        # large windows catch wide re-arrangements; small ones then solve completely;
+        # each size gets an equal share of the nodes, unused nodes carry over
+        start = min(WINDOW_BUDGET * p.n, max(budget[0], 0))
+        share = [0]
+        for window in WINDOW_SIZES:
+            share[0] += start // len(WINDOW_SIZES)
+            _improve_windows(p, window=window, node_limit=WINDOW_NODES, budget=share)
+            share[0] = max(share[0], 0)
+        budget[0] -= start - share[0]
+    else:  # large dense groups mostly reach the bound already: a light pass
+        start = min(LARGE_WINDOW_BUDGET * p.n, max(budget[0], 0))
+        share = [start]
+        _improve_windows(p, window=EXACT_MAX - 2, node_limit=WINDOW_NODES // 4, budget=share)
+        budget[0] -= start - max(share[0], 0)
+
+
 def _pack_component(pts: NDArray[np.float64], m: NDArray[np.int64], ind: list[str], grp: list[int],
-                    rules: dict[str, Any], *, exact_max: int, node_limit: int, improve: bool
-                    ) -> NDArray[np.int64]:
+                    rules: dict[str, Any], *, exact_max: int, node_limit: int, improve: bool,
+                    budget: list[int]) -> NDArray[np.int64]:
+    bound = upper_bound(m, max_units=rules["max_units"], min_members=rules["min_members"])
     restarts = RESTARTS if len(pts) <= RESTART_MAX_N else 1
-    best: _Packer | None = None
+    greedy: list[_Packer] = []
     for r in range(restarts):
-        p = _Packer(pts, m, ind, grp, restart=r, **rules)
-        p.form_cores()
-        p.fill()
-        p.split_large()
-        p.finalize()
-        if best is None or p.score() > best.score():
-            best = p
-        if best.score() >= upper_bound(m, max_units=rules["max_units"], min_members=rules["min_members"]):
+        q = _Packer(pts, m, ind, grp, restart=r, **rules)
+        q.form_cores()
+        q.fill()
+        q.split_large()
+        q.finalize()
+        greedy.append(q)
+        if q.score() >= bound:
             break
-    assert best is not None
-    p = best
-    if p.n > exact_max and improve:
-        if p.n <= RESTART_MAX_N:  # sparse groups: where the greedy leaves gaps, search wider
-            _improve_windows(p, window=WINDOW, node_limit=WINDOW_NODES, budget=WINDOW_BUDGET)
-        else:  # large dense groups mostly reach the bound already: a light pass
-            _improve_windows(p, window=EXACT_MAX - 2, node_limit=WINDOW_NODES // 4, budget=LARGE_WINDOW_BUDGET)
+    # the best few greedy results (ties: the earlier restart) each get the improvement
+    order = sorted(range(len(greedy)), key=lambda r: (greedy[r].score(), -r), reverse=True)
+    keep = [greedy[r] for r in order[:IMPROVE_TOP]]
+    if len(pts) > exact_max and improve and keep[0].score() < bound:
+        for q in keep:
+            _improve(q, budget)
+    p = max(keep[: IMPROVE_TOP if improve else 1], key=lambda q: q.score())
     if p.n <= exact_max:
         found, _ = _exact(p, p.score(), node_limit)
         if found is not None:
