@@ -86,6 +86,8 @@ logger = logging.getLogger(__name__)
 
 #: Preferred grid size; None means the middle of the O10 bounds. Candidate Config field.
 GRID_TARGET_SIZE: float | None = None
+#: Branch-id prefix of kept joint organisations none of whose units is located.
+UNLOCATED_PREFIX = "unlocated"
 #: Leader candidates listed per grid (RULES.md: keep the top 3).
 LEADER_CANDIDATES = 3
 
@@ -488,7 +490,8 @@ def _repack_grids(cand: NDArray[np.int64], xy: NDArray[np.float64], members: NDA
 def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np.int64],
                   grid_ids: list[str], uscc: NDArray[np.object_], members: NDArray[np.int64],
                   xy: NDArray[np.float64], unit: str) -> tuple[list[str], pd.DataFrame]:
-    """Branch ids (``<grid_id>-B1`` …; ``<unit>-B1`` … for branches without a grid) and rows."""
+    """Branch ids (``<grid_id>-B1`` …; ``<unit>-B1`` … for a kept organisation of below-E1
+    units only, ``unlocated-B1`` … when none of its units is located) and rows."""
     rows: list[_BranchRow] = []
     for b in range(len(status)):
         idx = np.flatnonzero(branch == b)
@@ -514,7 +517,7 @@ def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np
     counter: dict[int, int] = {}
     for r in rows:
         counter[r.g] = counter.get(r.g, 0) + 1
-        prefix = grid_ids[r.g] if r.g >= 0 else unit
+        prefix = grid_ids[r.g] if r.g >= 0 else (unit or UNLOCATED_PREFIX)
         ids[r.b] = f"{prefix}-B{counter[r.g]}"
     table = pd.DataFrame({
         "branch_id": [ids[r.b] for r in rows],

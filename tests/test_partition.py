@@ -415,3 +415,22 @@ def test_sample_county_plan_obeys_the_rules():
     assert new["n_units"].between(2, 5).all() and (new["members"] >= 3).all()
     assert (new["max_distance_m"] <= 3000).all()
     assert (plan.grids["members"] >= 3).mean() >= 0.95
+
+
+def test_unlocated_units_of_a_kept_joint_organisation_stay_in_it(county):
+    ent, units = county
+    west = np.flatnonzero((ent["unit"] == "东城街道") & ent["eligible"])[:3].tolist()
+    df = _tight_group(ent, west, "东城联合党支部", [1, 1, 1])
+    df = _with(df, {west[2]: {"lon": np.nan, "lat": np.nan, "unit": "", "unit_type": "", "eligible": False}})
+    far = np.flatnonzero(ent["unit"] == "西城镇")[:2].tolist()
+    lost = {i: {"org_type": "joint", "org_name": "未定位联合支部", "members": 2, "lon": np.nan, "lat": np.nan,
+                "unit": "", "unit_type": "", "eligible": False} for i in far}
+    df = _with(df, lost)
+    plan = partition(Ledger(df), units=units)
+    rows = plan.enterprises.iloc[west]
+    assert rows["branch_id"].nunique() == 1 and (rows["action"] == "keep").all()
+    assert rows["grid_id"].tolist()[2] == ""  # unlocated: in the branch, not in a grid
+    lost_rows = plan.enterprises.iloc[far]
+    assert lost_rows["branch_id"].nunique() == 1 and lost_rows["branch_id"].iloc[0].startswith("unlocated-B")
+    b = plan.branches.set_index("branch_id").loc[lost_rows["branch_id"].iloc[0]]
+    assert b["status"] == "kept" and b["grid_id"] == "" and b["unit"] == ""
