@@ -10,12 +10,14 @@ a polygon, and every enterprise gets exactly one organisation action.
 Decisions (documented here, tested in ``tests/test_partition.py``)
 ------------------------------------------------------------------
 * **Every joint branch lies inside one grid** (O9: every grid forms a branch, so a
-  branch's units share a grid; ``branches.grid_id`` is that grid). Joint branches are
-  packed over the whole unit first (the 3 km rule, O7, decides who can join whom, not
-  a grid line drawn before), then the grids are drawn around them (a branch is one
-  item of the grid clustering), then each grid's candidates are re-packed exactly and
-  the better packing kept. Packing inside grids drawn first lost up to a fifth of the
-  cover in the benchmark (bench/RESULTS_partition.md).
+  branch's units share a grid; ``branches.grid_id`` is that grid). Steps per unit:
+  compact first-pass grids; joint branches packed over the whole unit with the
+  first-pass grid as a preference, not a wall (the 3 km rule, O7, decides who can join
+  whom); the final grids drawn around the branches (a branch is one item of the grid
+  clustering, then a contiguity pass so fewer grid polygons come in pieces); each
+  grid's candidates re-packed exactly, the better packing kept. Packing only inside
+  grids drawn first lost up to a fifth of the cover (bench/RESULTS_partition.md); the
+  price of whole branches is somewhat less compact grids, measured there too.
 * **Existing joint organisations** (``org_type`` joint, grouped by ``org_name``; a
   blank name is a group of one) that obey O6 (≤ 5 units, ≥ 3 formal members) and O7
   (one unit, ≤ 3 km pairwise between located units) are kept (status ``kept``, action

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from gridcover import Config, Ledger
 from gridcover._boundaries import grid_polygons
 from gridcover._branches import check_packing, pack_branches
-from gridcover._grids import cluster_grids
+from gridcover._grids import _delaunay_adjacency, _parts, cluster_grids, connect_grids
 from gridcover.partition import partition
 from gridcover.schema import ACTIONS
 
@@ -138,6 +138,38 @@ def test_grids_keep_branches_whole_and_sizes_within_bounds(case, seed):
         assert sizes.min() >= 5 and sizes.max() <= 15
     else:
         assert len(sizes) == 1
+
+
+@FAST
+@given(grid_case(), st.integers(0, 2**31 - 1))
+def test_contiguity_pass_keeps_bounds_and_items_and_never_adds_pieces(case, seed):
+    xy, members, _, _ = case
+    if len(xy) < 10:
+        return
+    rng = np.random.default_rng(seed)
+    item = np.arange(len(xy))
+    pairs = rng.choice(len(xy), size=(len(xy) // 6, 2), replace=False) if len(xy) >= 12 else np.zeros((0, 2), int)
+    for a, b in pairs:  # some two-enterprise items (branches kept whole)
+        item[b] = item[a]
+    _, inv = np.unique(item, return_inverse=True)
+    w = np.bincount(inv)
+    centre = np.c_[np.bincount(inv, weights=xy[:, 0]), np.bincount(inv, weights=xy[:, 1])] / w[:, None]
+    lab_items = cluster_grids(centre, weight=w, members=np.bincount(inv, weights=members).astype(int))
+    before = lab_items[inv]
+    after = connect_grids(xy, before, item=inv, members=members)
+    loc, adj = _delaunay_adjacency(xy)
+
+    def pieces(labels):
+        return sum(len(_parts(set(loc[labels == g].tolist()), adj)) for g in np.unique(labels))
+
+    assert pieces(after) <= pieces(before)
+    assert (pd.Series(after).groupby(inv).nunique() == 1).all()  # items never split
+    sizes = np.bincount(after)
+    if len(xy) >= 5 and np.bincount(before).min() >= 5:
+        assert sizes.min() >= 5 and sizes.max() <= 15
+    floor_before = np.bincount(before, weights=members) >= 3
+    floor_after = np.bincount(after, weights=members, minlength=len(floor_before)) >= 3
+    assert (floor_after | ~floor_before).all()  # a grid meeting the floor keeps it
 
 
 @FAST
