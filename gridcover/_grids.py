@@ -198,10 +198,37 @@ def _cut(order_w: NDArray[np.int64], order_cap: NDArray[np.int64], k1: int, k2: 
             if acc + int(order_w[t]) <= hi:
                 left[t] = True
                 acc += int(order_w[t])
+        if acc < lo:  # one exchange: give back a taken item, take a passed-over one
+            acc = _exchange(order_w, left, acc, lo, hi)
         if not lo <= acc <= hi or left.all() or not left.any():
             left[:] = False
             left[:j] = True
     return left
+
+
+def _exchange(order_w: NDArray[np.int64], left: NDArray[np.bool_], acc: int, lo: int, hi: int) -> int:
+    """Swap one taken item for one passed-over item so the side's weight lands in [lo, hi].
+
+    Among weights, the last taken item and the first passed-over item of each weight are
+    tried (they lie nearest the cut along the axis). ``left`` is updated in place.
+    """
+    taken = np.flatnonzero(left)
+    passed = np.flatnonzero(~left)
+    last_taken: dict[int, int] = {int(order_w[t]): int(t) for t in taken}
+    first_passed: dict[int, int] = {}
+    for t in passed[::-1]:
+        first_passed[int(order_w[t])] = int(t)
+    best: tuple[int, int, int] | None = None  # (positions apart, taken, passed)
+    for wa, a in last_taken.items():
+        for wb, b in first_passed.items():
+            if lo <= acc - wa + wb <= hi and (best is None or abs(b - a) < best[0]):
+                best = (abs(b - a), a, b)
+    if best is None:
+        return acc
+    _, a, b = best
+    left[a] = False
+    left[b] = True
+    return acc - int(order_w[a]) + int(order_w[b])
 
 
 def _bisect(pts: NDArray[np.float64], w: NDArray[np.int64], cap: NDArray[np.int64], k: int, *,
