@@ -140,6 +140,9 @@ def cluster_grids(xy: ArrayLike, *, weight: ArrayLike | None = None, members: Ar
         target_size=target_size)
     k = max(1, min(int(k), n_items))
     labels = _bisect(pts, w, cap, k, min_size=min_size, max_size=max_size, min_members=min_members)
+    if k > 1:
+        labels = _repair_sizes(pts, w, mem, labels, k, min_size=min_size, max_size=max_size,
+                               min_members=min_members)
     if k > 1 and rounds > 0:
         labels = _improve(pts, w, mem, labels, k, min_size=min_size, max_size=max_size,
                           min_members=min_members, rounds=rounds)
@@ -362,6 +365,64 @@ def _repair_floor(pts: NDArray[np.float64], w: NDArray[np.int64], mem: NDArray[n
                 labels[z] = h
                 size[g] -= int(w[z])
                 size[h] += int(w[z])
+    return labels
+
+
+def _repair_sizes(pts: NDArray[np.float64], w: NDArray[np.int64], mem: NDArray[np.int64],
+                  labels: NDArray[np.int64], k: int, *, min_size: int, max_size: int,
+                  min_members: int) -> NDArray[np.int64]:
+    """O10 safety net: a grid over the maximum hands its outermost items to the nearest
+    grids with room; one under the minimum takes the nearest items grids can spare.
+    Never breaks a member floor; leaves a grid as it is when nothing fits."""
+    labels = labels.copy()
+    size = np.bincount(labels, weights=w, minlength=k).astype(np.int64)
+    if size.max() <= max_size and size.min() >= min_size:
+        return labels
+    gmem = np.bincount(labels, weights=mem, minlength=k).astype(np.int64)
+    centres = _centres(pts, w, labels, k)
+    tree = cKDTree(centres)
+    q = min(8, k)
+
+    def floor_ok(g: int, i: int) -> bool:
+        return not (min_members > 0 and gmem[g] >= min_members and gmem[g] - mem[i] < min_members)
+
+    def move(i: int, dst: int) -> None:
+        src = int(labels[i])
+        labels[i] = dst
+        size[src] -= w[i]
+        size[dst] += w[i]
+        gmem[src] -= mem[i]
+        gmem[dst] += mem[i]
+
+    for g in range(k):
+        _, near = tree.query(centres[g], k=q)
+        others = [int(h) for h in np.atleast_1d(near) if int(h) != g]
+        while size[g] > max_size:  # hand out the outermost items
+            rows = np.flatnonzero(labels == g)
+            far = rows[np.lexsort((rows, -np.hypot(*(pts[rows] - centres[g]).T)))]
+            done = False
+            for i in far.tolist():
+                for h in others:
+                    if size[h] + w[i] <= max_size and size[g] - w[i] >= min_size and floor_ok(g, i):
+                        move(i, h)
+                        done = True
+                        break
+                if done:
+                    break
+            if not done:
+                break
+        while size[g] < min_size:  # take the nearest items others can spare
+            rows = np.flatnonzero(np.isin(labels, others))
+            close = rows[np.lexsort((rows, np.hypot(*(pts[rows] - centres[g]).T)))]
+            done = False
+            for i in close.tolist():
+                h = int(labels[i])
+                if size[h] - w[i] >= min_size and size[g] + w[i] <= max_size and floor_ok(h, i):
+                    move(i, g)
+                    done = True
+                    break
+            if not done:
+                break
     return labels
 
 
