@@ -76,6 +76,7 @@ class Config:
     # --- resources (W1–W3) ----------------------------------------------------------
     instructor_capacity: int = _f(3, "resources", "W1: enterprises one instructor covers.")
     instructors_cross_units: bool = _f(False, "resources", "W2: allow an instructor to serve another unit.")
+    publish_instructor_names: bool = _f(False, "resources", "Show instructor names (personal data) in maps and GIS files; by default only the Excel report names them.")
     new_sites_k: int = _f(3, "resources", "W3: new service-centre sites to propose.")
     diff_move_threshold_m: float = _f(200.0, "resources", "Quarterly diff: a point that moved farther than this is a move, metres.")
     # --- funding (the 15311 policy) -------------------------------------------------

@@ -367,6 +367,8 @@ def _prepare(plan: Plan) -> _Prepared:
     if ins is not None and len(ins) and {"uscc", "instructor"} <= set(ins.columns):
         dist = pd.to_numeric(ins["distance_m"], errors="coerce") if "distance_m" in ins else None
         label = ins["instructor"].fillna("").astype(str)
+        if not plan.config.publish_instructor_names:  # personal data: the Excel report names them
+            label = label.where(label.eq(""), "已选派")
         if dist is not None:
             label = label + dist.map(lambda d: f"（距离{d:,.0f}米）" if np.isfinite(d) else "")
         assigned = pd.Series(label.to_numpy(), index=ins["uscc"].astype(str)).groupby(level=0).first()
@@ -818,7 +820,7 @@ def _enterprise_table(prep: _Prepared, ent: pd.DataFrame, to_map: ToMap, *, aggr
             "size": _text(src, "size_class"),
             "org": _text(src, "org_type").map(lambda o: ORG_TYPE_LABELS.get(o, o)),
             "orgname": _text(src, "org_name"),
-            "instructor": _text(src, "instructor"),
+            "instructor": _instructor_text(src, prep.plan.config),
             "precision": _text(src, "precision").map(lambda p: _PRECISION_LABELS.get(p, p)),
         })
         t["addr"] = _text(src, "address").tolist()
@@ -848,6 +850,12 @@ def _enterprise_table(prep: _Prepared, ent: pd.DataFrame, to_map: ToMap, *, aggr
     for key, values in labels.items():
         t["c"][key], t["d"][key] = _codes(values)
     return t
+
+
+def _instructor_text(src: pd.DataFrame, config: Config) -> pd.Series:
+    """The ledger's instructor for a popup: the name only with ``publish_instructor_names``."""
+    names = _text(src, "instructor")
+    return names if config.publish_instructor_names else names.where(names.str.strip().eq(""), "有")
 
 
 def _branch_info(prep: _Prepared, categories: list[str]) -> list[list[Any]]:

@@ -553,8 +553,15 @@ _GEOMETRY_TYPES: Final = {"enterprises": "Point", "grids": "Polygon", "units": "
                           "service_centres": "Point"}
 
 
+#: What GIS files show instead of an instructor's name (personal data stays in plan.xlsx).
+NAME_WITHHELD: Final = "有"
+
+
 def _enterprise_points(plan: Plan) -> gpd.GeoDataFrame:
     ent = plan.enterprises.reset_index()
+    if "instructor" in ent and not plan.config.publish_instructor_names:
+        named = ent["instructor"].fillna("").astype(str).str.strip().ne("")
+        ent["instructor"] = np.where(named, NAME_WITHHELD, "")
     if "uscc" not in ent:
         ent = ent.rename(columns={ent.columns[0]: "uscc"})
     lon = pd.to_numeric(ent["lon"], errors="coerce") if "lon" in ent else pd.Series(np.nan, index=ent.index)
