@@ -113,6 +113,9 @@ def milp_optimum(xy: np.ndarray, m: np.ndarray, time_limit: float) -> dict[str, 
         for p, q in far:
             if p < q:
                 add([(var[(others[p], a)], 1.0), (var[(others[q], a)], 1.0)], -np.inf, 1.0)
+    # valid inequality: the geometry-free bound on the cover (lets HiGHS stop there)
+    add([(k, 1.0) for k in range(nv)], -np.inf, float(upper_bound(m, max_units=MAX_UNITS,
+                                                                  min_members=MIN_MEMBERS)[0]))
     a_mat = coo_matrix((vals, (rows, cols)), shape=(r, nv)).tocsr()
     c = np.full(nv, -(n + 1.0))
     for a in by_anchor:
