@@ -30,7 +30,7 @@ from .jurisdictions import Jurisdictions, load_jurisdictions, read_boundaries
 from .ledger import Ledger, read_ledger
 from .maps import coverage_map, map_html, write_maps
 from .outputs import read_plan, write_plan
-from .partition import partition, partition_unit
+from .partition import UnitPartition, joint_status, partition, partition_unit
 from .pipeline import Inputs, locate, run, sample_inputs
 from .plan import Plan
 from .report import coverage_png, write_excel, write_geopackage, write_shapefiles
@@ -60,6 +60,7 @@ __all__ = [
     "LedgerError",
     "Plan",
     "Reject",
+    "UnitPartition",
     "assign_instructors",
     "catchment",
     "classify",
@@ -75,6 +76,7 @@ __all__ = [
     "gap_column",
     "geocode",
     "instructors_needed",
+    "joint_status",
     "load_config",
     "load_jurisdictions",
     "locate",

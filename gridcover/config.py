@@ -63,6 +63,7 @@ class Config:
     grid_min_size: int = _f(5, "partition", "O10: fewest grid-eligible enterprises in a grid (where the unit has as many).")
     grid_max_size: int = _f(15, "partition", "O10: most grid-eligible enterprises in a grid.")
     grid_min_members: int = _f(3, "partition", "O9: formal members each grid should hold so a branch can form in it.")
+    grid_target_size: float | None = _f(None, "partition", "O10: preferred grid size within the bounds; None (unset) means their middle.")
     seed: int = _f(0, "partition", "Seed of every randomised step; results are deterministic for a seed.")
     # --- gaps (G1–G9) ---------------------------------------------------------------
     gap_member_min_staff: int = _f(50, "rules", "G1: staff at or above this should have a party member.")
@@ -119,6 +120,10 @@ class Config:
                      "grid_min_size", "grid_max_size", "instructor_capacity"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
+        if self.grid_target_size is not None and not (
+                self.grid_min_size <= self.grid_target_size <= self.grid_max_size):
+            problems.append(f"grid_target_size ({self.grid_target_size}) lies outside "
+                            f"{self.grid_min_size}–{self.grid_max_size}")
         if self.grid_min_size > self.grid_max_size:
             problems.append(f"grid_min_size ({self.grid_min_size}) exceeds grid_max_size ({self.grid_max_size})")
         if self.joint_max_distance_m <= 0 or self.service_catchment_m <= 0:

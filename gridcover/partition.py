@@ -86,8 +86,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Preferred grid size; None means the middle of the O10 bounds. Candidate Config field.
-GRID_TARGET_SIZE: float | None = None
 #: Branch-id prefix of kept joint organisations none of whose units is located.
 UNLOCATED_PREFIX = "unlocated"
 #: Leader candidates listed per grid (RULES.md: keep the top 3).
@@ -435,7 +433,7 @@ def _cluster(xy: NDArray[np.float64], members: NDArray[np.int64], together: NDAr
     imem = np.bincount(item_of, weights=members, minlength=n_items).astype(np.int64)
     labels = cluster_grids(ixy, weight=w, members=imem, min_size=config.grid_min_size,
                            max_size=config.grid_max_size, min_members=config.grid_min_members,
-                           target_size=GRID_TARGET_SIZE, n_grids=n_grids)
+                           target_size=config.grid_target_size, n_grids=n_grids)
     # one piece per grid polygon where possible (moves keep branches whole)
     grid = connect_grids(xy, labels[item_of], item=item_of, members=members, min_size=config.grid_min_size,
                          max_size=config.grid_max_size, min_members=config.grid_min_members)
