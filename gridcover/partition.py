@@ -16,7 +16,7 @@ Decisions (documented here, tested in ``tests/test_partition.py``)
   whom); the final grids drawn around the branches (a branch is one item of the grid
   clustering, then a contiguity pass so fewer grid polygons come in pieces); each
   grid's candidates re-packed exactly, the better packing kept. Packing only inside
-  grids drawn first lost up to a fifth of the cover (bench/RESULTS_partition.md); the
+  grids drawn first lost up to a fifth of the cover (bench/RESULTS.md); the
   price of whole branches is somewhat less compact grids, measured there too.
 * **Existing joint organisations** (``org_type`` joint, grouped by ``org_name``; a
   blank name is a group of one) that obey O6 (≤ 5 units, ≥ 3 formal members) and O7
