@@ -26,8 +26,10 @@ Decisions (documented here, tested in ``tests/test_partition.py``)
   build their own branch, the others are re-planned as candidates; a re-planned unit
   placed in a branch gets ``split_joint`` and the branch status ``split``; one that
   fits no branch gets ``attach`` (≥ 1 formal member) or ``instructor``.
-* **Empty shells** (G4: own organisation, < 3 formal members) get ``revoke_shell`` and
-  are re-planned like candidates (they may get a ``branch_id``).
+* **Empty shells** (G4: own organisation, < 3 formal members) are revoked and re-planned
+  like candidates: placed in a branch they get ``revoke_shell`` (with its ``branch_id``);
+  fitting no branch they get O8's ``attach`` (≥ 1 formal member) or ``instructor`` (the
+  G4 gap stays on the gap list either way).
 * **Attached** (挂靠建) enterprises with < 3 formal members keep their attachment
   (``keep``); they become candidates only when ``config.org_coverage_counts_attached``
   is False (attachment then does not count as coverage).
@@ -285,8 +287,10 @@ def _base_actions(df: pd.DataFrame, jstatus: NDArray[np.object_], griddable: NDA
     origin = np.full(len(df), "", dtype=object)
 
     own = org == "own"
+    # G4 shell: revoked and re-planned — ``revoke_shell`` once placed in a branch, else O8's
+    # fallback (attach / instructor), so the enterprise is never left uncovered; G6 upgrades
     action[own] = np.where(can_own[own], np.where(builds[own] == "build_branch", "keep", builds[own]),
-                           "revoke_shell")  # G4 shell; G6 upgrades
+                           fallback[own])
     origin[own & ~can_own] = "shell"
 
     joint = org == "joint"

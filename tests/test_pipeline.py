@@ -8,7 +8,7 @@ and runs :func:`gridcover.run` on the bundled county's boundaries. Whatever the 
 * every grid-eligible enterprise is in exactly one grid, of its own unit; no other is;
 * every joint branch has at most 5 units, at least 3 formal members, one unit, one
   grid, and pairwise distances within 3 km (O6, O7); no enterprise is in two branches;
-* every enterprise has exactly one known action.
+* every enterprise has exactly one known action, and work coverage after the plan is full.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def county():
 
 
 ROW_KINDS = ["wgs84", "gcj02", "bd09", "address", "bad_uscc", "members_gt_staff", "outside", "duplicate",
-             "empty", "no_location", "joint"]
+             "empty", "no_location", "joint", "shell"]
 
 
 def _ledger(kinds: list[str], seed: int, villages: pd.DataFrame) -> str:
@@ -79,6 +79,8 @@ def _ledger(kinds: list[str], seed: int, villages: pd.DataFrame) -> str:
             row = [""] * len(HEADER)
         elif kind == "no_location":
             row[2:5] = ["", "", ""]
+        elif kind == "shell":
+            row[9], row[10], row[8] = "单独建", f"企业{i}党支部", str(int(rng.integers(0, 3)))
         elif kind == "joint":
             row[9], row[10], row[8] = "联合建", "测试联合党支部", "1"
         seen.append(row[0])
@@ -108,8 +110,9 @@ def test_every_row_accounted_for_and_every_rule_kept(tmp_path_factory, county, k
     grid_unit = dict(zip(plan.grids["grid_id"], plan.grids["unit"], strict=True))
     assert all(grid_unit[g] == u for g, u in zip(ent.loc[in_grid, "grid_id"], ent.loc[in_grid, "unit"],
                                                  strict=True))
-    # actions
+    # actions; the plan leaves no enterprise without party work reaching it (M2 after = 100%)
     assert ent["action"].isin(ACTIONS).all()
+    assert gc.coverage_flags(plan)["work_after"].all()
     # joint branches: O6 and O7
     members_of: dict[str, str] = {}
     for b in plan.branches.itertuples(index=False):
