@@ -206,12 +206,13 @@ def _sheet(sheet: str | None) -> str | int | None:
 
 
 def _run_plan(inputs: Any, config: Config, out_dir: Path, *, online: bool, maps: bool, offline: bool,
-              basemap: str | None, shapefiles: bool = False) -> None:
+              basemap: str | None, shapefiles: bool = False, workers: int = 1) -> None:
     from .outputs import write_plan
     from .pipeline import run
 
     with _progress(8) as on_stage:
-        plan = run(inputs, config=config, geocoder=_geocoder(config, online), on_stage=on_stage)
+        plan = run(inputs, config=config, geocoder=_geocoder(config, online), on_stage=on_stage,
+                   workers=workers)
         if on_stage is not None:
             on_stage("writing outputs")
         written = write_plan(plan, out_dir, maps=maps, offline=offline, basemap=_basemap(basemap),
@@ -258,6 +259,7 @@ def plan(
     basemap: Basemap = None,
     area: Annotated[str, typer.Option("--area", help="The area's name for map titles and reports.")] = "",
     shapefiles: Annotated[bool, typer.Option("--shapefiles", help="Also write GBK Shapefiles for older GIS software.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes partitioning the units in parallel.")] = 1,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -271,7 +273,7 @@ def plan(
                         service_centres=service_centres, instructors=instructors, sheet=_sheet(sheet),
                         name_field=name_field, encoding=encoding, area=area)
         _run_plan(inputs, config, out_dir, online=online, maps=maps, offline=offline, basemap=basemap,
-                  shapefiles=shapefiles)
+                  shapefiles=shapefiles, workers=workers)
 
 
 @app.command()

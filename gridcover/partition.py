@@ -54,6 +54,7 @@ import functools
 import logging
 import math
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -636,8 +637,14 @@ def _concat(frames: Iterable[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame
     return pd.concat(frames, ignore_index=True)
 
 
+def _run_unit(job: tuple[Any, ...]) -> UnitPartition:
+    """One unit's partition (module level, so process pools and Dask can ship it)."""
+    sub, geometry, name, unit_type, config, joint = job
+    return partition_unit(sub, geometry, unit=name, unit_type=unit_type, config=config, joint=joint)
+
+
 def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config: Config | None = None,
-              *, units: gpd.GeoDataFrame | None = None) -> Plan:
+              *, units: gpd.GeoDataFrame | None = None, executor: Executor | None = None) -> Plan:
     """Partition a located, classified ledger into grids, joint branches and actions.
 
     A pure function (no I/O): inside each jurisdiction unit it clusters the
@@ -661,6 +668,11 @@ def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config
     units
         The units directly (``unit, unit_type, township, geometry``, EPSG:4326), instead
         of ``jurisdictions``.
+    executor
+        Runs the units in parallel through ``executor.map`` — a
+        :class:`concurrent.futures.ProcessPoolExecutor` on one machine, or a Dask
+        cluster's ``client.get_executor()`` for a province. Grids and branches never
+        cross a unit, so the result is identical to the serial run (the default).
 
     Returns
     -------
@@ -705,15 +717,18 @@ def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config
     unknown = sorted(set(plan_unit) - set(units_gdf["unit"]) - {""})
     if unknown:
         logger.warning("enterprises lie in unit(s) without a boundary polygon: %s", ", ".join(unknown))
-    results: list[UnitPartition] = []
+    jobs = []
     for name in [*known, *unknown, ""]:
         rows = plan_unit.index[plan_unit.to_numpy() == name]
         if not len(rows):
             continue
         sub = df.loc[rows]
         unit_type = type_of.get(name, "") or (str(sub["unit_type"].iloc[0]) if name else "")
-        results.append(partition_unit(sub, geom_of.get(name), unit=name, unit_type=unit_type,
-                                      config=config, joint=js.loc[rows]))
+        jobs.append((sub, geom_of.get(name), name, unit_type, config, js.loc[rows]))
+    # largest units first keeps a pool busy; results are put back in unit order
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
+    done = list((executor.map if executor is not None else map)(_run_unit, [jobs[i] for i in order]))
+    results: list[UnitPartition] = [r for _, r in sorted(zip(order, done, strict=True), key=lambda t: t[0])]
     assigned = pd.concat([r.enterprises for r in results]) if results else pd.DataFrame(
         columns=["grid_id", "branch_id", "action"], index=df.index[:0])
     enterprises = src.copy()

@@ -163,7 +163,7 @@ def locate(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None
 
 
 def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
-        on_stage: StageCallback | None = None) -> Plan:
+        on_stage: StageCallback | None = None, workers: int = 1) -> Plan:
     """The whole pipeline: ingest → geocode → classify → gaps → partition → instructors.
 
     Parameters
@@ -177,6 +177,9 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
         An opt-in online geocoder; ``None`` stays offline.
     on_stage
         Called with each stage's name as it starts.
+    workers
+        Processes that partition the jurisdiction units in parallel (1: serial). The
+        result is the same whatever the number.
 
     Returns
     -------
@@ -200,7 +203,13 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
         msg = "a township boundary file is needed to plan grids (--townships)"
         raise ValueError(msg)
     with timer.stage("partition"):
-        plan = partition(ledger, jurisdictions, config)
+        if workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                plan = partition(ledger, jurisdictions, config, executor=pool)
+        else:
+            plan = partition(ledger, jurisdictions, config)
     with timer.stage("gaps"):
         centres = (read_service_centres(inputs.service_centres) if inputs.service_centres is not None
                    else gpd.GeoDataFrame({"name": [], "township": []}, geometry=gpd.GeoSeries([], crs="EPSG:4326")))

@@ -434,3 +434,21 @@ def test_unlocated_units_of_a_kept_joint_organisation_stay_in_it(county):
     assert lost_rows["branch_id"].nunique() == 1 and lost_rows["branch_id"].iloc[0].startswith("unlocated-B")
     b = plan.branches.set_index("branch_id").loc[lost_rows["branch_id"].iloc[0]]
     assert b["status"] == "kept" and b["grid_id"] == "" and b["unit"] == ""
+
+
+def test_a_process_pool_gives_the_serial_result():
+    """Units are independent: running them in parallel changes nothing (the Dask path too)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    import gridcover as gc
+
+    located = gc.locate(gc.sample_inputs())
+    jur = gc.load_jurisdictions(gc.sample_inputs().townships, gc.sample_inputs().parks)
+    serial = partition(located, jur)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        parallel = partition(located, jur, executor=pool)
+    pd.testing.assert_frame_equal(serial.enterprises, parallel.enterprises)
+    pd.testing.assert_frame_equal(serial.branches, parallel.branches)
+    pd.testing.assert_frame_equal(serial.leaders, parallel.leaders)
+    assert serial.grids.drop(columns="geometry").equals(parallel.grids.drop(columns="geometry"))
+    assert serial.grids.geometry.geom_equals_exact(parallel.grids.geometry, tolerance=0).all()
