@@ -452,3 +452,18 @@ def test_a_process_pool_gives_the_serial_result():
     pd.testing.assert_frame_equal(serial.leaders, parallel.leaders)
     assert serial.grids.drop(columns="geometry").equals(parallel.grids.drop(columns="geometry"))
     assert serial.grids.geometry.geom_equals_exact(parallel.grids.geometry, tolerance=0).all()
+
+
+def test_a_dask_cluster_gives_the_serial_result():
+    """A Dask cluster runs the units through its concurrent.futures executor."""
+    distributed = pytest.importorskip("distributed", reason="Dask is in the [dask] extra")
+
+    import gridcover as gc
+
+    located = gc.locate(gc.sample_inputs())
+    jur = gc.load_jurisdictions(gc.sample_inputs().townships, gc.sample_inputs().parks)
+    serial = partition(located, jur)
+    with distributed.Client(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as client:
+        on_dask = partition(located, jur, executor=client.get_executor())
+    pd.testing.assert_frame_equal(serial.enterprises, on_dask.enterprises)
+    pd.testing.assert_frame_equal(serial.branches, on_dask.branches)
