@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from . import datasets
 from .classify import classify
-from .config import Config, load_config
+from .config import Config, config_template, load_config
 from .coverage import coverage_by, coverage_flags, coverage_table, targets
 from .diff import LedgerDiff, diff_ledgers, write_diff
 from .errors import BoundaryError, ConfigError, GridcoverError, LedgerError, Reject
@@ -64,6 +64,7 @@ __all__ = [
     "assign_instructors",
     "catchment",
     "classify",
+    "config_template",
     "coverage_by",
     "coverage_flags",
     "coverage_map",

@@ -325,6 +325,28 @@ def diff(
         _say(f"wrote {len(written)} files to {out_dir}")
 
 
+@app.command(name="config")
+def config_(
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the TOML here instead of printing it.")] = None,
+    config_file: Annotated[Path | None, typer.Option("--config", help="Start from this config instead of the defaults.")] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Print (or write) a TOML config with every rule threshold and parameter, documented."""
+    _setup(quiet, verbose)
+    from .config import config_template
+    from .outputs import atomic_path
+
+    with _errors():
+        text = config_template(_config(config_file))
+        if out_file is None:
+            out.print(text, markup=False, end="")
+        else:
+            with atomic_path(out_file) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+            _say(f"wrote {out_file}")
+
+
 @app.command(name="map")
 def map_(
     plan_dir: Annotated[Path, typer.Argument(help="A folder written by `gridcover plan` or `demo`.")],

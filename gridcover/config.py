@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from .errors import ConfigError
 
-__all__ = ["Config", "load_config"]
+__all__ = ["Config", "config_template", "load_config", "load_config_text"]
 
 Basemap = Literal["osm", "amap", "tianditu", "none"]
 OnlineGeocoder = Literal["nominatim", "baidu", "baiduv3"]
@@ -179,6 +179,53 @@ class Config:
     def describe() -> list[tuple[str, str, Any, str]]:
         """(section, key, default, description) of every field, for docs and ``--help``."""
         return [(f.metadata["section"], f.name, f.default, f.metadata["doc"]) for f in dataclasses.fields(Config)]
+
+
+def config_template(config: Config | None = None) -> str:
+    """A TOML file of every config key, its value and what it means (``gridcover config``).
+
+    Keys whose value is unset (None) are written commented out. The text loads back
+    to the same config.
+
+    Examples
+    --------
+    >>> text = config_template()
+    >>> "joint_max_units = 5" in text and load_config_text(text) == Config()
+    True
+    """
+    config = config or Config()
+    lines = ["# gridcover configuration: every rule threshold and parameter (defaults per the rules).",
+             "# Load it with: gridcover plan ... --config this.toml", ""]
+    for section in dict.fromkeys(f.metadata["section"] for f in dataclasses.fields(Config)):
+        lines.append(f"[{section}]")
+        for f in dataclasses.fields(Config):
+            if f.metadata["section"] != section:
+                continue
+            lines.append(f"# {f.metadata['doc']}")
+            value = getattr(config, f.name)
+            lines.append(f"# {f.name} =" if value is None else f"{f.name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def load_config_text(text: str) -> Config:
+    """A :class:`Config` from TOML text (see :func:`load_config`)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"config is not valid TOML: {exc}"
+        raise ConfigError(msg) from None
+    return Config.from_dict(data)
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -156,3 +156,14 @@ def test_diff_of_a_ledger_with_itself_is_empty_and_with_a_change_is_not(tmp_path
                                 table.iloc[1, 0].strip().upper().replace(" ", "")}
     chg = pd.read_csv(tmp_path / "d" / "changed.csv", encoding="utf-8-sig", dtype=str)
     assert ((chg.field == "staff") & (chg.new == "999")).sum() == 1
+
+
+def test_config_template_round_trips_through_plan(tmp_path):
+    cfg = tmp_path / "my.toml"
+    r = gridcover("config", "--out", cfg)
+    assert r.returncode == 0, r.stderr
+    text = cfg.read_text(encoding="utf-8")
+    assert "joint_max_units = 5" in text and "[partition]" in text
+    cfg.write_text(text.replace("joint_max_units = 5", "joint_max_units = 4"), encoding="utf-8")
+    r = gridcover("config", "--config", cfg)
+    assert r.returncode == 0 and "joint_max_units = 4" in r.stdout
