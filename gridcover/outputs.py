@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,29 +35,23 @@ GAP_COLUMNS = ("uscc", "rule_id", "message")
 
 
 @contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; rename it over ``target`` on success.
+def atomic_path(target: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a not-yet-existing path in a temporary folder next to ``target``; move it
+    over ``target`` on success.
 
-    On an exception the temporary file is removed and ``target`` is left as it was.
+    On an exception the temporary folder is removed and ``target`` is left as it was.
+    ``suffix`` names the temporary file's extension when a writer insists on one (GDAL
+    wants ``.gpkg``); by default the temporary file has the target's own name.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_umask())
-        os.replace(tmp_path, target)
+        tmp = tmpdir / (f"part{suffix}" if suffix is not None else target.name)
+        yield tmp
+        os.replace(tmp, target)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def write_csv(df: pd.DataFrame, path: str | Path, *, columns: tuple[str, ...] | None = None) -> Path:
@@ -161,8 +156,8 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
     ]
     if plan.conflicts is not None and not plan.conflicts.empty:
         written.append(write_csv(plan.conflicts, out / "conflicts.csv"))
-    written.append(_write_with(out / "plan.xlsx", lambda tmp: write_excel(plan, tmp)))
-    written.append(_write_with(out / "plan.gpkg", lambda tmp: write_geopackage(plan, tmp)))
+    written.append(write_excel(plan, out / "plan.xlsx"))  # the report writers are atomic themselves
+    written.append(write_geopackage(plan, out / "plan.gpkg"))
     if png and len(plan.units):
         try:
             written.append(coverage_png(plan, out / "coverage.png"))

@@ -36,6 +36,7 @@ import pandas as pd
 from .coverage import By, coverage_by, coverage_table, targets
 from .funding import funding
 from .gaps import RULE_IDS, rule_text
+from .outputs import atomic_path
 from .plan import Plan
 from .schema import ACTION_LABELS, ACTIONS, INDUSTRY_SECTIONS, ORG_TYPE_LABELS
 
@@ -110,24 +111,6 @@ FUNDING_HEADERS: Final = {
 }
 
 # --- atomic writing ---------------------------------------------------------------------
-
-
-@contextmanager
-def _atomic(target: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a not-yet-existing path in a temporary folder next to ``target``; move it
-    over ``target`` on success, leave ``target`` untouched on an exception.
-
-    ``suffix`` names the temporary file's extension (GDAL wants ``.gpkg`` whatever the
-    target is called, e.g. a caller's own ``.tmp`` file)."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        tmp = tmpdir / (f"part{suffix}" if suffix is not None else target.name)
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 # --- table preparation ------------------------------------------------------------------
@@ -528,7 +511,7 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
         ``path``.
     """
     target = Path(path)
-    with _atomic(target) as tmp:
+    with atomic_path(target) as tmp:
         book = _Book(tmp)
         _summary_sheet(book, plan)
         _data_sheet(book, "企业台账", _enterprise_sheet(plan))
@@ -646,7 +629,7 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
 
     target = Path(path)
     layers = _layers(plan)
-    with _atomic(target, suffix=".gpkg") as tmp, _fixed_gdal_date():
+    with atomic_path(target, suffix=".gpkg") as tmp, _fixed_gdal_date():
         for name, gdf in layers.items():
             kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG"}
             if gdf.geometry.notna().sum() == 0:
@@ -895,7 +878,7 @@ def coverage_png(plan: Plan, path: str | Path, *, dpi: int = 150) -> Path:
         bar.set_label("党组织覆盖率")
         bar.ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0))
         target = Path(path)
-        with _atomic(target) as tmp:
+        with atomic_path(target) as tmp:
             fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
     logger.info("wrote %s", target)
     return target
