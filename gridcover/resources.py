@@ -742,6 +742,17 @@ def _empty_sites() -> gpd.GeoDataFrame:
                              for c in SITE_COLUMNS}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
 
 
+def _mclp_setup(plan: Plan, centres: gpd.GeoDataFrame | None, candidates: gpd.GeoDataFrame | None,
+                k: int | None, config: Config | None) -> tuple[int, Any]:
+    """``k`` and the MCLP problem shared by both solvers; the problem is None when empty."""
+    config = config or plan.config
+    k = config.new_sites_k if k is None else int(k)
+    problem = _mclp_problem(plan, centres, candidates, config)
+    if problem is None or k <= 0 or problem[2].shape[0] == 0 or problem[2].shape[1] == 0:
+        return k, None
+    return k, problem
+
+
 def site_new_centres(plan: Plan, *, centres: gpd.GeoDataFrame | None = None,
                      candidates: gpd.GeoDataFrame | None = None, k: int | None = None,
                      config: Config | None = None) -> gpd.GeoDataFrame:
@@ -778,14 +789,10 @@ def site_new_centres(plan: Plan, *, centres: gpd.GeoDataFrame | None = None,
         that would cover nothing new are left out, so fewer than ``k`` rows may come
         back.
     """
-    config = config or plan.config
-    k = config.new_sites_k if k is None else int(k)
-    problem = _mclp_problem(plan, centres, candidates, config)
-    if problem is None or k <= 0:
+    k, problem = _mclp_setup(plan, centres, candidates, k, config)
+    if problem is None:
         return _empty_sites()
     cand, staff, cover = problem
-    if cover.shape[1] == 0 or cover.shape[0] == 0:
-        return _empty_sites()
     # staff first, then enterprises: one integer weight keeps the core single-objective
     weight = staff.astype(np.int64) * (len(staff) + 1) + 1
     res = mclp_greedy_swap(cover, weight, k)
@@ -803,13 +810,9 @@ def site_new_centres_exact(plan: Plan, *, centres: gpd.GeoDataFrame | None = Non
     ``time_limit`` (seconds) stops the solver with its best selection so far (a
     warning is logged when optimality is not proved).
     """
-    config = config or plan.config
-    k = config.new_sites_k if k is None else int(k)
-    problem = _mclp_problem(plan, centres, candidates, config)
-    if problem is None or k <= 0:
+    k, problem = _mclp_setup(plan, centres, candidates, k, config)
+    if problem is None:
         return _empty_sites()
     cand, staff, cover = problem
-    if cover.shape[1] == 0 or cover.shape[0] == 0:
-        return _empty_sites()
     res = mclp_milp(cover, staff, k, time_limit=time_limit)
     return _sites(cand, res.selected, staff, cover)
