@@ -222,17 +222,19 @@ def _run_plan(inputs: Any, config: Config, out_dir: Path, *, online: bool, maps:
 
 
 def _summary_plan(plan: Any) -> None:
-    from .coverage import coverage_table
+    from .coverage import measured
 
     counts = plan.inputs.get("counts", {})
     _say(f"rows read: {counts.get('input_rows')}   accepted: {len(plan.enterprises)}   rejected: {len(plan.rejects)}")
     _say(f"grids: {len(plan.grids)}   joint branches: {len(plan.branches)}")
-    cov = coverage_table(plan)
-    total = cov[cov["unit_type"] == "total"]
-    if len(total):
-        t = total.iloc[0]
+    cov = measured(plan)
+    t = cov.total()
+    if int(t["enterprises"]):
         _say(f"organisational coverage: {t.org_rate_before:.1%} → {t.org_rate_after:.1%}   "
-             f"work coverage: {t.work_rate_before:.1%} → {t.work_rate_after:.1%}")
+             f"work coverage: {t.work_rate_before:.1%} → {t.work_rate_after:.1%}   "
+             f"backstop only (M5): {t.backstop_rate_after:.1%}")
+        for line in cov.shortfall():
+            _say(f"注意：{line}")
 
 
 MapsFlag = Annotated[bool, typer.Option("--maps/--no-maps", help="Write map.html and one map per unit.")]

@@ -35,7 +35,6 @@ import pandas as pd
 
 from .config import Config
 from .ledger import Ledger
-from .plan import Plan
 
 __all__ = ["CHANGE_FIELDS", "MOVE_THRESHOLD_M", "LedgerDiff", "diff_ledgers", "write_diff"]
 
@@ -205,7 +204,7 @@ def diff_ledgers(old: Ledger | pd.DataFrame, new: Ledger | pd.DataFrame, *,
         ``added, closed, moved, changed, summary`` (see :class:`LedgerDiff`). Rows
         follow the new ledger's order (closed: the old one's).
     """
-    from .coverage import TOTAL_LABEL, UNLOCATED_LABEL, coverage_table
+    from .coverage import TOTAL_LABEL, UNLOCATED_LABEL, measure
 
     config = config or Config()
     a = _enterprises(old, "old")
@@ -258,8 +257,8 @@ def diff_ledgers(old: Ledger | pd.DataFrame, new: Ledger | pd.DataFrame, *,
     for c in CHANGED_COLUMNS:
         changed[c] = changed[c].astype("str")
 
-    cov_a = coverage_table(Plan(enterprises=a, config=config))
-    cov_b = coverage_table(Plan(enterprises=b, config=config))
+    cov_a = measure(a, config).table().query("scope == 'all'")
+    cov_b = measure(b, config).table().query("scope == 'all'")
     summary = _summary(cov_a, cov_b, added, closed, moved, changed, TOTAL_LABEL, UNLOCATED_LABEL)
     logger.info("diff: %d added, %d closed, %d moved, %d field changes", len(added), len(closed),
                 len(moved), len(changed))

@@ -1,4 +1,4 @@
-"""The gap list (问题清单): every rule G1–G9 an enterprise breaks, as the ledger stands.
+"""The gap list (问题清单): every rule G1–G10 an enterprise breaks, as the ledger stands.
 
 Each gap is one row ``uscc, rule_id, message``; the message is Chinese, quotes the
 enterprise's own figures and ends with the rule it breaks, e.g.
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 GAP_COLUMNS: Final = ("uscc", "rule_id", "message")
 
 #: Gap rule ids in report order.
-RULE_IDS: Final = ("G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9")
+RULE_IDS: Final = ("G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10")
 
 # Templates of the rule texts; the numbers come from the Config.
 _RULE_TEMPLATES: Final = {
@@ -53,6 +53,7 @@ _RULE_TEMPLATES: Final = {
     "G7": "有{branch_min_members}名以上正式党员的应单独建立党组织",
     "G8": "规上企业应单独建立党组织",
     "G9": "距党群服务中心不超过{service_catchment_km:g}公里",
+    "G10": "一名党建工作指导员联系企业一般不超过{instructor_capacity}家",
 }
 
 
@@ -85,7 +86,7 @@ def rule_text(rule_id: str, config: Config | None = None) -> str:
     config = config or Config()
     values = {f: getattr(config, f) for f in (
         "gap_member_min_staff", "gap_org_min_staff", "branch_min_members", "joint_max_units",
-        "general_branch_members", "primary_committee_members")}
+        "general_branch_members", "primary_committee_members", "instructor_capacity")}
     values["service_catchment_km"] = config.service_catchment_m / 1000.0
     return _RULE_TEMPLATES[rule_id].format(**values)
 
@@ -228,7 +229,8 @@ def find_gaps(enterprises: pd.DataFrame, config: Config | None = None, *,
     than 5 units; G6 own organisation above 50 members not a general branch, or of 100
     and more not a committee (level read from ``org_name`` when it shows one);
     G7 ≥ 3 formal members and no own organisation; G8 above-scale without an own
-    organisation; G9 farther than the catchment from every service centre.
+    organisation; G9 farther than the catchment from every service centre; G10 a ledger
+    instructor named for more enterprises than W1's capacity.
 
     Examples
     --------
@@ -310,6 +312,13 @@ def find_gaps(enterprises: pd.DataFrame, config: Config | None = None, *,
         g9 = dist.gt(config.service_catchment_m)
         found.append(_rows(g9, "G9", "距最近的党群服务中心" + dist.round().fillna(0).astype("int64").astype(str)
                            + "米（G9：" + rt["G9"] + "）"))
+
+    # G10: a ledger instructor covers more enterprises than W1's capacity (超负荷).
+    load = instructor.map(instructor[instructor.ne("")].value_counts()).fillna(0).astype("int64")
+    g10 = instructor.ne("") & (load > config.instructor_capacity)
+    # the message names no one: gap messages reach the maps, instructor names stay in the Excel report
+    found.append(_rows(g10, "G10", "本企业的党建工作指导员在台账中联系" + load.astype(str)
+                       + "家企业（G10：" + rt["G10"] + "）"))
 
     out = _ordered(ent, found)
     logger.info("gaps: %d rows over %d enterprises", len(out), out["uscc"].nunique())

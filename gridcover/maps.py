@@ -67,7 +67,8 @@ from numpy.typing import NDArray
 from ._assets import GRIDCOVER_CSS, GRIDCOVER_JS, inline_assets
 from .config import Config
 from .coords import wgs84_to_gcj02
-from .coverage import coverage_by, coverage_flags
+from .coverage import enterprise_status as _enterprise_status
+from .coverage import measured
 from .errors import ConfigError
 from .gaps import RULE_IDS, rule_text
 from .plan import Plan
@@ -143,8 +144,6 @@ _SIMPLIFY_AGGREGATE_DEG: Final = 2e-4
 _HEAT_CELL_DEG: Final = 4e-3  # ~400 m cells of the heat map on aggregate maps
 _ROUND: Final = 6  # decimals of coordinates (0.1 m)
 
-_BUILD_ACTIONS: Final = ("build_branch", "build_general_branch", "build_committee")
-_KEEP_ACTIONS: Final = ("keep", "not_gridded")
 _REQUIRED: Final = ("name", "lon", "lat")
 
 ToMap = Callable[[NDArray[np.float64], NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.float64]]]
@@ -252,24 +251,11 @@ def _unit_filenames(units: Sequence[str]) -> dict[str, str]:
 def enterprise_status(plan: Plan) -> pd.Series:
     """Each enterprise's coverage status after the plan (the map's colours).
 
-    In order of precedence: ``own`` (an own organisation kept or built), ``joint``
-    (in a joint branch of the plan, or an existing joint organisation kept), ``attached``
-    (挂靠建, existing or proposed), ``instructor`` (only an instructor: work coverage),
-    ``not_gridded`` (below E1 or unlocated, backstopped by the township/village
-    organisation, E2) and ``uncovered``. The first three are exactly the enterprises M1
-    counts as organisationally covered after the plan (attached ones when
-    ``config.org_coverage_counts_attached``); ``uncovered`` is exactly the ones M2 does not
-    count as work-covered after the plan.
-
-    Parameters
-    ----------
-    plan
-        A Plan (``enterprises``; ``instructors`` when filled).
-
-    Returns
-    -------
-    pandas.Series
-        Indexed like ``plan.enterprises``, values from :data:`STATUSES`.
+    Read from the plan's coverage record (:func:`gridcover.coverage.enterprise_status`,
+    the one definition): ``own``, ``joint``, ``attached``, ``instructor`` (a named
+    instructor only), ``not_gridded`` (the township/village backstop only, M5) and
+    ``uncovered`` (no party link after the plan, a planned instructor post with nobody
+    named included).
 
     Examples
     --------
@@ -283,30 +269,7 @@ def enterprise_status(plan: Plan) -> pd.Series:
     >>> enterprise_status(Plan(enterprises=ent)).tolist()
     ['own', 'joint', 'not_gridded', 'instructor']
     """
-    ent = plan.enterprises
-    flags = coverage_flags(plan)
-    org = _text(ent, "org_type").replace("", "none")
-    action = _text(ent, "action").replace("", "keep")
-    kept = action.isin(_KEEP_ACTIONS)
-    own = action.isin(_BUILD_ACTIONS) | (kept & org.eq("own"))
-    joint = _text(ent, "branch_id").ne("") | (kept & org.eq("joint"))
-    attached = org.eq("attached") | action.eq("attach")
-    # work-covered after, without an organisation and not only by the E2 backstop: an instructor
-    not_gridded = action.eq("not_gridded")
-    instructor = flags["work_after"] & ~own & ~joint & ~attached & (
-        _text(ent, "instructor").ne("") | action.eq("instructor") | _assigned(plan))
-    status = np.select(
-        [own.to_numpy(), joint.to_numpy(), attached.to_numpy(), instructor.to_numpy(), not_gridded.to_numpy()],
-        ["own", "joint", "attached", "instructor", "not_gridded"], default="uncovered")
-    return pd.Series(status, index=ent.index, name="status", dtype="str")
-
-
-def _assigned(plan: Plan) -> pd.Series:
-    ent = plan.enterprises
-    ins = plan.instructors
-    if ins is None or "uscc" not in ins or not len(ins):
-        return pd.Series(False, index=ent.index)
-    return pd.Series(ent.index.astype(str).isin(set(ins["uscc"].astype(str))), index=ent.index)
+    return _enterprise_status(plan)
 
 
 # --- shared preparation (once per plan, reused by every unit's map) -------------------------
@@ -346,9 +309,10 @@ def _to_4326(gdf: Any) -> gpd.GeoDataFrame:
 def _prepare(plan: Plan) -> _Prepared:
     _check_plan(plan)
     src = plan.enterprises
-    flags = coverage_flags(plan)
+    coverage = measured(plan)
+    flags = coverage.enterprises
     ent = pd.DataFrame(index=src.index)
-    ent["status"] = enterprise_status(plan)
+    ent["status"] = flags["status"].to_numpy()
     for c in ("org_before", "org_after", "work_before", "work_after"):
         ent[c] = flags[c].to_numpy()
     ent["lon"] = pd.to_numeric(src["lon"], errors="coerce")
@@ -381,8 +345,8 @@ def _prepare(plan: Plan) -> _Prepared:
         for u, rule, msg in zip(gaps["uscc"].astype(str), gaps["rule_id"].astype(str), message, strict=True):
             gap_msgs.setdefault(u, {})[rule] = msg
 
-    total = coverage_by(plan, "total").iloc[0]
-    return _Prepared(plan=plan, ent=ent, unit_rates=coverage_by(plan, "unit"), total_rates=total,
+    total = coverage.total()
+    return _Prepared(plan=plan, ent=ent, unit_rates=coverage.by("unit"), total_rates=total,
                      units=_to_4326(plan.units), grids=grids, centres=_to_4326(plan.service_centres),
                      assigned=assigned, gap_msgs=gap_msgs)
 
@@ -913,6 +877,14 @@ def _title_html(title: str, date: str, rates: pd.Series | None, n: int, unlocate
             + e(_pct(float(rates["work_rate_before"]))) + " → <b>" + e(_pct(float(rates["work_rate_after"])))
             + "</b> · 规上企业组建率 " + e(_pct(float(rates["m3_rate_before"]))) + " → "
             + e(_pct(float(rates["m3_rate_after"]))) + "</div>")
+        short, backstop = int(rates.get("instructors_short", 0)), int(rates.get("backstop_after", 0))
+        notes = []
+        if short:
+            notes.append(f"{short:,} 家企业规划选派指导员但名册不足、尚无人选，未计入工作覆盖")
+        if backstop:
+            notes.append(f"{backstop:,} 家小微或未定位企业仅属地兜底（M5），未计入工作覆盖")
+        if notes:
+            parts.append("<div class='gc-shortfall'>注意：" + e("；".join(notes)) + "</div>")
     return "".join(parts)
 
 

@@ -23,15 +23,26 @@ import pandas as pd
 from .config import Basemap, Config
 from .ledger import Ledger
 from .plan import Plan
-from .schema import ENTERPRISE_OUTPUT_COLUMNS, LEDGER_COLUMNS, REJECT_COLUMNS
+from .schema import ACTION_LABELS, ENTERPRISE_OUTPUT_COLUMNS, LEDGER_COLUMNS, REJECT_COLUMNS
 
 __all__ = ["atomic_path", "read_plan", "write_csv", "write_plan", "write_validation"]
 
 logger = logging.getLogger(__name__)
 
 GRID_COLUMNS = ("grid_id", "unit", "n_enterprises", "staff", "members", "leader_uscc")
-BRANCH_COLUMNS = ("branch_id", "grid_id", "status", "uscc", "members", "max_distance_m")
+BRANCH_COLUMNS = ("branch_id", "grid_id", "status", "uscc", "members", "max_distance_m", "approx_points",
+                  "lever")
 GAP_COLUMNS = ("uscc", "rule_id", "message")
+ADVICE_COLUMNS = ("uscc", "rule_id", "message")
+
+
+def advice_table(enterprises: pd.DataFrame) -> pd.DataFrame:
+    """``advice.csv``: what the rules advise an enterprise beyond its action (O2: elect a
+    branch committee), one row per advice: ``uscc, rule_id, message``."""
+    advice = (enterprises["advice"].fillna("").astype(str) if "advice" in enterprises
+              else pd.Series("", index=enterprises.index, dtype="str"))
+    advice = advice[advice.ne("")]
+    return pd.DataFrame({"uscc": advice.index.astype(str), "rule_id": "O2", "message": advice.to_numpy()})
 
 
 @contextmanager
@@ -74,6 +85,8 @@ def _enterprise_table(enterprises: pd.DataFrame, columns: tuple[str, ...]) -> pd
     for c in columns:
         if c not in df:
             df[c] = ""
+    if "action_cn" in columns and "action" in df:
+        df["action_cn"] = df["action"].astype(str).map(ACTION_LABELS).fillna("")
     out = df[list(columns)].copy()
     for c in ("lon", "lat"):
         if c in out:
@@ -141,21 +154,24 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
     GBK for older GIS software. ``run.json`` is written last, so its presence marks a
     complete output folder.
     """
-    from .coverage import coverage_table
+    from .coverage import measured
     from .report import coverage_png, write_excel, write_geopackage, write_shapefiles
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    coverage = measured(plan)  # measured once; every writer below reads this record
+    plan = plan.replace(coverage=coverage)
     written = [
         write_csv(_enterprise_table(plan.enterprises, ENTERPRISE_OUTPUT_COLUMNS), out / "enterprises.csv"),
         write_csv(_rejects(plan.rejects), out / "rejects.csv"),
         _grids_geojson(plan, out / "grids.geojson"),
         write_csv(plan.branches, out / "branches.csv", columns=BRANCH_COLUMNS),
-        write_csv(coverage_table(plan), out / "coverage.csv"),
+        write_csv(coverage.table(), out / "coverage.csv"),
         write_csv(plan.gaps, out / "gaps.csv", columns=GAP_COLUMNS),
     ]
     if plan.conflicts is not None and not plan.conflicts.empty:
         written.append(write_csv(plan.conflicts, out / "conflicts.csv"))
+    written.append(write_csv(advice_table(plan.enterprises), out / "advice.csv", columns=ADVICE_COLUMNS))
     written.append(write_excel(plan, out / "plan.xlsx"))  # the report writers are atomic themselves
     written.append(write_geopackage(plan, out / "plan.gpkg"))
     if png and len(plan.units):

@@ -72,6 +72,7 @@ from ._grids import cluster_grids, connect_grids
 from ._leaders import LEADER_INSTRUCTOR, LEADER_MEMBER, leader_reason, rank_leaders
 from .config import Config
 from .errors import BoundaryError, LedgerError
+from .gaps import org_level
 from .jurisdictions import Jurisdictions
 from .ledger import Ledger
 from .plan import Plan
@@ -97,7 +98,7 @@ LEADER_CANDIDATES = 3
 GRID_COLUMNS = ("grid_id", "unit", "unit_type", "n_enterprises", "staff", "members",
                 "leader_uscc", "leader_status", "geometry")
 BRANCH_COLUMNS = ("branch_id", "grid_id", "unit", "status", "uscc", "n_units", "members",
-                  "max_distance_m")
+                  "max_distance_m", "approx_points", "lever")
 LEADER_COLUMNS = ("grid_id", "rank", "uscc", "name", "reason")
 UNIT_COLUMNS = ("unit", "unit_type", "township", "geometry")
 
@@ -114,7 +115,7 @@ def _empty_grids() -> gpd.GeoDataFrame:
 
 
 def _empty_branches() -> pd.DataFrame:
-    types = {"n_units": "int64", "members": "int64", "max_distance_m": "float64"}
+    types = {"n_units": "int64", "members": "int64", "max_distance_m": "float64", "approx_points": "int64"}
     return pd.DataFrame({c: pd.Series(dtype=types.get(c, "str")) for c in BRANCH_COLUMNS})
 
 
@@ -288,10 +289,14 @@ def _base_actions(df: pd.DataFrame, jstatus: NDArray[np.object_], griddable: NDA
     origin = np.full(len(df), "", dtype=object)
 
     own = org == "own"
+    # an existing 党委 / 党总支 (recognised from its name) is not told to build what it is (O3/O4)
+    level = df["org_name"].astype(str).map(org_level).to_numpy(dtype=object)
+    already = ((builds == "build_committee") & (level == "committee")) | (
+        (builds == "build_general_branch") & np.isin(level, ["general_branch", "committee"]))
     # G4 shell: revoked and re-planned — ``revoke_shell`` once placed in a branch, else O8's
     # fallback (attach / instructor), so the enterprise is never left uncovered; G6 upgrades
-    action[own] = np.where(can_own[own], np.where(builds[own] == "build_branch", "keep", builds[own]),
-                           fallback[own])
+    action[own] = np.where(can_own[own], np.where((builds[own] == "build_branch") | already[own], "keep",
+                                                  builds[own]), fallback[own])
     origin[own & ~can_own] = "shell"
 
     joint = org == "joint"
@@ -314,6 +319,7 @@ def _base_actions(df: pd.DataFrame, jstatus: NDArray[np.object_], griddable: NDA
     return action, origin
 
 
+_BUILD_ACTIONS = ("build_branch", "build_general_branch", "build_committee")
 _PLACED_ACTION = {"none": "join_branch", "attached": "join_branch", "shell": "revoke_shell",
                   "split": "split_joint"}
 
@@ -402,6 +408,8 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
     # --- each grid re-packed exactly when that covers more (never less) -----------------------
     if len(cand) >= 2 and k > 1:
         _repack_grids(cand, xy, members, industry, grid, branch, status, rules)
+    if k:
+        _o9_attached(df, grid, branch, status, origin, action, xy, members, industry, rules, grid_ids)
     for b in range(len(status)):
         if status[b] == "new" and np.any(origin[branch == b] == "split"):
             status[b] = "split"
@@ -455,6 +463,40 @@ class _Rules:
 
     def kw(self) -> dict[str, Any]:
         return {"max_units": self.max_units, "min_members": self.min_members, "max_distance": self.max_distance}
+
+
+def _o9_attached(df: pd.DataFrame, grid: NDArray[np.int64], branch: NDArray[np.int64], status: list[str],
+                 origin: NDArray[np.object_], action: NDArray[np.object_], xy: NDArray[np.float64],
+                 members: NDArray[np.int64], industry: NDArray[np.object_], rules: _Rules,
+                 grid_ids: list[str]) -> None:
+    """O9: a grid that holds enough formal members for a branch gets one, whatever their org type.
+
+    A grid whose members sit only in attached (挂靠建) enterprises, or in candidates that
+    fit no branch, would end with no organisation. Its attached enterprises and unplaced
+    candidates are packed into joint branches inside the grid (O6/O7 as everywhere); an
+    attached enterprise placed in one ends its attachment (``join_branch``).
+    """
+    org = df["org_type"].to_numpy(dtype=object)
+    has_org = (branch >= 0) | np.isin(action, _BUILD_ACTIONS) | ((action == "keep") & (org == "own"))
+    for g in np.unique(grid[grid >= 0]):
+        rows = np.flatnonzero(grid == g)
+        if has_org[rows].any() or int(members[rows].sum()) < rules.min_members:
+            continue
+        attached = (org[rows] == "attached") & (action[rows] == "keep")
+        unplaced = (origin[rows] != "") & (branch[rows] < 0)
+        pool = rows[(attached | unplaced) & (members[rows] < rules.min_members)]
+        if int(members[pool].sum()) < rules.min_members:
+            continue
+        lab = pack_branches(xy[pool], members[pool], industry[pool], **rules.kw())
+        if not len(lab) or lab.max() < 0:
+            logger.warning("O9: grid %s holds %d formal members that no joint branch can join (O6/O7)",
+                           grid_ids[int(g)], int(members[rows].sum()))
+            continue
+        for b in range(int(lab.max()) + 1):
+            placed = pool[lab == b]
+            branch[placed] = len(status)
+            status.append("new")
+            origin[placed] = np.where(origin[placed] == "", "attached", origin[placed])
 
 
 @dataclass(frozen=True)
@@ -637,6 +679,37 @@ def _concat(frames: Iterable[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame
     return pd.concat(frames, ignore_index=True)
 
 
+def _advice(enterprises: pd.DataFrame, config: Config) -> pd.Series:
+    """O2 as advice: an own organisation after the plan with ≥ 7 formal members elects a
+    branch committee (支部委员会); a general branch or committee is told nothing it is."""
+    members = pd.to_numeric(enterprises.get("members", 0), errors="coerce").fillna(0).astype("int64")
+    action = enterprises["action"].astype(str)
+    org = enterprises["org_type"].astype(str) if "org_type" in enterprises else pd.Series("", index=enterprises.index)
+    names = enterprises["org_name"].fillna("").astype(str) if "org_name" in enterprises else \
+        pd.Series("", index=enterprises.index)
+    level = names.map(org_level)
+    own_branch = (action.eq("build_branch") | (action.eq("keep") & org.eq("own") & ~level.isin(
+        ["general_branch", "committee"])))
+    o2 = own_branch & (members >= config.branch_committee_members)
+    text = ("正式党员" + members.astype(str) + f"名（{config.branch_committee_members}名以上），"
+            "应选举产生支部委员会（O2）")
+    return text.where(o2, "").astype(str)
+
+
+def _with_precision(branches: pd.DataFrame, enterprises: pd.DataFrame) -> pd.DataFrame:
+    """``approx_points``: units of each branch located coarser than ``exact`` (its 3 km check,
+    O7, rests on approximate points); ``lever``: blank for the base rules."""
+    out = branches.copy()
+    precision = (enterprises["precision"].astype(str) if "precision" in enterprises
+                 else pd.Series("exact", index=enterprises.index))
+    coarse = set(precision.index[precision.ne("exact")].astype(str))
+    out["approx_points"] = np.asarray([sum(u in coarse for u in str(v).split(";") if u)
+                                       for v in out.get("uscc", pd.Series(dtype=str))], dtype=np.int64)
+    lever = out["lever"] if "lever" in out else pd.Series("", index=out.index)
+    out["lever"] = lever.fillna("").astype(str)
+    return out[[c for c in BRANCH_COLUMNS if c in out] + [c for c in out.columns if c not in BRANCH_COLUMNS]]
+
+
 def _run_unit(job: tuple[Any, ...]) -> UnitPartition:
     """One unit's partition (module level, so process pools and Dask can ship it)."""
     sub, geometry, name, unit_type, config, joint = job
@@ -744,12 +817,13 @@ def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config
     if bad:  # pragma: no cover - guarded by construction
         msg = f"internal error: unknown action(s) {bad}"
         raise RuntimeError(msg)
+    enterprises["advice"] = _advice(enterprises, config)
     grids = _concat([r.grids for r in results], _empty_grids())
     grids = gpd.GeoDataFrame(grids, geometry="geometry", crs="EPSG:4326")
     return Plan(
         enterprises=enterprises,
         grids=grids,
-        branches=_concat([r.branches for r in results], _empty_branches()),
+        branches=_with_precision(_concat([r.branches for r in results], _empty_branches()), enterprises),
         leaders=_concat([r.leaders for r in results], _empty_leaders()),
         units=units_gdf,
         rejects=ledger.rejects,

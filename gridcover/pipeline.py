@@ -164,7 +164,7 @@ def locate(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None
 
 def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
         on_stage: StageCallback | None = None, workers: int = 1) -> Plan:
-    """The whole pipeline: ingest → geocode → classify → gaps → partition → instructors.
+    """The whole pipeline: ingest → geocode → classify → partition → gaps → instructors → measure.
 
     Parameters
     ----------
@@ -192,6 +192,7 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     >>> import gridcover as gc
     >>> plan = gc.run(gc.sample_inputs())  # doctest: +SKIP
     """
+    from .coverage import measure_plan
     from .gaps import find_gaps, gap_column
     from .partition import partition
     from .resources import assign_instructors, read_roster, read_service_centres
@@ -220,6 +221,8 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     if inputs.instructors is not None:
         with timer.stage("instructors"):
             plan = assign_instructors(plan, read_roster(inputs.instructors), config=config)
+    with timer.stage("measure"):
+        plan = plan.replace(coverage=measure_plan(plan))
     counts = {
         "input_rows": int(ledger.n_rows),
         "accepted": int(len(plan.enterprises)),

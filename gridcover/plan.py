@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
 from .config import Config
 
+if TYPE_CHECKING:
+    from .coverage import Coverage
+
 __all__ = ["Plan"]
+
+
+_MEASURED_FROM = frozenset({"enterprises", "branches", "instructors", "units", "config"})
 
 
 def _gdf() -> gpd.GeoDataFrame:
@@ -58,6 +64,11 @@ class Plan:
         Input file names and SHA-256 fingerprints.
     timings
         Seconds per stage.
+    coverage
+        The coverage record of the measure stage (:class:`~gridcover.coverage.Coverage`:
+        M1/M2/M3/M5 on every scope, targets, funding), set by :func:`~gridcover.run`;
+        ``None`` until measured (readers then measure once with
+        :func:`~gridcover.coverage.measured`).
     """
 
     enterprises: pd.DataFrame
@@ -74,9 +85,16 @@ class Plan:
     config: Config = field(default_factory=Config)
     inputs: Mapping[str, Any] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
+    coverage: Coverage | None = None
 
     def replace(self, **changes: Any) -> Plan:
-        """A copy with some attributes replaced (plans are immutable)."""
+        """A copy with some attributes replaced (plans are immutable).
+
+        Replacing a table the coverage record was measured from (enterprises, branches,
+        instructors, units, config) drops the record, so it is never stale.
+        """
+        if "coverage" not in changes and _MEASURED_FROM & set(changes):
+            changes["coverage"] = None
         return replace(self, **changes)
 
     def summary(self) -> dict[str, Any]:
@@ -98,13 +116,16 @@ class Plan:
             "gaps": int(len(self.gaps)),
         }
         if len(ent) and "org_type" in ent:
-            from .coverage import coverage_table
+            from .coverage import measured
 
-            total = coverage_table(self).query("unit_type == 'total'")
-            if len(total):
-                t = total.iloc[0]
-                for col in ("org_rate_before", "org_rate_after", "work_rate_before", "work_rate_after"):
-                    out[col] = float(t[col])
+            cov = measured(self)
+            t = cov.total()
+            for col in ("org_rate_before", "org_rate_after", "work_rate_before", "work_rate_after",
+                        "backstop_rate_after"):
+                out[col] = float(t[col])
+            out["instructors_needed"] = int(t["instructors_needed"])
+            out["instructors_short"] = int(t["instructors_short"])
+            out["shortfall"] = cov.shortfall()
         if "action" in ent:
             out["actions"] = {k: int(v) for k, v in ent["action"].value_counts().sort_index().items()}
         return out
@@ -125,6 +146,9 @@ class Plan:
                            ("work_rate", "党的工作覆盖率 work coverage")):
             if f"{key}_before" in s:
                 rows.append((label, f"{s[key + '_before']:.1%} → {s[key + '_after']:.1%}"))
+        if "backstop_rate_after" in s:
+            rows.append(("属地兜底（M5，不计入工作覆盖）backstop only", f"{s['backstop_rate_after']:.1%}"))
+            rows.append(("缺指导员的企业 instructors short", s["instructors_short"]))
         for action, n in s.get("actions", {}).items():
             rows.append((f"action: {action}", n))
         body = "".join(f"<tr><th style='text-align:left'>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"

@@ -33,8 +33,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .coverage import By, coverage_by, coverage_table, targets
-from .funding import funding
+from .coverage import SCOPE_LABELS, By, Scope, measured
 from .gaps import RULE_IDS, rule_text
 from .outputs import atomic_path
 from .plan import Plan
@@ -66,7 +65,8 @@ ENTERPRISE_HEADERS: Final = {
     "members": "正式党员数", "probationary": "预备党员数", "org_type": "党组织组建方式",
     "org_name": "所在党组织", "instructor": "党建工作指导员", "investor_member": "出资人是否党员",
     "fixed_premises": "有无固定经营场所", "eligible": "是否入网格", "grid_id": "网格编号",
-    "branch_id": "联合党支部编号", "action": "规划措施", "gaps": "问题", "lon": "经度", "lat": "纬度",
+    "branch_id": "联合党支部编号", "action": "规划措施", "gaps": "问题", "advice": "建议",
+    "lon": "经度", "lat": "纬度",
     "precision": "定位精度", "crs": "原始坐标系", "lon_src": "原始经度", "lat_src": "原始纬度",
     "township_declared": "所属乡镇（台账）", "park_declared": "所属园区（台账）", "source_row": "台账行号",
 }
@@ -83,7 +83,8 @@ GRID_HEADERS: Final = {"grid_id": "网格编号", "unit": "管理单元", "unit_
                        "leader_status": "网格长状态"}
 BRANCH_HEADERS: Final = {"branch_id": "联合党支部编号", "grid_id": "网格编号", "unit": "管理单元",
                          "status": "状态", "n_units": "覆盖单位数", "members": "正式党员数",
-                         "max_distance_m": "单位最大间距（米）", "uscc": "成员单位代码",
+                         "max_distance_m": "单位最大间距（米）", "approx_points": "近似定位单位数",
+                         "lever": "组建方式（措施）", "uscc": "成员单位代码",
                          "names": "成员单位"}
 LEADER_HEADERS: Final = {"grid_id": "网格编号", "rank": "排序", "uscc": "统一社会信用代码",
                          "name": "企业名称", "reason": "推荐理由"}
@@ -97,8 +98,9 @@ COVERAGE_HEADERS: Final = {
     "industry": "行业门类", "size_class": "规模", "enterprises": "企业数",
     "org_rate_before": "党组织覆盖率（规划前）", "org_rate_after": "党组织覆盖率（规划后）",
     "work_rate_before": "工作覆盖率（规划前）", "work_rate_after": "工作覆盖率（规划后）",
-    "above_scale": "规上企业数", "m3_rate_before": "规上企业组建率（规划前）",
-    "m3_rate_after": "规上企业组建率（规划后）",
+    "backstop_rate_after": "仅属地兜底（M5，规划后）", "instructors_needed": "需选派指导员的企业",
+    "instructors_short": "其中尚无指导员", "above_scale": "规上企业数",
+    "m3_rate_before": "规上企业组建率（规划前）", "m3_rate_after": "规上企业组建率（规划后）",
 }
 FUNDING_HEADERS: Final = {
     "unit_type": "单元类型", "unit": "管理单元",
@@ -209,7 +211,8 @@ def _instructor_sheet(plan: Plan) -> pd.DataFrame:
     if assigned is not None and len(assigned) and "uscc" in assigned:
         a = assigned.copy()
         a["uscc"] = a["uscc"].astype(str)
-        a["source"] = "规划选派"
+        named = a["instructor"].fillna("").astype(str).str.strip().ne("") if "instructor" in a else False
+        a["source"] = np.where(named, "规划选派", "待选派（名册不足，缺额）")
         parts.append(a[[c for c in ("uscc", "instructor", "distance_m", "source") if c in a]])
     frames = [p for p in parts if len(p)]
     if not frames:
@@ -381,9 +384,10 @@ def _summary_sheet(book: _Book, plan: Plan) -> None:
     ws.write_string(1, 0, source or "由 gridcover 生成；覆盖率口径见 RULES.md（M1–M4）", fmt["note"])
     ws.freeze_panes(1, 0)
 
-    total = coverage_by(plan, "total").iloc[0]
-    tgt = targets(plan).iloc[-1]
-    fund = funding(plan).iloc[-1]
+    cov = measured(plan)
+    total = cov.total()
+    tgt = cov.targets().iloc[-1]
+    fund = cov.funding.iloc[-1]
     config = plan.config
     row = 3
     ws.write_string(row, 0, "一、覆盖率与目标", fmt["section"])
@@ -403,14 +407,24 @@ def _summary_sheet(book: _Book, plan: Plan) -> None:
         ("党组织覆盖率（M1）", total["org_rate_before"], total["org_rate_after"], "pct",
          "单独建＋联合建" + ("＋挂靠建" if config.org_coverage_counts_attached else "") + "，÷企业数"),
         ("党的工作覆盖率（M2）", total["work_rate_before"], total["work_rate_after"], "pct",
-         "有党组织或党建工作指导员（规划后含属地兜底）"),
+         "有党组织或有具体人选的党建工作指导员；规划岗位无人选、属地兜底均不计入"),
+        ("仅属地兜底（M5）", None, total["backstop_rate_after"], "pct",
+         f"{int(total['backstop_after'])}家小微或未定位企业仅由乡镇（街道）、村（社区）党组织兜底，不计入M2"),
+        ("需选派指导员的企业", None, int(total["instructors_needed"]), "int",
+         f"其中{int(total['instructors_short'])}家名册不足、尚无人选（缺额）"),
         ("规上企业党组织组建率（M3）", total["m3_rate_before"], total["m3_rate_after"], "pct",
          f"规上企业{int(total['above_scale'])}家，单独建：规划前{int(total['above_scale_own_before'])}家，"
          f"规划后{int(total['above_scale_own_after'])}家"),
     ]
+    for scope in ("eligible", "survey"):
+        t = cov.total(scope)
+        lines.append((f"党组织覆盖率 · {SCOPE_LABELS[scope]}", t["org_rate_before"], t["org_rate_after"], "pct",
+                      f"{int(t['enterprises'])}家企业"))
+        lines.append((f"党的工作覆盖率 · {SCOPE_LABELS[scope]}", t["work_rate_before"], t["work_rate_after"],
+                      "pct", f"{int(t['enterprises'])}家企业"))
     for label, before, after, kind, note in lines:
         book.cell(ws, row, 0, label, "label")
-        book.cell(ws, row, 1, before, kind)
+        book.cell(ws, row, 1, "—" if before is None else before, "text" if before is None else kind)
         book.cell(ws, row, 2, after, kind)
         book.cell(ws, row, 3, note, "note")
         row += 1
@@ -421,6 +435,10 @@ def _summary_sheet(book: _Book, plan: Plan) -> None:
         for j, phase in ((1, "before"), (2, "after")):
             text, kind = met(tgt[f"{key}_{phase}"])
             book.cell(ws, row, j, text, kind)
+        row += 1
+    for line in cov.shortfall():
+        book.cell(ws, row, 0, "注意", "label")
+        book.cell(ws, row, 1, line, "unmet")
         row += 1
     book.cell(ws, row, 0, "年度经费测算（元，“15311”）", "label")
     book.cell(ws, row, 1, fund["amount_total_before"], "money")
@@ -439,7 +457,8 @@ def _summary_sheet(book: _Book, plan: Plan) -> None:
         ("联合党支部数", len(branches)),
         *((f"　其中{BRANCH_STATUS_LABELS[s]}", int(status.get(s, 0))) for s in BRANCH_STATUS_LABELS),
         ("待选派网格长（无党员网格）", to_fill),
-        ("规划选派指导员的企业", len(plan.instructors) if plan.instructors is not None else 0),
+        ("规划选派指导员的企业（有人选）", int(total["instructors_needed"]) - int(total["instructors_short"])),
+        ("待选派指导员的企业（名册不足，缺额）", int(total["instructors_short"])),
         ("问题条数（问题清单）", len(plan.gaps) if plan.gaps is not None else 0),
         ("未入库行数", len(plan.rejects) if plan.rejects is not None else 0),
     ]
@@ -482,9 +501,17 @@ def _summary_sheet(book: _Book, plan: Plan) -> None:
     for title, by in blocks:
         ws.write_string(row, 0, title, fmt["section"])
         row += 1
-        table = coverage_by(plan, by)
+        table = cov.by(by)
         if by == "unit":
-            table = pd.concat([table, coverage_by(plan, "total")], ignore_index=True)
+            table = pd.concat([table, cov.by("total")], ignore_index=True)
+        row = book.table(ws, _coverage_for_sheet(table), row=row, filter_=False, header_height=30) + 1
+    scoped: tuple[tuple[str, Scope], ...] = (
+        (f"八、网格范围（E1：有固定经营场所、职工{config.eligible_min_staff}人以上）", "eligible"),
+        (f"九、调查口径（三有：职工{config.survey_min_staff}人以上）", "survey"))
+    for title, scope in scoped:
+        ws.write_string(row, 0, title, fmt["section"])
+        row += 1
+        table = pd.concat([cov.by("unit", scope), cov.by("total", scope)], ignore_index=True)
         row = book.table(ws, _coverage_for_sheet(table), row=row, filter_=False, header_height=30) + 1
 
 
@@ -520,7 +547,7 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
         _data_sheet(book, "网格长", _ordered(plan.leaders, LEADER_HEADERS), note="本规划无网格长候选")
         _data_sheet(book, "指导员", _instructor_sheet(plan), note="无党建工作指导员")
         _data_sheet(book, "问题清单", _gap_sheet(plan), note="无问题")
-        _data_sheet(book, "经费测算", funding(plan).assign(
+        _data_sheet(book, "经费测算", measured(plan).funding.assign(
             unit_type=lambda d: d["unit_type"].map(UNIT_TYPE_LABELS).fillna(d["unit_type"]))
                     .rename(columns=FUNDING_HEADERS))
         rejects = plan.rejects if plan.rejects is not None else pd.DataFrame()
@@ -838,9 +865,9 @@ def coverage_png(plan: Plan, path: str | Path, *, dpi: int = 150) -> Path:
     if units is None or len(units) == 0 or "unit" not in units:
         msg = "the plan has no jurisdiction units (plan.units) to map"
         raise ValueError(msg)
-    table = coverage_table(plan)
-    rows = table[table["unit_type"].ne("total")].set_index("unit")
-    total = table.iloc[-1]
+    cov = measured(plan)
+    rows = cov.by("unit").set_index("unit")
+    total = cov.total()
     gdf = _as_layer(units)
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     gdf = gdf.assign(rate=gdf["unit"].astype(str).map(rows["org_rate_after"]).astype("float64"))

@@ -25,7 +25,7 @@ Columns by the stage that adds them:
 
 ``partition`` and later (:data:`PLAN_COLUMNS`)
     grid_id, branch_id ("" when none), action (:data:`ACTIONS`), gaps (``;``-joined
-    rule ids, sorted).
+    rule ids, sorted), advice (O2 advice in Chinese, "" when none).
 
 Strings are plain ``str`` (never NaN: missing text is ""), counts are ``int64``.
 """
@@ -59,12 +59,12 @@ LEDGER_COLUMNS: Final = (
 )
 LOCATION_COLUMNS: Final = ("lon", "lat", "precision", "township", "park", "unit", "unit_type")
 CLASS_COLUMNS: Final = ("size_class", "eligible")
-PLAN_COLUMNS: Final = ("grid_id", "branch_id", "action", "gaps")
+PLAN_COLUMNS: Final = ("grid_id", "branch_id", "action", "gaps", "advice")
 
 #: Columns of ``enterprises.csv`` (DESIGN.md), in order.
 ENTERPRISE_OUTPUT_COLUMNS: Final = (
     "uscc", "name", "township", "park", "unit", "lon", "lat", "precision", "size_class",
-    "grid_id", "branch_id", "action", "gaps",
+    "grid_id", "branch_id", "action", "action_cn", "gaps",
 )
 #: Columns of ``rejects.csv``.
 REJECT_COLUMNS: Final = ("source_row", "uscc", "reason")

@@ -65,7 +65,7 @@ A township row counts its enterprises **outside** parks, so park and township ro
 to the total."""),
     ("code", """jurisdictions = gc.load_jurisdictions(inputs.townships, inputs.parks)
 before = gc.Plan(enterprises=ledger.enterprises, units=jurisdictions.units())
-cov = gc.coverage_table(before)[["unit_type", "unit", "enterprises", "org_rate_before", "work_rate_before"]]
+cov = gc.coverage_table(before).query("scope == 'all'")[["unit_type", "unit", "enterprises", "org_rate_before", "work_rate_before"]]
 (cov.style
     .format({"org_rate_before": "{:.1%}", "work_rate_before": "{:.1%}"})
     .bar(subset=["org_rate_before", "work_rate_before"], vmin=0, vmax=1, color="#9ecae1")
@@ -137,7 +137,7 @@ number of joint branches, against the grid size bound, the joint-branch distance
 the 5-unit cap (O6)."""),
     ("code", """def measure(config):
     p = gc.partition(located, jurisdictions, config)
-    total = gc.coverage_table(p).query("unit_type == 'total'").iloc[0]
+    total = gc.coverage_table(p).query("scope == 'all' and unit_type == 'total'").iloc[0]
     return {"org_rate_after": total.org_rate_after, "branches": len(p.branches), "grids": len(p.grids)}
 
 sweeps = {
@@ -211,6 +211,15 @@ def catchment_map(centres, new_sites=None):
 
 
 catchment_map(centres, sites)"""),
+    ("md", """## What the named resources reach (M2, M5)
+
+Work coverage after the plan counts only instructors somebody is named for; a planned post
+the roster cannot fill is a shortfall, and small enterprises left to the township/village
+backstop are the separate M5 share. Every figure on three scopes: all enterprises, the grid
+scope (E1) and the national survey scope (10+ staff)."""),
+    ("code", """plan.coverage.table().query("unit_type == 'total'")"""),
+    ("code", """for line in plan.coverage.shortfall():
+    print(line)"""),
     ("md", "## Funding estimate (经费测算, the “15311” policy), before and after the plan"),
     ("code", """gc.funding(plan)"""),
     ("md", """## Reports

@@ -99,16 +99,18 @@ def test_demo_writes_every_contract_file(demo_dir):
     assert not list(demo_dir.rglob(".*.tmp"))
     ent = pd.read_csv(demo_dir / "enterprises.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert list(ent.columns) == ["uscc", "name", "township", "park", "unit", "lon", "lat", "precision",
-                                 "size_class", "grid_id", "branch_id", "action", "gaps"]
+                                 "size_class", "grid_id", "branch_id", "action", "action_cn", "gaps"]
     rejects = pd.read_csv(demo_dir / "rejects.csv", encoding="utf-8-sig", dtype=str)
     run = json.loads((demo_dir / "run.json").read_text(encoding="utf-8"))
     assert len(ent) + len(rejects) == run["counts"]["input_rows"] == 2010
     assert {"ingest", "geocode", "partition"} <= set(run["timings_s"])
     assert run["inputs"]["ledger"]["sha256"] and run["config"]["rules"]["joint_max_units"] == 5
     branches = pd.read_csv(demo_dir / "branches.csv", encoding="utf-8-sig", dtype=str)
-    assert list(branches.columns) == ["branch_id", "grid_id", "status", "uscc", "members", "max_distance_m"]
+    assert list(branches.columns) == ["branch_id", "grid_id", "status", "uscc", "members", "max_distance_m",
+                                      "approx_points", "lever"]
     assert set(branches.status) <= {"new", "kept", "split"}
     cov = pd.read_csv(demo_dir / "coverage.csv", encoding="utf-8-sig")
+    cov = cov[cov.scope == "all"]
     total = cov[cov.unit_type == "total"].iloc[0]
     # park and township rows partition the total
     assert cov[cov.unit_type != "total"].enterprises.sum() == total.enterprises == len(ent)

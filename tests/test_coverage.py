@@ -63,12 +63,16 @@ COUNTY = {
 
 
 def by_unit(table: pd.DataFrame) -> pd.DataFrame:
+    if "scope" in table:
+        table = table[table["scope"].eq("all")]
     return table.set_index("unit")
 
 
 def test_coverage_table_before_per_unit_hand_computed():
-    table = coverage_table(Plan(enterprises=ledger(COUNTY)))
-    assert list(table.columns) == list(COVERAGE_COLUMNS)
+    full = coverage_table(Plan(enterprises=ledger(COUNTY)))
+    assert list(full.columns) == list(COVERAGE_COLUMNS)
+    assert full["scope"].drop_duplicates().tolist() == ["all", "eligible", "survey"]
+    table = full[full["scope"].eq("all")]
     assert table["unit"].tolist() == ["高新园", "东镇", "西镇", "（未定位）", "合计"]
     assert table["unit_type"].tolist() == ["park", "township", "township", "township", "total"]
     t = by_unit(table)
@@ -86,9 +90,25 @@ def test_coverage_table_before_per_unit_hand_computed():
 
 
 def test_plan_without_actions_has_after_equal_before():
-    table = coverage_table(Plan(enterprises=ledger(COUNTY)))
+    table = coverage_table(Plan(enterprises=ledger(COUNTY))).dropna(subset=["org_rate_before"])
     assert table["org_rate_after"].tolist() == table["org_rate_before"].tolist()
     assert table["work_rate_after"].tolist() == table["work_rate_before"].tolist()
+
+
+def test_scopes_eligible_and_survey_hand_computed():
+    table = coverage_table(Plan(enterprises=ledger(COUNTY))).set_index(["scope", "unit"])
+    # W2 has 3 staff: outside E1 (6) and the survey scope (10); every other row has 10 staff
+    assert table.loc[("all", "西镇"), "enterprises"] == 3
+    assert table.loc[("eligible", "西镇"), "enterprises"] == 2
+    assert table.loc[("survey", "合计"), "enterprises"] == 10
+    eleven = ledger({**COUNTY, "X": {"staff": 8}})  # in E1, not in the survey scope
+    t = coverage_table(Plan(enterprises=eleven)).set_index(["scope", "unit"])
+    assert t.loc[("eligible", "合计"), "enterprises"] == 11
+    assert t.loc[("survey", "合计"), "enterprises"] == 10
+    nofix = ledger({**COUNTY, "Y": {"staff": 40, "fixed_premises": False}})  # survey, not E1
+    t = coverage_table(Plan(enterprises=nofix)).set_index(["scope", "unit"])
+    assert t.loc[("eligible", "合计"), "enterprises"] == 10
+    assert t.loc[("survey", "合计"), "enterprises"] == 11
 
 
 def test_published_definition_leaves_attached_out_of_m1_not_m2():
@@ -111,8 +131,9 @@ def planned_county() -> Plan:
     ent.loc["P4", "action"] = "build_branch"
     ent.loc["W2", "action"] = "not_gridded"   # backstopped: work only
     ent.loc["T1", "action"] = "revoke_shell"  # own org revoked, nothing instead
-    ent.loc["T2", "action"] = "instructor"
-    ent.loc[["L1", "L2"], "action"] = "not_gridded"  # unlocated: keeps its existing org
+    ent.loc["T2", "action"] = "instructor"   # the ledger names 李某: covered
+    ent.loc["L2", "action"] = "keep"          # unlocated: keeps its own organisation
+    ent.loc["L1", "action"] = "not_gridded"   # its joint organisation is split: nothing left
     branches = pd.DataFrame({"branch_id": ["B1"], "grid_id": ["东镇-G01"], "unit": ["东镇"], "status": ["new"],
                              "uscc": ["T3;W1"], "n_units": [2], "members": [3], "max_distance_m": [900.0]})
     return Plan(enterprises=ent, branches=branches)
@@ -123,23 +144,46 @@ def test_after_semantics_hand_computed():
     assert flags.loc["P4", "org_after"] and flags.loc["P4", "own_after"]
     assert not flags.loc["T1", "org_after"] and not flags.loc["T1", "own_after"]
     assert flags.loc["T3", "org_after"] and flags.loc["W1", "org_after"]
-    assert not flags.loc["W2", "org_after"] and flags.loc["W2", "work_after"] and not flags.loc["W2", "work_before"]
-    assert flags.loc["L2", "org_after"] and flags.loc["L1", "org_after"]
-    t = by_unit(coverage_table(planned_county()))
+    # below E1, backstopped: not work coverage (M5 instead)
+    assert not flags.loc["W2", "org_after"] and not flags.loc["W2", "work_after"]
+    assert flags.loc["W2", "backstop_after"]
+    assert flags.loc["L2", "org_after"]
+    # a split joint organisation that gets nothing instead does not cover its unit after the plan
+    assert flags.loc["L1", "org_before"] and not flags.loc["L1", "org_after"] and flags.loc["L1", "backstop_after"]
+    t = by_unit(coverage_table(planned_county()).query("scope == 'all'"))
     assert t.loc["高新园", "org_rate_after"] == pytest.approx(1.0)
     assert t.loc["东镇", "org_rate_after"] == pytest.approx(1 / 3)   # T3 only
-    assert t.loc["东镇", "work_rate_after"] == pytest.approx(2 / 3)  # T2 (instructor), T3
-    assert t.loc["西镇", "org_rate_after"] == pytest.approx(2 / 3)   # W1, L1
-    assert t.loc["西镇", "work_rate_after"] == pytest.approx(1.0)    # + W2 backstop
-    assert t.loc["合计", "org_rate_after"] == pytest.approx(8 / 11)
-    assert t.loc["合计", "work_rate_after"] == pytest.approx(10 / 11)
+    assert t.loc["东镇", "work_rate_after"] == pytest.approx(2 / 3)  # T2 (named instructor), T3
+    assert t.loc["西镇", "org_rate_after"] == pytest.approx(1 / 3)   # W1
+    assert t.loc["西镇", "work_rate_after"] == pytest.approx(1 / 3)  # W2 and L1 only backstopped
+    assert t.loc["西镇", "backstop_rate_after"] == pytest.approx(2 / 3)
+    assert t.loc["合计", "org_rate_after"] == pytest.approx(7 / 11)
+    assert t.loc["合计", "work_rate_after"] == pytest.approx(8 / 11)
+
+
+def test_planned_instructor_without_a_name_is_a_shortfall_not_coverage():
+    ent = ledger({"A": {}, "B": {}, "C": {}, "D": {"staff": 3}})
+    ent["branch_id"] = ""
+    ent["action"] = ["instructor", "instructor", "instructor", "not_gridded"]
+    assigned = pd.DataFrame({"uscc": ["A", "B"], "instructor": ["王某", ""], "unit": ["东镇"] * 2,
+                             "distance_m": [300.0, np.nan]})
+    plan = Plan(enterprises=ent, instructors=assigned)
+    t = coverage_table(plan).query("scope == 'all'").set_index("unit").loc["合计"]
+    assert t["work_rate_after"] == pytest.approx(1 / 4)     # A only: B and C have nobody named
+    assert t["instructors_needed"] == 3 and t["instructors_short"] == 2
+    assert t["backstop_rate_after"] == pytest.approx(1 / 4)  # D
+    flags = coverage_flags(plan)
+    # after the plan every enterprise is exactly one of: work-covered, short, backstop
+    parts = flags[["work_after", "instructor_short", "backstop_after"]].astype(int).sum(axis=1)
+    assert parts.eq(1).all()
+    assert targets(plan).iloc[-1]["work_target_met_after"] == False  # noqa: E712
 
 
 def test_instructor_assignments_count_for_work_after():
     plan = Plan(enterprises=ledger({"A": {}, "B": {}}),
                 instructors=pd.DataFrame({"uscc": ["B"], "instructor": ["王某"], "unit": ["东镇"],
                                           "distance_m": [300.0]}))
-    t = coverage_table(plan)
+    t = coverage_table(plan).query("scope == 'all'")
     assert t["work_rate_before"].iloc[-1] == 0.0
     assert t["work_rate_after"].iloc[-1] == pytest.approx(0.5)
     assert t["org_rate_after"].iloc[-1] == 0.0
@@ -187,7 +231,7 @@ def test_units_without_enterprises_are_listed():
                               "unit_type": ["park", "township", "township", "township"],
                               "township": ["东镇", "东镇", "西镇", "南镇"]},
                              geometry=[box(0, 0, 1, 1)] * 4, crs="EPSG:4326")
-    table = coverage_table(Plan(enterprises=ledger(COUNTY), units=units))
+    table = coverage_table(Plan(enterprises=ledger(COUNTY), units=units)).query("scope == 'all'")
     south = table.set_index("unit").loc["南镇"]
     assert south["enterprises"] == 0 and math.isnan(south["org_rate_before"])
     assert table.loc[table["unit_type"].ne("total"), "enterprises"].sum() == 11
@@ -214,8 +258,8 @@ def test_inputs_not_modified():
 
 def test_empty_plan():
     table = coverage_table(Plan(enterprises=ledger({})))
-    assert table["unit_type"].tolist() == ["total"]
-    assert table["enterprises"].tolist() == [0]
+    assert table["unit_type"].tolist() == ["total"] * 3
+    assert table["enterprises"].tolist() == [0] * 3
 
 
 unit_choice = st.sampled_from([{}, PARK, WEST, {**LOST, "township_declared": "西镇"}, LOST])
@@ -240,7 +284,8 @@ def test_unit_rows_partition_the_total_and_rates_are_fractions(rows, attached_co
     full = coverage_by(plan, "unit")
     total = coverage_by(plan, "total").iloc[0]
     for col in ("enterprises", "org_covered_before", "org_covered_after", "work_covered_before",
-                "work_covered_after", "above_scale", "above_scale_own_before", "above_scale_own_after"):
+                "work_covered_after", "backstop_after", "instructors_needed", "instructors_short",
+                "above_scale", "above_scale_own_before", "above_scale_own_after"):
         assert full[col].sum() == total[col]
     assert total["enterprises"] == len(rows)
     for col in ("org_rate_before", "org_rate_after", "work_rate_before", "work_rate_after"):
@@ -250,6 +295,8 @@ def test_unit_rows_partition_the_total_and_rates_are_fractions(rows, attached_co
     flags = coverage_flags(plan)
     assert not (flags["org_before"] & ~flags["work_before"]).any()
     assert not (flags["org_after"] & ~flags["work_after"]).any()
+    # the planned state partitions the enterprises: covered, short of an instructor, or backstop
+    assert flags[["work_after", "instructor_short", "backstop_after"]].astype(int).sum(axis=1).le(1).all()
 
 
 @pytest.fixture(scope="module")
@@ -267,5 +314,5 @@ def test_m3_on_the_sample_county_is_the_seed_county_figure(sample_enterprises):
     total = coverage_by(Plan(enterprises=sample_enterprises), "total").iloc[0]
     assert (total["above_scale_own_before"], total["above_scale"]) == (44, 496)
     assert f"{total['m3_rate_before']:.2%}" == "8.87%"
-    table = coverage_table(Plan(enterprises=sample_enterprises))
+    table = coverage_table(Plan(enterprises=sample_enterprises)).query("scope == 'all'")
     assert table.loc[table["unit_type"].ne("total"), "enterprises"].sum() == len(sample_enterprises)

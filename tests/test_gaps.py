@@ -209,8 +209,9 @@ def test_rule_texts_are_chinese_and_complete():
     assert set(RULE_TEXT) == set(RULE_IDS)
     assert RULE_TEXT["G2"] == "职工100人以上的都应建立党组织"
     assert rule_text("G9", Config(service_catchment_m=1500.0)) == "距党群服务中心不超过1.5公里"
-    with pytest.raises(ValueError, match="G10"):
-        rule_text("G10")
+    assert rule_text("G10", Config(instructor_capacity=4)) == "一名党建工作指导员联系企业一般不超过4家"
+    with pytest.raises(ValueError, match="G11"):
+        rule_text("G11")
 
 
 rows_strategy = st.lists(

@@ -310,7 +310,9 @@ def test_status_matches_coverage_semantics(plan: Plan) -> None:
     assert status.isin(STATUSES).all()
     org = status.isin(["own", "joint", "attached"])
     assert (org == flags["org_after"]).all()
-    assert ((status == "uncovered") == ~flags["work_after"]).all()
+    # M2 counts named resources only; the backstop (M5) is its own colour, never coverage
+    assert ((status == "not_gridded") == flags["backstop_after"]).all()
+    assert ((status == "uncovered") == (~flags["work_after"] & ~flags["backstop_after"])).all()
 
 
 @settings(max_examples=40, deadline=None)
@@ -331,7 +333,9 @@ def test_status_partitions_like_m1_and_m2(rows, counts_attached) -> None:
     flags = coverage_flags(plan)
     org = status.isin(["own", "joint"]) | (status.eq("attached") & counts_attached)
     assert (org == flags["org_after"]).all()
-    assert ((status == "uncovered") == ~flags["work_after"]).all()
+    # M2 counts named resources only; the backstop (M5) is its own colour, never coverage
+    assert ((status == "not_gridded") == flags["backstop_after"]).all()
+    assert ((status == "uncovered") == (~flags["work_after"] & ~flags["backstop_after"])).all()
 
 
 def test_grid_leaders_are_ringed_and_named(plan: Plan, page: str) -> None:

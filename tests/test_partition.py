@@ -91,7 +91,7 @@ def plan(county):
 # --- the contract -----------------------------------------------------------------------------
 def test_plan_tables_have_the_shared_columns(plan, county):
     ent, _ = county
-    assert list(plan.enterprises.columns) == [*ent.columns, "grid_id", "branch_id", "action", "gaps"]
+    assert list(plan.enterprises.columns) == [*ent.columns, "grid_id", "branch_id", "action", "gaps", "advice"]
     assert plan.enterprises.index.equals(ent.index)
     assert tuple(plan.grids.columns) == GRID_COLUMNS
     assert tuple(plan.branches.columns) == BRANCH_COLUMNS

@@ -122,16 +122,19 @@ def test_summary_shows_headline_rates_targets_and_counts(xlsx):
     assert by_label["入库企业数"][:2] == (7, 7)
     assert by_label["党组织覆盖率（M1）"][0] == pytest.approx(2 / 7)
     assert by_label["党组织覆盖率（M1）"][1] == pytest.approx(4 / 7)
-    # work after: + instructor + two not_gridded = 7/7
-    assert by_label["党的工作覆盖率（M2）"][1] == pytest.approx(1.0)
+    # work after: + the named instructor = 5/7; the two not_gridded are only backstopped (M5), not M2
+    assert by_label["党的工作覆盖率（M2）"][1] == pytest.approx(5 / 7)
+    assert by_label["仅属地兜底（M5）"][:2] == ("—", pytest.approx(2 / 7))
     assert by_label["规上企业党组织组建率（M3）"][0] == pytest.approx(1.0)
-    assert by_label["目标：党的工作覆盖率100%（M4）"][:2] == ("未达标", "达标")
+    assert by_label["目标：党的工作覆盖率100%（M4）"][:2] == ("未达标", "未达标")
     assert by_label["网格数"][0] == 3
     assert by_label["联合党支部数"][0] == 1
     assert by_label["未入库行数"][0] == 2
     assert by_label["加入联合党支部"][0] == 2
     units = [r[1] for r in rows if r and r[0] in ("园区", "乡镇（街道）")]
-    assert units == ["高新园", "东镇", "西镇"]  # the unlocated one declared 西镇: no （未定位） row
+    # three blocks (all enterprises, the E1 scope, the survey scope), each by park and township;
+    # the unlocated one declared 西镇: no （未定位） row
+    assert units[:3] == ["高新园", "东镇", "西镇"] and len(units) == 9
     west = next(r for r in rows if r[:2] == ("乡镇（街道）", "西镇"))
     assert west[2] == 3 and west[3] == pytest.approx(1 / 3)
 
@@ -202,7 +205,7 @@ def test_failed_write_leaves_the_old_file(plan, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("gridcover.report.funding", boom)
+    monkeypatch.setattr("gridcover.report._instructor_sheet", boom)
     with pytest.raises(RuntimeError):
         write_excel(plan, target)
     assert target.read_bytes() == b"old"
