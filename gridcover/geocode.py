@@ -55,10 +55,10 @@ import pandas as pd
 
 from ._address import (
     KIND_PRECISION,
-    KIND_RANK,
     PLACE_KINDS,
     Place,
     PlaceIndex,
+    Resolution,
     infer_kind,
     loose_key,
     normalize,
@@ -638,20 +638,30 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
     place_town = [""] * n  # township the gazetteer gives (fallback when no boundaries)
     place_park = [""] * n
 
-    # 2. offline gazetteer (and boundary names)
+    # 2. offline gazetteer (and boundary names): the address, the 村（社区） column and the
+    #    declared township vote for the township; the place is the most specific one in it
+    conflicts: list[tuple[str, int, str, str, str, str]] = []
+    target_town = list(decl_town)  # the township the join holds approximate points to
     index = _place_index(gazetteer, jurisdictions)
     if index is not None:
-        memo: dict[tuple[str, str, str, str], Place | None] = {}
+        memo: dict[tuple[str, str, str, str], Resolution] = {}
         for i in np.flatnonzero(~has_xy):
             key = (address[i], decl_town[i], decl_park[i], village[i])
             if key not in memo:
-                memo[key] = _resolve(index, *key)
-            place = memo[key]
+                memo[key] = index.resolve(address[i], township=decl_town[i], park=decl_park[i], village=village[i])
+            res = memo[key]
+            conflicts.extend((usccs[i], int(rows[i]), *c) for c in res.conflicts)
+            written = index.township_name(decl_town[i]) if decl_town[i] else ""
+            if res.township and written and written != res.township:
+                target_town[i] = res.township  # the evidence outvoted it (a conflict says so)
+            place = res.place
             if place is not None:
                 lon[i], lat[i] = place.lon, place.lat
                 precision[i] = KIND_PRECISION[place.kind]
-                place_town[i] = place.township
+                place_town[i] = res.township or place.township
                 place_park[i] = place.name if place.kind == "park" else ""
+            elif res.township:
+                place_town[i] = res.township
     source = np.where(has_xy, "given", np.where(precision != "unlocated", "gazetteer", "")).astype(object)
 
     # 3. online (opt-in) for what the gazetteer could not place, or placed only at a
@@ -660,13 +670,16 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
         _online(online, jurisdictions, address, lon, lat, precision, source)
 
     notes: list[tuple[int, str, str]] = []
-    conflicts: list[tuple[str, int, str, str, str, str]] = []
     rejected = np.zeros(n, dtype=bool)
     if jurisdictions is not None:
-        town, park = _spatial(jurisdictions, lon, lat, precision, source, decl_town, decl_park, place_town,
-                              usccs, rows, notes, conflicts, rejected)
+        joined = jurisdictions.assign(lon, lat, precision, declared_township=target_town, declared_park=decl_park,
+                                      fallback_township=place_town, online=source == "online")
+        lon, lat, precision, rejected = joined.lon, joined.lat, joined.precision, joined.rejected
+        town, park = joined.township, joined.park
+        conflicts.extend((usccs[i], int(rows[i]), f, d, sp, r) for i, f, d, sp, r in joined.conflicts)
+        notes.extend((int(rows[i]), usccs[i], why) for i, why in joined.notes)
     else:
-        town, park = _declared(gazetteer, precision, decl_town, decl_park, place_town, place_park)
+        town, park = _declared(gazetteer, precision, target_town, decl_park, place_town, place_park)
 
     located = precision != "unlocated"
     unit = np.where(located, np.where(np.array(park, dtype=object) != "", park, town), "").astype(object)
@@ -731,19 +744,6 @@ def _online(online: OnlineGeocoder, jurisdictions: Jurisdictions | None, address
         source[i] = "online"
 
 
-def _resolve(index: PlaceIndex, address: str, township: str, park: str, village: str) -> Place | None:
-    """Most specific place for a row: its address, else its declared village/park/township."""
-    place = index.lookup(address, township_hint=township, park_hint=park) if address else None
-    if place is not None and KIND_RANK[place.kind] >= KIND_RANK["road"]:
-        return place
-    fallback = "".join((township, park, village))
-    if fallback:
-        other = index.lookup(fallback, township_hint=township, park_hint=park)
-        if other is not None and (place is None or KIND_RANK[other.kind] > KIND_RANK[place.kind]):
-            return other
-    return place
-
-
 def _declared(gazetteer: Gazetteer | None, precision: np.ndarray, decl_town: list[str],
               decl_park: list[str], place_town: list[str], place_park: list[str]) -> tuple[list[str], list[str]]:
     """Township and park without boundaries: declared, else the gazetteer's."""
@@ -757,112 +757,6 @@ def _declared(gazetteer: Gazetteer | None, precision: np.ndarray, decl_town: lis
     town = [canon.get(loose_key(d), d) if d else canon.get(loose_key(p), p)
             for d, p in zip(decl_town, place_town, strict=True)]
     park = [d or p for d, p in zip(decl_park, place_park, strict=True)]
-    return town, park
-
-
-def _spatial(j: Jurisdictions, lon: np.ndarray, lat: np.ndarray, precision: np.ndarray, source: np.ndarray,
-             decl_town: list[str], decl_park: list[str], place_town: list[str], usccs: list[str],
-             rows: np.ndarray, notes: list[tuple[int, str, str]],
-             conflicts: list[tuple[str, int, str, str, str, str]],
-             rejected: np.ndarray) -> tuple[list[str], list[str]]:
-    """Point-in-polygon join, declared-vs-spatial conflicts and outside-every-boundary rejects.
-
-    Mutates the arrays and lists it is given (all private to one geocode call).
-    """
-    n = len(lon)
-    town_of = {d: j.match_township(d) for d in set(decl_town) | set(place_town) if d}
-    park_of = {d: j.match_park(d) for d in set(decl_park) if d}
-    town, park = j.locate(lon, lat)
-    located = precision != "unlocated"
-
-    def move(i: int, kind: str, name: str, why: str) -> None:
-        point = j.representative_point(kind, name)
-        if point is None:
-            return
-        lon[i], lat[i] = point
-        precision[i] = kind
-        notes.append((int(rows[i]), usccs[i], why))
-
-    # a. points outside every polygon
-    outside = [i for i in np.flatnonzero(located).tolist() if not town[i] and not park[i]]
-    moved = []
-    for i in outside:
-        if source[i] == "online":  # an online hit outside the area is not trusted
-            lon[i] = lat[i] = np.nan
-            precision[i] = "unlocated"
-            notes.append((int(rows[i]), usccs[i], "online geocoder result outside every boundary ignored"))
-            continue
-        if precision[i] != "exact":
-            target = (("park", park_of.get(decl_park[i], "")) if park_of.get(decl_park[i]) else
-                      ("township", town_of.get(decl_town[i], "") or town_of.get(place_town[i], "")))
-            if target[1]:
-                where = f"({lon[i]:.6f}, {lat[i]:.6f})"
-                move(i, target[0], target[1], f"gazetteer point {where} lies outside every boundary; "
-                     f"placed at the representative point of {target[1]}")
-                moved.append(i)
-                continue
-        rejected[i] = True
-    if moved:
-        t2, p2 = j.locate(lon[moved], lat[moved])
-        for k, i in enumerate(moved):
-            town[i], park[i] = t2[k], p2[k]
-
-    # b. declared park vs spatial park (a park wins over its township)
-    moved = []
-    for i in np.flatnonzero(located & ~rejected).tolist():
-        if not decl_park[i] or precision[i] == "unlocated":
-            continue
-        declared = park_of.get(decl_park[i], "")
-        if declared == park[i]:
-            continue
-        if precision[i] == "exact" or not declared:
-            conflicts.append((usccs[i], int(rows[i]), "park", decl_park[i], park[i], "point"))
-            continue
-        conflicts.append((usccs[i], int(rows[i]), "park", decl_park[i], park[i], "declared"))
-        move(i, "park", declared, f"{precision[i]} point outside the declared park {declared}; "
-             f"placed at its representative point")
-        moved.append(i)
-    if moved:
-        t2, p2 = j.locate(lon[moved], lat[moved])
-        for k, i in enumerate(moved):
-            town[i], park[i] = t2[k], p2[k] or park_of[decl_park[i]]
-
-    # c. declared township vs spatial township
-    moved = []
-    for i in np.flatnonzero(located & ~rejected).tolist():
-        if not decl_town[i] or precision[i] == "unlocated":
-            continue
-        declared = town_of.get(decl_town[i], "")
-        if declared == town[i]:
-            continue
-        if precision[i] == "exact" or not declared:
-            conflicts.append((usccs[i], int(rows[i]), "township", decl_town[i], town[i], "point"))
-            continue
-        conflicts.append((usccs[i], int(rows[i]), "township", decl_town[i], town[i], "declared"))
-        if park[i]:
-            town[i] = declared  # the park is the unit; keep the point in it
-            continue
-        move(i, "township", declared, f"{precision[i]} point outside the declared township {declared}; "
-             f"placed at its representative point")
-        moved.append(i)
-    if moved:
-        t2, p2 = j.locate(lon[moved], lat[moved])
-        for k, i in enumerate(moved):
-            town[i], park[i] = t2[k] or town_of[decl_town[i]], p2[k]
-
-    # d. unlocated rows keep their declared names (canonical when known)
-    for i in range(n):
-        if precision[i] == "unlocated":
-            town[i] = town_of.get(decl_town[i], "") or decl_town[i]
-            park[i] = park_of.get(decl_park[i], "") or decl_park[i]
-    # a park enterprise placed at its park's point, or outside every township polygon:
-    # the township holding most of the park (unless the row declares one)
-    units = j.units()
-    park_town = dict(zip(units["unit"], units["township"], strict=True))
-    for i in range(n):
-        if park[i] and precision[i] != "unlocated":
-            if not town[i] or (precision[i] == "park" and not town_of.get(decl_town[i])):
-                town[i] = park_town.get(park[i], town[i])
     return town, park
 
 

@@ -534,7 +534,9 @@ def test_declared_unit_wins_for_approximate_points_and_loses_for_exact_ones(smal
     assert c.loc[("X", "township"), ["declared", "spatial", "resolution"]].tolist() == ["安平", "青龙镇", "point"]
     assert c.loc[("Y", "park"), ["declared", "spatial", "resolution"]].tolist() == ["青龙工业园", "", "point"]
     assert c.loc[("Z", "park"), "resolution"] == "declared"
-    assert c.loc[("W", "township"), "resolution"] == "declared"
+    # W's address names its township and a village the gazetteer places there: they
+    # outvote the declared one
+    assert c.loc[("W", "township"), ["declared", "spatial", "resolution"]].tolist() == ["安平镇", "青龙镇", "address"]
     assert c.loc[("U", "township"), "resolution"] == "point"
     assert "V" not in c.index.get_level_values(0)
     assert c.loc[("X", "township"), "source_row"] == 3
@@ -543,8 +545,9 @@ def test_declared_unit_wins_for_approximate_points_and_loses_for_exact_ones(smal
     assert e.loc["Y", ["township", "park", "unit"]].tolist() == ["青龙镇", "", "青龙镇"]
     # approximate points move into the declared unit, with a coarser precision, and a note
     assert e.loc["Z", ["precision", "park", "unit_type"]].tolist() == ["park", "青龙工业园区", "park"]
-    assert e.loc["W", ["precision", "township", "unit"]].tolist() == ["township", "安平镇", "安平镇"]
-    assert set(out.warnings["uscc"]) == {"Z", "W"}
+    assert e.loc["W", ["precision", "township", "unit"]].tolist() == ["village", "青龙镇", "青龙镇"]
+    assert e.loc["W", ["lon", "lat"]].tolist() == [118.03, 30.03]  # 东风村's point
+    assert set(out.warnings["uscc"]) == {"Z"}
     assert out.warnings.columns.tolist() == ["source_row", "uscc", "message"]
 
 
@@ -564,7 +567,10 @@ def test_gazetteer_points_outside_the_boundaries_fall_back_to_their_township(sma
     assert out.rejects["uscc"].tolist() == ["BAD", "C"]
     assert out.rejects["reason"].iloc[1] == ("point (118.400000, 30.050000) lies outside every township "
                                              "and park boundary")
-    assert set(out.warnings["uscc"]) == {"A", "B"}
+    assert set(out.warnings["uscc"]) == {"A"}  # A moved into its township
+    # B: the village and the declared township tie, the declared one decides at township level
+    c = out.conflicts.set_index("uscc")
+    assert c.loc["B", ["field", "declared", "spatial", "resolution"]].tolist() == ["village", "远山村", "青龙镇", "township"]
     assert len(out.enterprises) + len(out.rejects) == out.n_rows
 
 
