@@ -63,6 +63,7 @@ from ._address import (
     loose_key,
     normalize,
 )
+from ._providers import PROVIDERS, Answer, GeopyProvider, Provider, ProviderRefused, make_provider
 from .config import Config
 from .coords import in_china, to_wgs84
 from .errors import ConfigError, GridcoverError
@@ -273,24 +274,22 @@ def read_gazetteer(path: str | Path) -> Gazetteer:
 # ---------------------------------------------------------------------------------------
 # online geocoding
 # ---------------------------------------------------------------------------------------
-_FATAL_ERRORS = frozenset({"GeocoderAuthenticationFailure", "GeocoderInsufficientPrivileges",
-                           "GeocoderQuotaExceeded", "ConfigurationError"})
-# Baidu ``level`` values too coarse to place an enterprise.
-_BAIDU_COARSE = ("区县", "城市", "省份", "国家")
-
-
 class OnlineGeocoder:
-    """An online geocoder behind a persistent cache, a rate limit and retries.
+    """An online geocoding provider behind a persistent cache, a rate limit and retries.
+
+    What an answer means (its coordinate system, its precision) is the provider's
+    business (:mod:`gridcover._providers`); this wrapper only caches, waits and retries,
+    and converts answers to WGS-84 by the coordinate system the provider declares.
 
     Parameters
     ----------
     provider
-        A geopy geocoder (``Nominatim``, ``Baidu``, ``BaiduV3``) or any object with
-        ``geocode(query)`` returning ``None`` or an object with ``longitude``,
-        ``latitude`` and ``raw``.
+        A provider of :mod:`gridcover._providers` (``name``, ``crs``, ``lookup``), or a
+        geopy geocoder / any object with ``geocode(query)`` returning ``None`` or an
+        object with ``longitude``, ``latitude`` and ``raw``.
     crs
-        Coordinate system of the provider's results (Baidu returns ``bd09``;
-        Nominatim ``wgs84``); converted to WGS-84.
+        Coordinate system of a geopy-like object's answers (``wgs84`` when omitted);
+        a provider declares its own, and a different ``crs`` here is refused.
     cache_path
         SQLite file of the cache (created with its folder); ``None`` keeps it in memory.
         Keyed by provider name and normalised address; misses are cached too.
@@ -301,34 +300,43 @@ class OnlineGeocoder:
     backoff_s
         Wait before the first retry (doubled for each further one).
     name
-        Provider name in the cache (the provider's class name by default).
+        Provider name in the cache (the provider's own, or a geopy-like object's class name).
     context
         Text put before every address that does not already hold it, e.g. the
         province, city and county (``浙江省丽水市安平县``), so that a provider searching
         the whole country looks in the right county. Part of the cache key.
     query_kwargs
-        Extra keyword arguments of ``provider.geocode`` (e.g. Nominatim's
+        Extra keyword arguments of a geopy-like object's ``geocode`` (e.g. Nominatim's
         ``viewbox``/``bounded`` or ``country_codes="cn"``).
     sleep, clock
         Injected for tests.
     """
 
-    def __init__(self, provider: Any, *, crs: CrsCode = "wgs84", cache_path: str | Path | None = None,
+    def __init__(self, provider: Any, *, crs: CrsCode | None = None, cache_path: str | Path | None = None,
                  min_delay_s: float = 1.0, max_retries: int = 2, backoff_s: float = 2.0,
                  name: str | None = None, context: str = "", query_kwargs: dict[str, Any] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if crs not in CRS_CODES:
+        if crs is not None and crs not in CRS_CODES:
             msg = f"crs must be one of {', '.join(CRS_CODES)}, got {crs!r}"
             raise ValueError(msg)
-        self.provider = provider
-        self.crs = crs
-        self.name = name or type(provider).__name__
+        if isinstance(provider, Provider):
+            if crs is not None and crs != provider.crs:
+                msg = f"the {provider.name} provider answers in {provider.crs}, not {crs}"
+                raise ValueError(msg)
+        elif callable(getattr(provider, "geocode", None)):
+            provider = GeopyProvider(provider, crs=crs or "wgs84", name=name or type(provider).__name__,
+                                     query_kwargs=dict(query_kwargs or {}))
+        else:
+            msg = f"geocoder must be a provider or have a geocode(query) method, got {type(provider).__name__}"
+            raise TypeError(msg)
+        self.provider: Provider = provider
+        self.crs: CrsCode = provider.crs
+        self.name = name or provider.name
         self.min_delay_s = float(min_delay_s)
         self.max_retries = int(max_retries)
         self.backoff_s = float(backoff_s)
         self.context = _query_text(context)
-        self.query_kwargs = dict(query_kwargs or {})
         self._sleep = sleep
         self._clock = clock
         self._last: float | None = None
@@ -361,18 +369,18 @@ class OnlineGeocoder:
                 self._sleep(gap)
         self._last = self._clock()
 
-    def _request(self, query: str) -> Any:
+    def _request(self, query: str) -> Answer | None:
         delay = self.backoff_s
         for attempt in range(self.max_retries + 1):
             self._wait()
             self.requests += 1
             try:
-                return self.provider.geocode(query, **self.query_kwargs)
-            except Exception as exc:  # noqa: BLE001 - geopy's errors, or a fake's
-                if type(exc).__name__ in _FATAL_ERRORS:
-                    logger.error("online geocoder %s refused: %s; online geocoding stopped", self.name, exc)
-                    self._disabled = True
-                    raise _Skip from None
+                return self.provider.lookup(query)
+            except ProviderRefused as exc:
+                logger.error("online geocoder %s refused: %s; online geocoding stopped", self.name, exc)
+                self._disabled = True
+                raise _Skip from None
+            except Exception as exc:  # noqa: BLE001 - a provider's failure, retried
                 if attempt == self.max_retries:
                     logger.warning("online geocoding of %r failed after %d attempts: %s", query, attempt + 1, exc)
                     raise _Skip from None
@@ -383,8 +391,8 @@ class OnlineGeocoder:
     def lookup(self, address: object) -> tuple[float, float, str] | None:
         """WGS-84 ``(lon, lat, precision)`` of an address, or ``None``.
 
-        Cached results are returned without a request. Results coarser than a
-        township (a county or city centre) count as not found.
+        Cached results are returned without a request. Answers the provider maps to no
+        precision (a county or city centre, an unknown level) count as not found.
         """
         query = _query_text(address)
         if not query:
@@ -399,26 +407,23 @@ class OnlineGeocoder:
         if self._disabled:
             return None
         try:
-            location = self._request(query)
+            answer = self._request(query)
         except _Skip:
             return None
-        result = self._convert(location)
+        result = self._convert(answer)
         self._db.execute("INSERT OR REPLACE INTO geocode VALUES (?, ?, ?, ?, ?)",
                          (self.name, key, *(result if result else (None, None, None))))
         self._db.commit()
         return result
 
-    def _convert(self, location: Any) -> tuple[float, float, str] | None:
-        if location is None:
+    def _convert(self, answer: Answer | None) -> tuple[float, float, str] | None:
+        if answer is None or answer.precision is None:
             return None
-        precision = _online_precision(getattr(location, "raw", None))
-        if precision is None:
-            return None
-        lon, lat = to_wgs84(float(location.longitude), float(location.latitude), self.crs)
+        lon, lat = to_wgs84(answer.lon, answer.lat, self.crs)  # the provider's declared system
         x, y = float(lon[0]), float(lat[0])
         if not (np.isfinite(x) and np.isfinite(y) and bool(in_china(x, y))):
             return None
-        return x, y, precision
+        return x, y, answer.precision
 
 
 _CJK_SPACE = re.compile(r"(?<=[\u3000-\u9fff\uf900-\ufaff])\s+|\s+(?=[\u3000-\u9fff\uf900-\ufaff])")
@@ -433,85 +438,57 @@ class _Skip(Exception):
     """No result for this query (failed or refused)."""
 
 
-def _online_precision(raw: Any) -> str | None:
-    """Precision of a provider's result from its raw payload (village when unknown)."""
-    if not isinstance(raw, dict):
-        return "village"
-    level = raw.get("level")
-    if isinstance(level, str) and level:
-        if level in _BAIDU_COARSE:
-            return None
-        return "township" if level == "乡镇" else "village"
-    rank = raw.get("place_rank")
-    if rank is not None:
-        try:
-            r = int(rank)
-        except (TypeError, ValueError):
-            return "village"
-        if r < 13:
-            return None
-        return "township" if r < 19 else "village"
-    return "village"
-
-
 def make_online_geocoder(config: Config, *, cache_path: str | Path | None = None) -> OnlineGeocoder:
-    """Build the opt-in online geocoder named by ``config.online_geocoder`` through geopy.
+    """Build the opt-in online geocoder named by ``config.online_geocoder`` from the registry.
 
     Parameters
     ----------
     config
-        ``online_geocoder`` (nominatim, baidu, baiduv3), ``geocoder_api_key`` (or the
-        ``GRIDCOVER_GEOCODER_KEY`` environment variable; Baidu needs one),
-        ``geocode_cache``, ``geocode_min_delay_s``, ``geocode_max_retries`` and
-        ``geocode_context``.
+        ``online_geocoder`` (amap, tianditu, baidu, nominatim; see
+        :data:`gridcover._providers.PROVIDERS`), ``geocoder_api_key`` (else the
+        provider's ``GRIDCOVER_<NAME>_KEY`` or ``GRIDCOVER_GEOCODER_KEY`` environment
+        variable), ``geocode_cache``, ``geocode_min_delay_s``, ``geocode_max_retries``
+        and ``geocode_context``.
     cache_path
         Overrides ``config.geocode_cache``.
 
     Raises
     ------
     ImportError
-        geopy is not installed (``pip install gridcover[geocode]``).
+        Nominatim without geopy (``pip install gridcover[geocode]``).
     ConfigError
-        No geocoder is configured, or Baidu has no key.
+        No geocoder is configured, or its key is missing.
     """
     if config.online_geocoder is None:
-        msg = "config.online_geocoder is not set (nominatim, baidu or baiduv3)"
+        msg = "config.online_geocoder is not set (" + ", ".join(PROVIDERS) + ")"
         raise ConfigError(msg)
-    try:
-        from geopy.geocoders import Baidu, BaiduV3, Nominatim
-    except ImportError:
-        msg = "online geocoding needs geopy: pip install gridcover[geocode]"
-        raise ImportError(msg) from None
-    from . import __version__
-
-    key = config.geocoder_api_key or os.environ.get("GRIDCOVER_GEOCODER_KEY")
-    provider: Any
-    crs: CrsCode
-    options: dict[str, Any] = {}
-    if config.online_geocoder == "nominatim":
-        provider, crs = Nominatim(user_agent=f"gridcover/{__version__}", timeout=10), "wgs84"
-        options = {"country_codes": "cn"}
-    else:
-        if not key:
-            msg = (f"the {config.online_geocoder} geocoder needs an API key: set geocoder_api_key "
-                   f"in the config or GRIDCOVER_GEOCODER_KEY")
-            raise ConfigError(msg)
-        cls = Baidu if config.online_geocoder == "baidu" else BaiduV3
-        provider, crs = cls(api_key=key, timeout=10), "bd09"  # Baidu returns BD-09
-    return OnlineGeocoder(provider, crs=crs, cache_path=cache_path or config.geocode_cache,
+    provider = make_provider(config.online_geocoder, key=config.geocoder_api_key)
+    return OnlineGeocoder(provider, cache_path=cache_path or config.geocode_cache,
                           min_delay_s=config.geocode_min_delay_s, max_retries=config.geocode_max_retries,
-                          name=config.online_geocoder, context=config.geocode_context, query_kwargs=options)
+                          name=config.online_geocoder, context=config.geocode_context)
 
 
 def _as_online(geocoder: Any, config: Config) -> OnlineGeocoder | None:
     if geocoder is None or isinstance(geocoder, OnlineGeocoder):
         return geocoder
-    if not callable(getattr(geocoder, "geocode", None)):
-        msg = f"geocoder must have a geocode(query) method, got {type(geocoder).__name__}"
+    if not isinstance(geocoder, Provider) and not callable(getattr(geocoder, "geocode", None)):
+        msg = f"geocoder must be a provider or have a geocode(query) method, got {type(geocoder).__name__}"
         raise TypeError(msg)
-    crs: CrsCode = "bd09" if "baidu" in type(geocoder).__name__.lower() else "wgs84"
-    return OnlineGeocoder(geocoder, crs=crs, cache_path=config.geocode_cache,
-                          min_delay_s=config.geocode_min_delay_s)
+    return OnlineGeocoder(geocoder, crs=None if isinstance(geocoder, Provider) else _declared_crs(geocoder),
+                          cache_path=config.geocode_cache, min_delay_s=config.geocode_min_delay_s)
+
+
+def _declared_crs(geocoder: Any) -> CrsCode:
+    """The coordinate system a geopy-like object declares (a ``crs`` attribute), geopy's
+    Baidu classes answering in BD-09, else WGS-84."""
+    declared = getattr(geocoder, "crs", None)
+    if declared in CRS_CODES:
+        return declared  # type: ignore[no-any-return]
+    try:
+        from geopy.geocoders import Baidu as GeopyBaidu
+    except ImportError:  # pragma: no cover - geopy is what made the object
+        return "wgs84"
+    return "bd09" if isinstance(geocoder, GeopyBaidu) else "wgs84"  # BaiduV3 subclasses Baidu
 
 
 # ---------------------------------------------------------------------------------------

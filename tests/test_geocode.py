@@ -771,17 +771,23 @@ def test_geocode_without_geocoder_never_goes_online(monkeypatch, small_juris, sm
 def test_make_online_geocoder(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="not set"):
         make_online_geocoder(Config())
-    monkeypatch.delenv("GRIDCOVER_GEOCODER_KEY", raising=False)
-    with pytest.raises(ConfigError, match="needs an API key"):
+    for var in ("GRIDCOVER_GEOCODER_KEY", "GRIDCOVER_BAIDU_KEY", "GRIDCOVER_AMAP_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ConfigError, match="needs an API key.*GRIDCOVER_BAIDU_KEY"):
         make_online_geocoder(Config(online_geocoder="baidu"))
     monkeypatch.setenv("GRIDCOVER_GEOCODER_KEY", "k")
     geo = make_online_geocoder(Config(online_geocoder="baiduv3"), cache_path=tmp_path / "c.sqlite")
-    assert geo.crs == "bd09" and type(geo.provider).__name__ == "BaiduV3"
+    assert geo.crs == "bd09" and type(geo.provider).__name__ == "Baidu" and geo.provider.key == "k"
+    geo.close()
+    monkeypatch.setenv("GRIDCOVER_AMAP_KEY", "amapkey")  # the provider's own variable first
+    geo = make_online_geocoder(Config(online_geocoder="amap"), cache_path=tmp_path / "c.sqlite")
+    assert geo.crs == "gcj02" and geo.provider.key == "amapkey" and geo.name == "amap"
     geo.close()
     geo = make_online_geocoder(Config(online_geocoder="nominatim", geocode_min_delay_s=2.0),
                                cache_path=tmp_path / "c.sqlite")
-    assert geo.crs == "wgs84" and geo.min_delay_s == 2.0 and type(geo.provider).__name__ == "Nominatim"
-    assert geo.query_kwargs == {"country_codes": "cn"}
+    assert geo.crs == "wgs84" and geo.min_delay_s == 2.0
+    assert type(geo.provider.geocoder).__name__ == "Nominatim"
+    assert geo.provider.query_kwargs == {"country_codes": "cn"}
     geo.close()
 
 
