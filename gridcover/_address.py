@@ -273,6 +273,9 @@ class PlaceIndex:
             if p.kind == "township":
                 names.setdefault(self._township_key[i], p.name)
         self._town_name = names
+        self._kinds = tuple(p.kind for p in self.places)
+        self._town_place = {self._township_key[i]: p for i, p in enumerate(self.places)
+                            if p.kind == "township" and not math.isnan(p.lon)}
 
     def __len__(self) -> int:
         return len(self.places)
@@ -349,27 +352,36 @@ class PlaceIndex:
         s = strip_admin_prefix(normalize(address), keep=self._keep)
         hits = self._hits(s) if s else []
         col = normalize(village)
-        col_hits = [h for h in self._hits(col)] if col else []
-        kinds = [p.kind for p in self.places]
+        kinds = self._kinds
+        col_places = [i for h in (self._hits(col) if col else []) for i in h.places
+                      if kinds[i] in ("village", "community")]
+        parks = {self._park_key[i] for h in hits for i in h.places if kinds[i] == "park"}
+        if loose_key(park):
+            parks.add(loose_key(park))
+        parks.discard("")
+        declared = loose_key(township) if loose_key(township) in self._town_name else ""
+        votes, addr_towns = self._votes(hits, col_places, parks, declared)
+        town, rule = self._winner(votes, declared, addr_towns)
+        place = self._place(hits, col_places, town, parks, bool(votes))
+        town_name = self._town_name.get(town, "")
+        return Resolution(place, town_name,
+                          self._conflicts(town, town_name, rule, place, township, declared, addr_towns,
+                                          hits, col, col_places))
 
-        def fine(h: _Hit) -> list[int]:
-            return [i for i in h.places if KIND_RANK[kinds[i]] >= KIND_RANK["road"]]
-
-        votes: dict[str, dict[str, float]] = {}  # township key → source → vote
+    def _votes(self, hits: list[_Hit], col_places: list[int], parks: set[str],
+               declared: str) -> tuple[dict[str, dict[str, float]], list[str]]:
+        """Township key → source → vote, and the townships the address names (in order)."""
+        votes: dict[str, dict[str, float]] = {}
 
         def vote(key: str, source: str, weight: float) -> None:
             if key:
                 per = votes.setdefault(key, {})
                 per[source] = max(per.get(source, 0.0), weight)
 
-        parks = {self._park_key[i] for h in hits for i in h.places if kinds[i] == "park"}
-        if loose_key(park):
-            parks.add(loose_key(park))
-        parks.discard("")
         addr_towns: list[str] = []
         for h in hits:
             for i in h.places:
-                key, kind = self._township_key[i], kinds[i]
+                key, kind = self._township_key[i], self._kinds[i]
                 if kind == "township":
                     vote(key, "township", _VOTE_TOWNSHIP)
                     if key not in addr_towns:
@@ -380,44 +392,40 @@ class PlaceIndex:
                     vote(key, "road", _VOTE_ROAD + (_VOTE_PARK if self._park_key[i] in parks else 0.0))
                 else:
                     vote(key, "village", _VOTE_VILLAGE if h.full else _VOTE_SHORT)
-        col_places = [i for h in col_hits for i in h.places if kinds[i] in ("village", "community")]
         for i in col_places:
             vote(self._township_key[i], "column", _VOTE_COLUMN)
-        declared = loose_key(township) if loose_key(township) in self._town_name else ""
         vote(declared, "declared", _VOTE_DECLARED)
+        return votes, addr_towns
 
-        town, rule = self._winner(votes, declared, addr_towns, hits)
+    def _place(self, hits: list[_Hit], col_places: list[int], town: str, parks: set[str],
+               voted: bool) -> Place | None:
+        """The most specific place consistent with the township: the address's, else the
+        village column's, else a park the address names, else the township itself."""
+        kinds, tkey, pkey = self._kinds, self._township_key, self._park_key
 
         def consistent(i: int) -> bool:
-            return bool(town and self._township_key[i] == town) or bool(self._park_key[i] and self._park_key[i] in parks)
+            return bool(town and tkey[i] == town) or bool(pkey[i] and pkey[i] in parks)
 
-        # the most specific consistent place: the address's, else the village column's,
-        # else a park the address names, else the township itself
-        place = self._best([(h, i) for h in hits for i in fine(h) if consistent(i)])
+        named = [(h, i) for h in hits for i in h.places]
+        place = self._best([(h, i) for h, i in named if KIND_RANK[kinds[i]] >= KIND_RANK["road"] and consistent(i)])
         if place is None and col_places:
-            place = self._best([(h, i) for h in col_hits for i in h.places
-                                if kinds[i] in ("village", "community") and consistent(i)])
+            column = _Hit(0, 0, True, ())
+            place = self._best([(column, i) for i in col_places if consistent(i)])
         if place is None and not town:  # a road the address names, its township left undecided
-            place = self._best([(h, i) for h in hits for i in h.places if kinds[i] == "road"])
+            place = self._best([(h, i) for h, i in named if kinds[i] == "road"])
         if place is None:
-            named_parks = [(h, i) for h in hits for i in h.places if kinds[i] == "park"
-                           and (not town or self._township_key[i] == town or not self._township_key[i])]
-            place = self._best(named_parks)
+            place = self._best([(h, i) for h, i in named if kinds[i] == "park"
+                                and (not town or tkey[i] == town or not tkey[i])])
         if place is None and town:
-            place = self._best([(h, i) for h in hits for i in h.places
-                                if kinds[i] == "township" and self._township_key[i] == town])
+            place = self._best([(h, i) for h, i in named if kinds[i] == "township" and tkey[i] == town])
             if place is None:
-                place = next((p for p in self.places if p.kind == "township" and loose_key(p.name) == town
-                              and not math.isnan(p.lon)), None)
-        if place is None and not votes:
-            place = self._best([(h, i) for h in hits for i in h.places if kinds[i] == "park"])
-        town_name = self._town_name.get(town, "")
-        return Resolution(place, town_name,
-                          self._conflicts(town, town_name, rule, place, township, declared, addr_towns,
-                                          hits, col, col_places))
+                place = self._town_place.get(town)
+        if place is None and not voted:
+            place = self._best([(h, i) for h, i in named if kinds[i] == "park"])
+        return place
 
-    def _winner(self, votes: dict[str, dict[str, float]], declared: str, addr_towns: list[str],
-                hits: list[_Hit]) -> tuple[str, str]:
+    def _winner(self, votes: dict[str, dict[str, float]], declared: str,
+                addr_towns: list[str]) -> tuple[str, str]:
         """The township the votes decide and the rule that decided ("" when none)."""
         if not votes:
             return "", ""
