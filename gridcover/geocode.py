@@ -14,16 +14,23 @@ Every accepted enterprise gets a WGS-84 point (or none) and a ``precision``:
 ``unlocated``
     Nothing found. The row stays in every table but is never placed in a grid.
 
-With :class:`~gridcover.jurisdictions.Jurisdictions`, township and park come from
-point-in-polygon (a park wins over its township); a point outside every polygon
-rejects the row. A declared township or park (所属乡镇, 所属园区) that disagrees with
-the point is listed in ``Ledger.conflicts``: exact points win, approximate ones
-(village/township/park) yield to the declaration and move to the declared unit's
-representative point.
+An address-only row's township is decided by evidence
+(:meth:`gridcover._address.PlaceIndex.resolve`): the township and the village the
+address names, the 村（社区） column, the gazetteer and the declared 乡镇（街道） each vote,
+so that a stale declared township is outvoted by an address and a village column that
+agree (and the declared one decides against a self-contradictory address); a place
+name before a road word (东村路) is a road, not the village 东村. Then
+:meth:`Jurisdictions.assign <gridcover.jurisdictions.Jurisdictions.assign>` joins the
+points to the polygons (a park wins over its township); a point outside every polygon
+rejects the row. Every disagreement is a row of ``Ledger.conflicts`` with both values
+and the rule that decided: ``point`` (given coordinates win over a declaration),
+``declared``, ``address`` or ``township`` (see :data:`gridcover._address.RESOLUTIONS`).
 
-Online geocoding is opt-in: pass ``geocoder=`` (an :class:`OnlineGeocoder`, or any
-geopy-like object with ``geocode(query)``); :func:`make_online_geocoder` builds one
-from the config through geopy, with an on-disk SQLite cache, rate limiting and retries.
+Online geocoding is opt-in: pass ``geocoder=`` (an :class:`OnlineGeocoder`, a provider
+of :mod:`gridcover._providers`, or a geopy-like object with ``geocode(query)``);
+:func:`make_online_geocoder` builds one from the config and the provider registry
+(AMap, Tianditu, Baidu, Nominatim), with an on-disk SQLite cache, rate limiting and
+retries.
 
 Examples
 --------

@@ -1133,5 +1133,9 @@ def test_county_and_district_short_forms_match_like_townships():
     assert out.conflicts.empty  # 五华 is 五华区: no spurious conflict
     assert (out.enterprises["township"] == [towns["name"].iloc[int(round((x - 102.65) / 0.1))]
                                             for x in out.enterprises["lon"]]).all()
+    # in an address too: 盘龙 is 盘龙区, placed at its point (an address-only row)
+    e = geocode(_ledger([{"uscc": "A", "address": "云南省昆明市盘龙人民路5号"},
+                         {"uscc": "B", "address": "安宁太平新城8号"}]), j).enterprises
+    assert e["township"].tolist() == ["盘龙区", "安宁市"] and e["precision"].tolist() == ["township", "township"]
     # a compound (小区) or scenic area (景区) keeps its 区
     assert loose_key("阳光小区") == "阳光小区" and loose_key("石林景区") == "石林景区"
