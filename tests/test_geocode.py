@@ -1139,3 +1139,24 @@ def test_county_and_district_short_forms_match_like_townships():
     assert e["township"].tolist() == ["盘龙区", "安宁市"] and e["precision"].tolist() == ["township", "township"]
     # a compound (小区) or scenic area (景区) keeps its 区
     assert loose_key("阳光小区") == "阳光小区" and loose_key("石林景区") == "石林景区"
+
+
+@settings(max_examples=150, deadline=None)
+@given(town=st.sampled_from(["甲镇", "甲", "乙镇", "乙", ""]), village=st.sampled_from(["石桥村", "石桥", "新村", "东村", ""]),
+       road=st.sampled_from(["", "路", "大道", "街", "巷"]), column=st.sampled_from(["", "新村", "石桥村"]),
+       number=st.integers(1, 99))
+def test_declaring_the_decided_township_changes_nothing(town, village, road, column, number):
+    """Invariant: a row whose 乡镇 column already says the township its evidence decides
+    keeps its place, and no township conflict is reported."""
+    gaz = Gazetteer.from_frame(pd.DataFrame({
+        "name": ["甲镇", "乙镇", "石桥村", "新村", "新村", "东村"], "township": ["", "", "甲镇", "甲镇", "乙镇", "乙镇"],
+        "lon": [118.0, 118.1, 118.02, 118.03, 118.13, 118.14], "lat": [30.0] * 6}))
+    address = f"青岚县{town}{village}{road}{number}号"
+    first = gaz._index.resolve(address, village=column)
+    if not first.township:
+        return
+    again = gaz._index.resolve(address, township=first.township, village=column)
+    assert (again.place, again.township) == (first.place, first.township)
+    assert not [c for c in again.conflicts if c[0] == "township"]
+    if road and village == "东村":
+        assert first.place is None or first.place.name != "东村"  # a road, never the village

@@ -262,3 +262,29 @@ def test_the_key_is_in_no_output_file_and_not_in_the_cache(monkeypatch, tmp_path
     assert run_json["config"]["geocode"]["geocoder_api_key"] is None
     with sqlite3.connect(tmp_path / "cache.sqlite") as db:
         assert db.execute("SELECT DISTINCT provider FROM geocode").fetchall() == [("amap",)]
+
+
+def test_geocode_takes_a_provider_and_places_its_answer_in_the_right_township(tmp_path):
+    """A provider passed to geocode() is wrapped with the configured cache; its GCJ-02
+    answer lands in the township that holds the true point."""
+    from gridcover import datasets
+    from gridcover.geocode import geocode
+    from gridcover.jurisdictions import load_jurisdictions
+    from gridcover.ledger import Ledger
+    from gridcover.schema import LEDGER_COLUMNS
+
+    row = {"source_row": 2, "name": "甲公司", "address": "不在地名表的某某路8号", "lon_src": np.nan, "lat_src": np.nan,
+           "crs": "wgs84", "township_declared": "", "village": "", "park_declared": "", "industry": "C", "staff": 10,
+           "fixed_premises": True, "above_scale": False, "members": 0, "probationary": 0, "org_type": "none",
+           "org_name": "", "instructor": "", "investor_member": False}
+    import pandas as pd
+
+    frame = pd.DataFrame([{"uscc": "A", **row}]).set_index("uscc")[list(LEDGER_COLUMNS)]
+    juris = load_jurisdictions(datasets.get_path("townships"), datasets.get_path("parks"))
+    config = Config(geocode_cache=str(tmp_path / "g.sqlite"), geocode_min_delay_s=0.0)
+    out = geocode(Ledger(enterprises=frame, n_rows=1), juris, config=config,
+                  geocoder=AMap("k", fetch=Recorder("amap_village.json")))
+    e = out.enterprises.loc["A"]
+    assert e["precision"] == "village" and metres((e["lon"], e["lat"]), TRUE) < 0.5
+    assert e["township"] == juris.locate([TRUE[0]], [TRUE[1]])[0][0]
+    assert (tmp_path / "g.sqlite").exists()
