@@ -11,7 +11,15 @@ Cases, each in a fresh subprocess (so the peak memory, ``ru_maxrss``, is that ca
   GCJ-02 25 %, BD-09 15 %), 25 % address-only rows naming a village, community or park
   road, 4 % naming only a township, 1 % only a park — with point-in-polygon against 10
   townships and 3 parks (``load_jurisdictions`` not timed), checked against the true
-  locations.
+  locations;
+- ``geocode-traps`` — ``geocode`` of M enterprises of the trap ledger of
+  ``tests/test_geocode.py`` (the bundled sample county with stale declared townships,
+  ``东村路`` road names, 新村 in three townships, short forms, self-contradictory
+  addresses), checked against the truth known by construction, and the share of
+  planted disagreements found in the conflicts table;
+- ``uscc-stdnum`` — the USCC check of :mod:`gridcover._uscc` against python-stdnum's
+  ``cn.uscc`` on 200,000 random codes (first two characters digits, where GB 32100
+  allows letters stdnum refuses): the number of disagreements.
 
 Prints a Markdown table: best wall and CPU (user + system) time of R runs — on a
 shared machine the CPU time is the steadier figure — throughput per CPU second, peak
@@ -225,6 +233,10 @@ def run_case(case: str, n: int, repeat: int) -> dict:
         if case != "coords-wgs84-to-gcj02":
             err = np.hypot((out[0] - lon) * 111320 * np.cos(np.radians(lat)), (out[1] - lat) * 110574)
             extra["max_error_m"] = float(err.max())
+    elif case == "uscc-stdnum":
+        extra, times, cpu, base = _uscc_case(n, repeat)
+    elif case == "geocode-traps":
+        extra, times, cpu, base = _traps_case(n, repeat)
     else:
         from gridcover.geocode import geocode
         from gridcover.jurisdictions import load_jurisdictions
@@ -249,8 +261,59 @@ def run_case(case: str, n: int, repeat: int) -> dict:
             "base_mb": base, **extra}
 
 
+def _uscc_case(n: int, repeat: int) -> tuple[dict, list[float], list[float], float]:
+    from stdnum.cn import uscc as stdnum_uscc
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
+    from test_uscc import ours, random_codes
+
+    codes = random_codes(n, seed=20261201)
+    gc.collect()
+    base = _rss_mb()
+    times, cpu = [], []
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        mine = [ours(c) for c in codes]
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    theirs = [stdnum_uscc.is_valid(c) for c in codes]
+    letters = sum(any(ch.isalpha() for ch in c.replace("-", "").replace(" ", "").upper()[2:8]) for c in codes)
+    return ({"disagree": sum(a != b for a, b in zip(mine, theirs, strict=True)), "valid": sum(mine),
+             "letter_division": letters}, times, cpu, base)
+
+
+def _traps_case(n: int, repeat: int) -> tuple[dict, list[float], list[float], float]:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
+    from test_geocode import trap_ledger
+
+    from gridcover.geocode import Gazetteer, geocode
+    from gridcover.jurisdictions import load_jurisdictions
+
+    traps = trap_ledger(n, seed=141)
+    juris = load_jurisdictions(traps.townships, traps.parks)
+    gaz = Gazetteer.from_frame(traps.gazetteer)
+    juris.units()
+    gc.collect()
+    base = _rss_mb()
+    times, cpu = [], []
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = geocode(traps.ledger, juris, gazetteer=gaz)
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    e = out.enterprises.join(traps.truth)
+    right = (e["township"] == e["true_township"]) & (e["park"] == e["true_park"])
+    by_kind = {k: f"{v:.2%}" for k, v in right.groupby(e["kind"]).mean().sort_index().items()}
+    planted = traps.truth[traps.truth["expected_field"] != ""]
+    got = set(zip(out.conflicts["uscc"], out.conflicts["field"], strict=True))
+    found = sum((u, f) in got for u, f in zip(planted.index, planted["expected_field"], strict=True))
+    return ({"right_share": float(right.mean()), "wrong": int((~right).sum()), "by_kind": by_kind,
+             "planted": len(planted), "found": found, "conflicts": len(out.conflicts),
+             "rejects": len(out.rejects)}, times, cpu, base)
+
+
 CASES = ["coords-gcj02-to-wgs84", "coords-bd09-to-wgs84", "coords-wgs84-to-gcj02", "coords-to_wgs84-mixed",
-         "geocode-join"]
+         "geocode-join", "geocode-traps", "uscc-stdnum"]
 
 
 def main() -> None:
@@ -258,6 +321,8 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--enterprises", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--codes", type=int, default=200_000, help="random USCCs checked against python-stdnum")
+    parser.add_argument("--only", nargs="+", choices=CASES, help="run only these cases")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -266,8 +331,11 @@ def main() -> None:
         return
     results = []
     for case in CASES:
-        n = args.enterprises if case == "geocode-join" else args.points
-        repeat = min(args.repeat, 2) if case == "geocode-join" else args.repeat
+        if args.only and case not in args.only:
+            continue
+        n = {"geocode-join": args.enterprises, "geocode-traps": args.enterprises, "uscc-stdnum": args.codes}.get(
+            case, args.points)
+        repeat = min(args.repeat, 2) if case.startswith(("geocode", "uscc")) else args.repeat
         proc = subprocess.run([sys.executable, __file__, "--case", case, "--n", str(n), "--repeat", str(repeat)],
                               capture_output=True, text=True, check=True)
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -277,7 +345,14 @@ def main() -> None:
           "increase (MB) | check |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
-        if r["case"] == "geocode-join":
+        if r["case"] == "geocode-traps":
+            check = (f"{r['right_share']:.3%} right park and township ({r['wrong']} wrong); planted "
+                     f"disagreements in conflicts {r['found']}/{r['planted']}; {r['rejects']} rejects; by kind "
+                     + ", ".join(f"{k} {v}" for k, v in r["by_kind"].items()))
+        elif r["case"] == "uscc-stdnum":
+            check = (f"{r['disagree']} disagreements with stdnum cn.uscc; {r['valid']:,} valid; "
+                     f"{r['letter_division']:,} with a letter in characters 3-8")
+        elif r["case"] == "geocode-join":
             check = (f"{r['right_share']:.2%} right park and township; precision "
                      + ", ".join(f"{k} {v}" for k, v in r["precision"].items()) + f"; {r['rejects']} rejects")
         else:

@@ -1,12 +1,49 @@
-"""统一社会信用代码 (unified social credit code) check per GB 32100-2015."""
+"""统一社会信用代码 (unified social credit code) check per GB 32100-2015.
+
+A code has 18 characters from :data:`ALPHABET` (digits and capital letters without
+I, O, S, V, Z): the registering authority (1) and the entity type (2), the
+administrative division code of the registering authority (3–8, six digits,
+GB/T 2260), the organisation code (9–17) and the check character (18, weighted sum
+modulo 31). Codes are written with spaces, hyphens and full-width characters
+(``91-440101-MA5CJQ4N59``, ``９１４４…``); :func:`compact` removes them first.
+
+Examples
+--------
+>>> compact(" 91-440101-MA5CJQ4N59 ")
+'91440101MA5CJQ4N59'
+>>> uscc_problem("9144A101MA5CJQ4N59")
+'characters 3-8 must be the 6-digit division code, found 44A101'
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import numpy as np
+
+__all__ = ["ALPHABET", "PATTERN", "WEIGHTS", "check_char", "checksum_ok", "compact", "make_uscc",
+           "uscc_problem"]
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+#: A well-formed code (check character not verified): GB 32100 §4.
+PATTERN = f"[{ALPHABET}]{{2}}[0-9]{{6}}[{ALPHABET}]{{10}}"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
+# Separators written inside codes (after NFKC): whitespace, zero-width characters,
+# hyphens and dashes of every width, the minus sign, the middle dot.
+_SEPARATORS = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff\-\u2010-\u2015\u2212\u30fc\u00b7]+")
+
+
+def compact(code: object) -> str:
+    """The code without separators, NFKC-normalised (full-width → half-width), upper case.
+
+    >>> compact("９１ ３５０１００ Ｍ０００１００Ｙ４３")
+    '91350100M000100Y43'
+    """
+    if code is None or (isinstance(code, float) and code != code):
+        return ""
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", str(code))).upper()
 
 
 def check_char(first17: str) -> str:
@@ -20,7 +57,7 @@ def check_char(first17: str) -> str:
 
 
 def uscc_problem(code: str) -> str | None:
-    """Why ``code`` is not a valid USCC, or ``None`` when it is.
+    """Why ``code`` (already :func:`compact`) is not a valid USCC, or ``None`` when it is.
 
     >>> uscc_problem("91440101MA5CJQ4N59") is None
     True
@@ -32,6 +69,8 @@ def uscc_problem(code: str) -> str | None:
     bad = sorted({c for c in code if c not in _VALUE})
     if bad:
         return "contains characters not allowed in a USCC: " + " ".join(bad)
+    if not code[2:8].isascii() or not code[2:8].isdigit():
+        return f"characters 3-8 must be the 6-digit division code, found {code[2:8]}"
     expected = check_char(code[:17])
     if code[17] != expected:
         return f"check character is {code[17]}, expected {expected}"
@@ -39,7 +78,8 @@ def uscc_problem(code: str) -> str | None:
 
 
 def checksum_ok(codes: np.ndarray | list[str]) -> np.ndarray:
-    """Vectorised check of well-formed 18-character codes (True where the check passes)."""
+    """Vectorised check of 18-character codes: True where the characters are allowed,
+    characters 3–8 are digits and the check character is right."""
     arr = np.asarray(codes, dtype="U18")
     if arr.size == 0:
         return np.zeros(0, dtype=bool)
@@ -50,10 +90,7 @@ def checksum_ok(codes: np.ndarray | list[str]) -> np.ndarray:
     codes_int = chars.view(np.uint32).astype(np.int64)
     codes_int = np.where(codes_int < 128, codes_int, 0)
     vals = lut[codes_int]
-    if (vals < 0).any():
-        ok_chars = (vals >= 0).all(axis=1)
-    else:
-        ok_chars = np.ones(arr.size, dtype=bool)
+    ok_chars = (vals >= 0).all(axis=1) & (vals[:, 2:8] <= 9).all(axis=1)
     total = (np.where(vals[:, :17] < 0, 0, vals[:, :17]) * np.asarray(WEIGHTS)).sum(axis=1)
     return ok_chars & (vals[:, 17] == (31 - total % 31) % 31)
 

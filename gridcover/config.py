@@ -30,11 +30,11 @@ from .errors import ConfigError
 __all__ = ["Config", "config_template", "load_config", "load_config_text"]
 
 Basemap = Literal["osm", "amap", "tianditu", "none"]
-OnlineGeocoder = Literal["nominatim", "baidu", "baiduv3"]
+OnlineGeocoder = Literal["amap", "tianditu", "baidu", "baiduv3", "nominatim"]
 
 
-def _f(default: Any, section: str, doc: str) -> Any:
-    return field(default=default, metadata={"section": section, "doc": doc})
+def _f(default: Any, section: str, doc: str, *, secret: bool = False) -> Any:
+    return field(default=default, metadata={"section": section, "doc": doc, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -89,15 +89,15 @@ class Config:
     # --- identifiers and geocoding --------------------------------------------------
     uscc_checksum_reject: bool = _f(True, "rules", "A failed USCC check character rejects the row (False: warn and keep).")
     fix_swapped_coordinates: bool = _f(True, "geocode", "Swap lon/lat back when only the swapped pair lies in China (else reject).")
-    online_geocoder: OnlineGeocoder | None = _f(None, "geocode", "Opt-in online geocoder through geopy; None keeps everything offline.")
-    geocoder_api_key: str | None = _f(None, "geocode", "API key of the online geocoder (or GRIDCOVER_GEOCODER_KEY).")
+    online_geocoder: OnlineGeocoder | None = _f(None, "geocode", "Opt-in online geocoder: amap (高德, GCJ-02), tianditu (天地图, CGCS2000), baidu (BD-09) or nominatim (OSM, WGS-84); None keeps everything offline.")
+    geocoder_api_key: str | None = _f(None, "geocode", "API key of the online geocoder (else GRIDCOVER_AMAP_KEY, GRIDCOVER_TIANDITU_KEY, GRIDCOVER_BAIDU_KEY, or GRIDCOVER_GEOCODER_KEY); never written to outputs.", secret=True)
     geocode_cache: str = _f("~/.cache/gridcover/geocode.sqlite", "geocode", "On-disk cache of online geocoding results.")
     geocode_min_delay_s: float = _f(1.0, "geocode", "Least seconds between two online geocoding requests.")
     geocode_max_retries: int = _f(2, "geocode", "Retries of a failed online geocoding request (with back-off).")
     geocode_context: str = _f("", "geocode", "Prefix put before addresses sent online, e.g. the province, city and county.")
     # --- maps -----------------------------------------------------------------------
     basemap: Basemap = _f("osm", "maps", "Base map: osm, amap (GCJ-02), tianditu (needs a key) or none.")
-    tianditu_key: str | None = _f(None, "maps", "Tianditu key (or GRIDCOVER_TIANDITU_KEY).")
+    tianditu_key: str | None = _f(None, "maps", "Tianditu key (or GRIDCOVER_TIANDITU_KEY); never written to outputs.", secret=True)
     map_detail_max: int = _f(20000, "maps", "Above this many located enterprises a map shows aggregates (per grid, per unit) with clustering.")
 
     def __post_init__(self) -> None:
@@ -159,11 +159,15 @@ class Config:
                 raise ConfigError(msg)
         return cls(**flat)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The config as a sectioned mapping (the TOML layout)."""
+    def to_dict(self, *, secrets: bool = False) -> dict[str, Any]:
+        """The config as a sectioned mapping (the TOML layout).
+
+        Keys (``geocoder_api_key``, ``tianditu_key``) are given as ``None`` unless
+        ``secrets`` is true, so that what is recorded (``run.json``) never holds them.
+        """
         out: dict[str, dict[str, Any]] = {}
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
+            value = None if f.metadata.get("secret") and not secrets else getattr(self, f.name)
             out.setdefault(f.metadata["section"], {})[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 

@@ -14,16 +14,23 @@ Every accepted enterprise gets a WGS-84 point (or none) and a ``precision``:
 ``unlocated``
     Nothing found. The row stays in every table but is never placed in a grid.
 
-With :class:`~gridcover.jurisdictions.Jurisdictions`, township and park come from
-point-in-polygon (a park wins over its township); a point outside every polygon
-rejects the row. A declared township or park (所属乡镇, 所属园区) that disagrees with
-the point is listed in ``Ledger.conflicts``: exact points win, approximate ones
-(village/township/park) yield to the declaration and move to the declared unit's
-representative point.
+An address-only row's township is decided by evidence
+(:meth:`gridcover._address.PlaceIndex.resolve`): the township and the village the
+address names, the 村（社区） column, the gazetteer and the declared 乡镇（街道） each vote,
+so that a stale declared township is outvoted by an address and a village column that
+agree (and the declared one decides against a self-contradictory address); a place
+name before a road word (东村路) is a road, not the village 东村. Then
+:meth:`Jurisdictions.assign <gridcover.jurisdictions.Jurisdictions.assign>` joins the
+points to the polygons (a park wins over its township); a point outside every polygon
+rejects the row. Every disagreement is a row of ``Ledger.conflicts`` with both values
+and the rule that decided: ``point`` (given coordinates win over a declaration),
+``declared``, ``address`` or ``township`` (see :data:`gridcover._address.RESOLUTIONS`).
 
-Online geocoding is opt-in: pass ``geocoder=`` (an :class:`OnlineGeocoder`, or any
-geopy-like object with ``geocode(query)``); :func:`make_online_geocoder` builds one
-from the config through geopy, with an on-disk SQLite cache, rate limiting and retries.
+Online geocoding is opt-in: pass ``geocoder=`` (an :class:`OnlineGeocoder`, a provider
+of :mod:`gridcover._providers`, or a geopy-like object with ``geocode(query)``);
+:func:`make_online_geocoder` builds one from the config and the provider registry
+(AMap, Tianditu, Baidu, Nominatim), with an on-disk SQLite cache, rate limiting and
+retries.
 
 Examples
 --------
@@ -55,14 +62,15 @@ import pandas as pd
 
 from ._address import (
     KIND_PRECISION,
-    KIND_RANK,
     PLACE_KINDS,
     Place,
     PlaceIndex,
+    Resolution,
     infer_kind,
     loose_key,
     normalize,
 )
+from ._providers import PROVIDERS, Answer, GeopyProvider, Provider, ProviderRefused, make_provider
 from .config import Config
 from .coords import in_china, to_wgs84
 from .errors import ConfigError, GridcoverError
@@ -273,24 +281,22 @@ def read_gazetteer(path: str | Path) -> Gazetteer:
 # ---------------------------------------------------------------------------------------
 # online geocoding
 # ---------------------------------------------------------------------------------------
-_FATAL_ERRORS = frozenset({"GeocoderAuthenticationFailure", "GeocoderInsufficientPrivileges",
-                           "GeocoderQuotaExceeded", "ConfigurationError"})
-# Baidu ``level`` values too coarse to place an enterprise.
-_BAIDU_COARSE = ("区县", "城市", "省份", "国家")
-
-
 class OnlineGeocoder:
-    """An online geocoder behind a persistent cache, a rate limit and retries.
+    """An online geocoding provider behind a persistent cache, a rate limit and retries.
+
+    What an answer means (its coordinate system, its precision) is the provider's
+    business (:mod:`gridcover._providers`); this wrapper only caches, waits and retries,
+    and converts answers to WGS-84 by the coordinate system the provider declares.
 
     Parameters
     ----------
     provider
-        A geopy geocoder (``Nominatim``, ``Baidu``, ``BaiduV3``) or any object with
-        ``geocode(query)`` returning ``None`` or an object with ``longitude``,
-        ``latitude`` and ``raw``.
+        A provider of :mod:`gridcover._providers` (``name``, ``crs``, ``lookup``), or a
+        geopy geocoder / any object with ``geocode(query)`` returning ``None`` or an
+        object with ``longitude``, ``latitude`` and ``raw``.
     crs
-        Coordinate system of the provider's results (Baidu returns ``bd09``;
-        Nominatim ``wgs84``); converted to WGS-84.
+        Coordinate system of a geopy-like object's answers (``wgs84`` when omitted);
+        a provider declares its own, and a different ``crs`` here is refused.
     cache_path
         SQLite file of the cache (created with its folder); ``None`` keeps it in memory.
         Keyed by provider name and normalised address; misses are cached too.
@@ -301,34 +307,43 @@ class OnlineGeocoder:
     backoff_s
         Wait before the first retry (doubled for each further one).
     name
-        Provider name in the cache (the provider's class name by default).
+        Provider name in the cache (the provider's own, or a geopy-like object's class name).
     context
         Text put before every address that does not already hold it, e.g. the
         province, city and county (``浙江省丽水市安平县``), so that a provider searching
         the whole country looks in the right county. Part of the cache key.
     query_kwargs
-        Extra keyword arguments of ``provider.geocode`` (e.g. Nominatim's
+        Extra keyword arguments of a geopy-like object's ``geocode`` (e.g. Nominatim's
         ``viewbox``/``bounded`` or ``country_codes="cn"``).
     sleep, clock
         Injected for tests.
     """
 
-    def __init__(self, provider: Any, *, crs: CrsCode = "wgs84", cache_path: str | Path | None = None,
+    def __init__(self, provider: Any, *, crs: CrsCode | None = None, cache_path: str | Path | None = None,
                  min_delay_s: float = 1.0, max_retries: int = 2, backoff_s: float = 2.0,
                  name: str | None = None, context: str = "", query_kwargs: dict[str, Any] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if crs not in CRS_CODES:
+        if crs is not None and crs not in CRS_CODES:
             msg = f"crs must be one of {', '.join(CRS_CODES)}, got {crs!r}"
             raise ValueError(msg)
-        self.provider = provider
-        self.crs = crs
-        self.name = name or type(provider).__name__
+        if isinstance(provider, Provider):
+            if crs is not None and crs != provider.crs:
+                msg = f"the {provider.name} provider answers in {provider.crs}, not {crs}"
+                raise ValueError(msg)
+        elif callable(getattr(provider, "geocode", None)):
+            provider = GeopyProvider(provider, crs=crs or "wgs84", name=name or type(provider).__name__,
+                                     query_kwargs=dict(query_kwargs or {}))
+        else:
+            msg = f"geocoder must be a provider or have a geocode(query) method, got {type(provider).__name__}"
+            raise TypeError(msg)
+        self.provider: Provider = provider
+        self.crs: CrsCode = provider.crs
+        self.name = name or provider.name
         self.min_delay_s = float(min_delay_s)
         self.max_retries = int(max_retries)
         self.backoff_s = float(backoff_s)
         self.context = _query_text(context)
-        self.query_kwargs = dict(query_kwargs or {})
         self._sleep = sleep
         self._clock = clock
         self._last: float | None = None
@@ -361,18 +376,18 @@ class OnlineGeocoder:
                 self._sleep(gap)
         self._last = self._clock()
 
-    def _request(self, query: str) -> Any:
+    def _request(self, query: str) -> Answer | None:
         delay = self.backoff_s
         for attempt in range(self.max_retries + 1):
             self._wait()
             self.requests += 1
             try:
-                return self.provider.geocode(query, **self.query_kwargs)
-            except Exception as exc:  # noqa: BLE001 - geopy's errors, or a fake's
-                if type(exc).__name__ in _FATAL_ERRORS:
-                    logger.error("online geocoder %s refused: %s; online geocoding stopped", self.name, exc)
-                    self._disabled = True
-                    raise _Skip from None
+                return self.provider.lookup(query)
+            except ProviderRefused as exc:
+                logger.error("online geocoder %s refused: %s; online geocoding stopped", self.name, exc)
+                self._disabled = True
+                raise _Skip from None
+            except Exception as exc:  # noqa: BLE001 - a provider's failure, retried
                 if attempt == self.max_retries:
                     logger.warning("online geocoding of %r failed after %d attempts: %s", query, attempt + 1, exc)
                     raise _Skip from None
@@ -383,8 +398,8 @@ class OnlineGeocoder:
     def lookup(self, address: object) -> tuple[float, float, str] | None:
         """WGS-84 ``(lon, lat, precision)`` of an address, or ``None``.
 
-        Cached results are returned without a request. Results coarser than a
-        township (a county or city centre) count as not found.
+        Cached results are returned without a request. Answers the provider maps to no
+        precision (a county or city centre, an unknown level) count as not found.
         """
         query = _query_text(address)
         if not query:
@@ -399,26 +414,23 @@ class OnlineGeocoder:
         if self._disabled:
             return None
         try:
-            location = self._request(query)
+            answer = self._request(query)
         except _Skip:
             return None
-        result = self._convert(location)
+        result = self._convert(answer)
         self._db.execute("INSERT OR REPLACE INTO geocode VALUES (?, ?, ?, ?, ?)",
                          (self.name, key, *(result if result else (None, None, None))))
         self._db.commit()
         return result
 
-    def _convert(self, location: Any) -> tuple[float, float, str] | None:
-        if location is None:
+    def _convert(self, answer: Answer | None) -> tuple[float, float, str] | None:
+        if answer is None or answer.precision is None:
             return None
-        precision = _online_precision(getattr(location, "raw", None))
-        if precision is None:
-            return None
-        lon, lat = to_wgs84(float(location.longitude), float(location.latitude), self.crs)
+        lon, lat = to_wgs84(answer.lon, answer.lat, self.crs)  # the provider's declared system
         x, y = float(lon[0]), float(lat[0])
         if not (np.isfinite(x) and np.isfinite(y) and bool(in_china(x, y))):
             return None
-        return x, y, precision
+        return x, y, answer.precision
 
 
 _CJK_SPACE = re.compile(r"(?<=[\u3000-\u9fff\uf900-\ufaff])\s+|\s+(?=[\u3000-\u9fff\uf900-\ufaff])")
@@ -433,85 +445,57 @@ class _Skip(Exception):
     """No result for this query (failed or refused)."""
 
 
-def _online_precision(raw: Any) -> str | None:
-    """Precision of a provider's result from its raw payload (village when unknown)."""
-    if not isinstance(raw, dict):
-        return "village"
-    level = raw.get("level")
-    if isinstance(level, str) and level:
-        if level in _BAIDU_COARSE:
-            return None
-        return "township" if level == "乡镇" else "village"
-    rank = raw.get("place_rank")
-    if rank is not None:
-        try:
-            r = int(rank)
-        except (TypeError, ValueError):
-            return "village"
-        if r < 13:
-            return None
-        return "township" if r < 19 else "village"
-    return "village"
-
-
 def make_online_geocoder(config: Config, *, cache_path: str | Path | None = None) -> OnlineGeocoder:
-    """Build the opt-in online geocoder named by ``config.online_geocoder`` through geopy.
+    """Build the opt-in online geocoder named by ``config.online_geocoder`` from the registry.
 
     Parameters
     ----------
     config
-        ``online_geocoder`` (nominatim, baidu, baiduv3), ``geocoder_api_key`` (or the
-        ``GRIDCOVER_GEOCODER_KEY`` environment variable; Baidu needs one),
-        ``geocode_cache``, ``geocode_min_delay_s``, ``geocode_max_retries`` and
-        ``geocode_context``.
+        ``online_geocoder`` (amap, tianditu, baidu, nominatim; see
+        :data:`gridcover._providers.PROVIDERS`), ``geocoder_api_key`` (else the
+        provider's ``GRIDCOVER_<NAME>_KEY`` or ``GRIDCOVER_GEOCODER_KEY`` environment
+        variable), ``geocode_cache``, ``geocode_min_delay_s``, ``geocode_max_retries``
+        and ``geocode_context``.
     cache_path
         Overrides ``config.geocode_cache``.
 
     Raises
     ------
     ImportError
-        geopy is not installed (``pip install gridcover[geocode]``).
+        Nominatim without geopy (``pip install gridcover[geocode]``).
     ConfigError
-        No geocoder is configured, or Baidu has no key.
+        No geocoder is configured, or its key is missing.
     """
     if config.online_geocoder is None:
-        msg = "config.online_geocoder is not set (nominatim, baidu or baiduv3)"
+        msg = "config.online_geocoder is not set (" + ", ".join(PROVIDERS) + ")"
         raise ConfigError(msg)
-    try:
-        from geopy.geocoders import Baidu, BaiduV3, Nominatim
-    except ImportError:
-        msg = "online geocoding needs geopy: pip install gridcover[geocode]"
-        raise ImportError(msg) from None
-    from . import __version__
-
-    key = config.geocoder_api_key or os.environ.get("GRIDCOVER_GEOCODER_KEY")
-    provider: Any
-    crs: CrsCode
-    options: dict[str, Any] = {}
-    if config.online_geocoder == "nominatim":
-        provider, crs = Nominatim(user_agent=f"gridcover/{__version__}", timeout=10), "wgs84"
-        options = {"country_codes": "cn"}
-    else:
-        if not key:
-            msg = (f"the {config.online_geocoder} geocoder needs an API key: set geocoder_api_key "
-                   f"in the config or GRIDCOVER_GEOCODER_KEY")
-            raise ConfigError(msg)
-        cls = Baidu if config.online_geocoder == "baidu" else BaiduV3
-        provider, crs = cls(api_key=key, timeout=10), "bd09"  # Baidu returns BD-09
-    return OnlineGeocoder(provider, crs=crs, cache_path=cache_path or config.geocode_cache,
+    provider = make_provider(config.online_geocoder, key=config.geocoder_api_key)
+    return OnlineGeocoder(provider, cache_path=cache_path or config.geocode_cache,
                           min_delay_s=config.geocode_min_delay_s, max_retries=config.geocode_max_retries,
-                          name=config.online_geocoder, context=config.geocode_context, query_kwargs=options)
+                          name=config.online_geocoder, context=config.geocode_context)
 
 
 def _as_online(geocoder: Any, config: Config) -> OnlineGeocoder | None:
     if geocoder is None or isinstance(geocoder, OnlineGeocoder):
         return geocoder
-    if not callable(getattr(geocoder, "geocode", None)):
-        msg = f"geocoder must have a geocode(query) method, got {type(geocoder).__name__}"
+    if not isinstance(geocoder, Provider) and not callable(getattr(geocoder, "geocode", None)):
+        msg = f"geocoder must be a provider or have a geocode(query) method, got {type(geocoder).__name__}"
         raise TypeError(msg)
-    crs: CrsCode = "bd09" if "baidu" in type(geocoder).__name__.lower() else "wgs84"
-    return OnlineGeocoder(geocoder, crs=crs, cache_path=config.geocode_cache,
-                          min_delay_s=config.geocode_min_delay_s)
+    return OnlineGeocoder(geocoder, crs=None if isinstance(geocoder, Provider) else _declared_crs(geocoder),
+                          cache_path=config.geocode_cache, min_delay_s=config.geocode_min_delay_s)
+
+
+def _declared_crs(geocoder: Any) -> CrsCode:
+    """The coordinate system a geopy-like object declares (a ``crs`` attribute), geopy's
+    Baidu classes answering in BD-09, else WGS-84."""
+    declared = getattr(geocoder, "crs", None)
+    if declared in CRS_CODES:
+        return declared  # type: ignore[no-any-return]
+    try:
+        from geopy.geocoders import Baidu as GeopyBaidu
+    except ImportError:  # pragma: no cover - geopy is what made the object
+        return "wgs84"
+    return "bd09" if isinstance(geocoder, GeopyBaidu) else "wgs84"  # BaiduV3 subclasses Baidu
 
 
 # ---------------------------------------------------------------------------------------
@@ -638,20 +622,30 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
     place_town = [""] * n  # township the gazetteer gives (fallback when no boundaries)
     place_park = [""] * n
 
-    # 2. offline gazetteer (and boundary names)
+    # 2. offline gazetteer (and boundary names): the address, the 村（社区） column and the
+    #    declared township vote for the township; the place is the most specific one in it
+    conflicts: list[tuple[str, int, str, str, str, str]] = []
+    target_town = list(decl_town)  # the township the join holds approximate points to
     index = _place_index(gazetteer, jurisdictions)
     if index is not None:
-        memo: dict[tuple[str, str, str, str], Place | None] = {}
+        memo: dict[tuple[str, str, str, str], Resolution] = {}
         for i in np.flatnonzero(~has_xy):
             key = (address[i], decl_town[i], decl_park[i], village[i])
             if key not in memo:
-                memo[key] = _resolve(index, *key)
-            place = memo[key]
+                memo[key] = index.resolve(address[i], township=decl_town[i], park=decl_park[i], village=village[i])
+            res = memo[key]
+            conflicts.extend((usccs[i], int(rows[i]), *c) for c in res.conflicts)
+            written = index.township_name(decl_town[i]) if decl_town[i] else ""
+            if res.township and written and written != res.township:
+                target_town[i] = res.township  # the evidence outvoted it (a conflict says so)
+            place = res.place
             if place is not None:
                 lon[i], lat[i] = place.lon, place.lat
                 precision[i] = KIND_PRECISION[place.kind]
-                place_town[i] = place.township
+                place_town[i] = res.township or place.township
                 place_park[i] = place.name if place.kind == "park" else ""
+            elif res.township:
+                place_town[i] = res.township
     source = np.where(has_xy, "given", np.where(precision != "unlocated", "gazetteer", "")).astype(object)
 
     # 3. online (opt-in) for what the gazetteer could not place, or placed only at a
@@ -660,13 +654,16 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
         _online(online, jurisdictions, address, lon, lat, precision, source)
 
     notes: list[tuple[int, str, str]] = []
-    conflicts: list[tuple[str, int, str, str, str, str]] = []
     rejected = np.zeros(n, dtype=bool)
     if jurisdictions is not None:
-        town, park = _spatial(jurisdictions, lon, lat, precision, source, decl_town, decl_park, place_town,
-                              usccs, rows, notes, conflicts, rejected)
+        joined = jurisdictions.assign(lon, lat, precision, declared_township=target_town, declared_park=decl_park,
+                                      fallback_township=place_town, online=source == "online")
+        lon, lat, precision, rejected = joined.lon, joined.lat, joined.precision, joined.rejected
+        town, park = joined.township, joined.park
+        conflicts.extend((usccs[i], int(rows[i]), f, d, sp, r) for i, f, d, sp, r in joined.conflicts)
+        notes.extend((int(rows[i]), usccs[i], why) for i, why in joined.notes)
     else:
-        town, park = _declared(gazetteer, precision, decl_town, decl_park, place_town, place_park)
+        town, park = _declared(gazetteer, precision, target_town, decl_park, place_town, place_park)
 
     located = precision != "unlocated"
     unit = np.where(located, np.where(np.array(park, dtype=object) != "", park, town), "").astype(object)
@@ -731,19 +728,6 @@ def _online(online: OnlineGeocoder, jurisdictions: Jurisdictions | None, address
         source[i] = "online"
 
 
-def _resolve(index: PlaceIndex, address: str, township: str, park: str, village: str) -> Place | None:
-    """Most specific place for a row: its address, else its declared village/park/township."""
-    place = index.lookup(address, township_hint=township, park_hint=park) if address else None
-    if place is not None and KIND_RANK[place.kind] >= KIND_RANK["road"]:
-        return place
-    fallback = "".join((township, park, village))
-    if fallback:
-        other = index.lookup(fallback, township_hint=township, park_hint=park)
-        if other is not None and (place is None or KIND_RANK[other.kind] > KIND_RANK[place.kind]):
-            return other
-    return place
-
-
 def _declared(gazetteer: Gazetteer | None, precision: np.ndarray, decl_town: list[str],
               decl_park: list[str], place_town: list[str], place_park: list[str]) -> tuple[list[str], list[str]]:
     """Township and park without boundaries: declared, else the gazetteer's."""
@@ -757,112 +741,6 @@ def _declared(gazetteer: Gazetteer | None, precision: np.ndarray, decl_town: lis
     town = [canon.get(loose_key(d), d) if d else canon.get(loose_key(p), p)
             for d, p in zip(decl_town, place_town, strict=True)]
     park = [d or p for d, p in zip(decl_park, place_park, strict=True)]
-    return town, park
-
-
-def _spatial(j: Jurisdictions, lon: np.ndarray, lat: np.ndarray, precision: np.ndarray, source: np.ndarray,
-             decl_town: list[str], decl_park: list[str], place_town: list[str], usccs: list[str],
-             rows: np.ndarray, notes: list[tuple[int, str, str]],
-             conflicts: list[tuple[str, int, str, str, str, str]],
-             rejected: np.ndarray) -> tuple[list[str], list[str]]:
-    """Point-in-polygon join, declared-vs-spatial conflicts and outside-every-boundary rejects.
-
-    Mutates the arrays and lists it is given (all private to one geocode call).
-    """
-    n = len(lon)
-    town_of = {d: j.match_township(d) for d in set(decl_town) | set(place_town) if d}
-    park_of = {d: j.match_park(d) for d in set(decl_park) if d}
-    town, park = j.locate(lon, lat)
-    located = precision != "unlocated"
-
-    def move(i: int, kind: str, name: str, why: str) -> None:
-        point = j.representative_point(kind, name)
-        if point is None:
-            return
-        lon[i], lat[i] = point
-        precision[i] = kind
-        notes.append((int(rows[i]), usccs[i], why))
-
-    # a. points outside every polygon
-    outside = [i for i in np.flatnonzero(located).tolist() if not town[i] and not park[i]]
-    moved = []
-    for i in outside:
-        if source[i] == "online":  # an online hit outside the area is not trusted
-            lon[i] = lat[i] = np.nan
-            precision[i] = "unlocated"
-            notes.append((int(rows[i]), usccs[i], "online geocoder result outside every boundary ignored"))
-            continue
-        if precision[i] != "exact":
-            target = (("park", park_of.get(decl_park[i], "")) if park_of.get(decl_park[i]) else
-                      ("township", town_of.get(decl_town[i], "") or town_of.get(place_town[i], "")))
-            if target[1]:
-                where = f"({lon[i]:.6f}, {lat[i]:.6f})"
-                move(i, target[0], target[1], f"gazetteer point {where} lies outside every boundary; "
-                     f"placed at the representative point of {target[1]}")
-                moved.append(i)
-                continue
-        rejected[i] = True
-    if moved:
-        t2, p2 = j.locate(lon[moved], lat[moved])
-        for k, i in enumerate(moved):
-            town[i], park[i] = t2[k], p2[k]
-
-    # b. declared park vs spatial park (a park wins over its township)
-    moved = []
-    for i in np.flatnonzero(located & ~rejected).tolist():
-        if not decl_park[i] or precision[i] == "unlocated":
-            continue
-        declared = park_of.get(decl_park[i], "")
-        if declared == park[i]:
-            continue
-        if precision[i] == "exact" or not declared:
-            conflicts.append((usccs[i], int(rows[i]), "park", decl_park[i], park[i], "point"))
-            continue
-        conflicts.append((usccs[i], int(rows[i]), "park", decl_park[i], park[i], "declared"))
-        move(i, "park", declared, f"{precision[i]} point outside the declared park {declared}; "
-             f"placed at its representative point")
-        moved.append(i)
-    if moved:
-        t2, p2 = j.locate(lon[moved], lat[moved])
-        for k, i in enumerate(moved):
-            town[i], park[i] = t2[k], p2[k] or park_of[decl_park[i]]
-
-    # c. declared township vs spatial township
-    moved = []
-    for i in np.flatnonzero(located & ~rejected).tolist():
-        if not decl_town[i] or precision[i] == "unlocated":
-            continue
-        declared = town_of.get(decl_town[i], "")
-        if declared == town[i]:
-            continue
-        if precision[i] == "exact" or not declared:
-            conflicts.append((usccs[i], int(rows[i]), "township", decl_town[i], town[i], "point"))
-            continue
-        conflicts.append((usccs[i], int(rows[i]), "township", decl_town[i], town[i], "declared"))
-        if park[i]:
-            town[i] = declared  # the park is the unit; keep the point in it
-            continue
-        move(i, "township", declared, f"{precision[i]} point outside the declared township {declared}; "
-             f"placed at its representative point")
-        moved.append(i)
-    if moved:
-        t2, p2 = j.locate(lon[moved], lat[moved])
-        for k, i in enumerate(moved):
-            town[i], park[i] = t2[k] or town_of[decl_town[i]], p2[k]
-
-    # d. unlocated rows keep their declared names (canonical when known)
-    for i in range(n):
-        if precision[i] == "unlocated":
-            town[i] = town_of.get(decl_town[i], "") or decl_town[i]
-            park[i] = park_of.get(decl_park[i], "") or decl_park[i]
-    # a park enterprise placed at its park's point, or outside every township polygon:
-    # the township holding most of the park (unless the row declares one)
-    units = j.units()
-    park_town = dict(zip(units["unit"], units["township"], strict=True))
-    for i in range(n):
-        if park[i] and precision[i] != "unlocated":
-            if not town[i] or (precision[i] == "park" and not town_of.get(decl_town[i])):
-                town[i] = park_town.get(park[i], town[i])
     return town, park
 
 

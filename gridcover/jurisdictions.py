@@ -47,7 +47,7 @@ from numpy.typing import ArrayLike
 from ._address import loose_key, normalize
 from .errors import BoundaryError
 
-__all__ = ["NAME_FIELDS", "OVERLAP_MIN_M2", "Jurisdictions", "load_jurisdictions", "read_boundaries"]
+__all__ = ["NAME_FIELDS", "OVERLAP_MIN_M2", "Assignment", "Jurisdictions", "load_jurisdictions", "read_boundaries"]
 
 logger = logging.getLogger(__name__)
 
@@ -520,6 +520,56 @@ class Jurisdictions:
         y = np.atleast_1d(np.asarray(lat, dtype=float))
         return _join(x, y, self._towns), _join(x, y, self._parks)
 
+    # ---- the jurisdiction join -----------------------------------------------------------
+    def assign(self, lon: ArrayLike, lat: ArrayLike, precision: Sequence[str] | np.ndarray, *,
+               declared_township: Sequence[str] | None = None, declared_park: Sequence[str] | None = None,
+               fallback_township: Sequence[str] | None = None,
+               online: Sequence[bool] | None = None) -> Assignment:
+        """Township and park of located enterprises: point in polygon, park over township,
+        declared-versus-spatial conflicts and points outside every boundary.
+
+        Parameters
+        ----------
+        lon, lat
+            WGS-84 points (NaN where unlocated).
+        precision
+            ``exact``, ``village``, ``township``, ``park`` or ``unlocated`` per point.
+        declared_township, declared_park
+            The unit each row declares (or the township its address evidence decided),
+            as written; ``""`` for none.
+        fallback_township
+            The township a gazetteer place belongs to: where an approximate point outside
+            every boundary goes when nothing is declared.
+        online
+            True where the point came from an online geocoder (outside every boundary it
+            is dropped, not rejected).
+
+        Returns
+        -------
+        Assignment
+            The (possibly moved) points and precisions, township and park per row, the
+            rows to reject, conflicts and notes. Exact points win over a declaration
+            (resolution ``point``); approximate ones yield to a known declared unit and
+            move to its representative point (``declared``). A park enterprise placed at
+            its park's point, or outside every township polygon, gets the township holding
+            most of the park.
+        """
+        x = np.array(np.atleast_1d(np.asarray(lon, dtype=float)), copy=True)
+        y = np.array(np.atleast_1d(np.asarray(lat, dtype=float)), copy=True)
+        n = len(x)
+        blank = [""] * n
+        state = _Join(self, x, y, np.array(list(precision), dtype=object),
+                      list(declared_township or blank), list(declared_park or blank),
+                      list(fallback_township or blank),
+                      np.asarray(online if online is not None else np.zeros(n, dtype=bool), dtype=bool))
+        state.outside()
+        state.declared("park")
+        state.declared("township")
+        state.finish()
+        return Assignment(township=state.town, park=state.park, lon=state.x, lat=state.y,
+                          precision=state.precision, rejected=state.rejected, conflicts=state.conflicts,
+                          notes=state.notes)
+
 
 def _sorted_layer(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if frame is None or len(frame) == 0:
@@ -556,3 +606,138 @@ def _join(x: np.ndarray, y: np.ndarray, layer: gpd.GeoDataFrame) -> list[str]:
         names = layer["name"].to_numpy(dtype=object)
         out[first.index.to_numpy()] = names[first.to_numpy()]
     return out.tolist()
+
+
+# ---------------------------------------------------------------------------------------
+# the jurisdiction join
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Assignment:
+    """The result of :meth:`Jurisdictions.assign`, one entry per input point.
+
+    Attributes
+    ----------
+    township, park
+        Names per row ("" for none).
+    lon, lat, precision
+        The points after approximate ones moved into their declared unit.
+    rejected
+        Rows whose point lies outside every township and park (and could not move).
+    conflicts
+        ``(position, field, declared, spatial, resolution)``; field ``township`` or
+        ``park``, resolution ``point`` or ``declared``.
+    notes
+        ``(position, message)`` for points moved or dropped.
+    """
+
+    township: list[str]
+    park: list[str]
+    lon: np.ndarray
+    lat: np.ndarray
+    precision: np.ndarray
+    rejected: np.ndarray
+    conflicts: list[tuple[int, str, str, str, str]]
+    notes: list[tuple[int, str]]
+
+
+class _Join:
+    """The mutable state of one :meth:`Jurisdictions.assign` call, in its steps."""
+
+    def __init__(self, j: Jurisdictions, x: np.ndarray, y: np.ndarray, precision: np.ndarray,
+                 decl_town: list[str], decl_park: list[str], fallback: list[str], online: np.ndarray) -> None:
+        self.j, self.x, self.y, self.precision = j, x, y, precision
+        self.decl = {"township": decl_town, "park": decl_park}
+        self.fallback, self.online = fallback, online
+        self.town_of = {d: j.match_township(d) for d in set(decl_town) | set(fallback) if d}
+        self.park_of = {d: j.match_park(d) for d in set(decl_park) if d}
+        self.town, self.park = j.locate(x, y)
+        self.rejected = np.zeros(len(x), dtype=bool)
+        self.conflicts: list[tuple[int, str, str, str, str]] = []
+        self.notes: list[tuple[int, str]] = []
+
+    def _located(self) -> list[int]:
+        return np.flatnonzero((self.precision != "unlocated") & ~self.rejected).tolist()
+
+    def _move(self, i: int, kind: str, name: str, why: str) -> bool:
+        point = self.j.representative_point(kind, name)
+        if point is None:
+            return False
+        self.x[i], self.y[i] = point
+        self.precision[i] = kind
+        self.notes.append((i, why))
+        return True
+
+    def _relocate(self, moved: list[int], keep_park: str = "", keep_town: str = "") -> None:
+        if not moved:
+            return
+        t2, p2 = self.j.locate(self.x[moved], self.y[moved])
+        for k, i in enumerate(moved):
+            self.town[i] = t2[k] or (self.town_of.get(self.decl["township"][i], "") if keep_town else "")
+            self.park[i] = p2[k] or (self.park_of.get(self.decl["park"][i], "") if keep_park else "")
+
+    def outside(self) -> None:
+        """Points outside every polygon: online ones dropped, approximate ones moved to
+        their declared (or gazetteer) unit, the others rejected."""
+        moved = []
+        for i in self._located():
+            if self.town[i] or self.park[i]:
+                continue
+            if self.online[i]:  # an online hit outside the area is not trusted
+                self.x[i] = self.y[i] = np.nan
+                self.precision[i] = "unlocated"
+                self.notes.append((i, "online geocoder result outside every boundary ignored"))
+                continue
+            if self.precision[i] != "exact":
+                park = self.park_of.get(self.decl["park"][i], "")
+                kind, name = (("park", park) if park else
+                              ("township", self.town_of.get(self.decl["township"][i], "")
+                               or self.town_of.get(self.fallback[i], "")))
+                where = f"({self.x[i]:.6f}, {self.y[i]:.6f})"
+                if name and self._move(i, kind, name, f"gazetteer point {where} lies outside every boundary; "
+                                       f"placed at the representative point of {name}"):
+                    moved.append(i)
+                    continue
+            self.rejected[i] = True
+        self._relocate(moved)
+
+    def declared(self, field_name: str) -> None:
+        """A declared park (or township) against the spatial one: exact points win,
+        approximate ones move into a known declared unit."""
+        names = self.park_of if field_name == "park" else self.town_of
+        spatial = self.park if field_name == "park" else self.town
+        moved = []
+        for i in self._located():
+            written = self.decl[field_name][i]
+            if not written:
+                continue
+            declared = names.get(written, "")
+            if declared == spatial[i]:
+                continue
+            if self.precision[i] == "exact" or not declared:
+                self.conflicts.append((i, field_name, written, spatial[i], "point"))
+                continue
+            self.conflicts.append((i, field_name, written, spatial[i], "declared"))
+            if field_name == "township" and self.park[i]:
+                self.town[i] = declared  # the park is the unit; keep the point in it
+                continue
+            if self._move(i, field_name, declared, f"{self.precision[i]} point outside the declared "
+                          f"{field_name} {declared}; placed at its representative point"):
+                moved.append(i)
+        if field_name == "park":
+            self._relocate(moved, keep_park="yes")
+        else:
+            self._relocate(moved, keep_town="yes")
+
+    def finish(self) -> None:
+        """Unlocated rows keep their declared names; park rows get their park's township."""
+        for i in np.flatnonzero(self.precision == "unlocated").tolist():
+            written_t, written_p = self.decl["township"][i], self.decl["park"][i]
+            self.town[i] = self.town_of.get(written_t, "") or written_t
+            self.park[i] = self.park_of.get(written_p, "") or written_p
+        units = self.j.units()
+        park_town = dict(zip(units["unit"], units["township"], strict=True))
+        for i in range(len(self.x)):
+            if self.park[i] and self.precision[i] != "unlocated":
+                declared = self.town_of.get(self.decl["township"][i])
+                if not self.town[i] or (self.precision[i] == "park" and not declared):
+                    self.town[i] = park_town.get(self.park[i], self.town[i])

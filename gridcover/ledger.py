@@ -49,7 +49,7 @@ from ._normalize import (
     parse_industry,
     parse_org_type,
 )
-from ._uscc import ALPHABET, checksum_ok, uscc_problem
+from ._uscc import PATTERN, checksum_ok, compact, uscc_problem
 from .config import Config
 from .coords import in_china
 from .errors import LedgerError
@@ -624,16 +624,16 @@ def _validate(raw: dict[str, pd.Series], rows: np.ndarray, config: Config) -> tu
 
     # --- identifier (GB 32100-2015) --------------------------------------------------------
     uscc_written = text("uscc")
-    plain = uscc_written.str.fullmatch(f"[{ALPHABET}]{{18}}").to_numpy()
+    plain = uscc_written.str.fullmatch(PATTERN).to_numpy()
     uscc = uscc_written.copy()
     if not plain.all():
         messy = uscc_written[~plain]
-        uscc[~plain] = messy.str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True).str.upper()
+        uscc[~plain] = [compact(c) for c in messy]  # separators, full-width forms
     codes = uscc.to_numpy(dtype=object)
     blank_code = uscc.eq("").to_numpy()
     well_formed = plain.copy()
     if not plain.all():
-        well_formed[~plain] = uscc[~plain].str.fullmatch(f"[{ALPHABET}]{{18}}").to_numpy()
+        well_formed[~plain] = uscc[~plain].str.fullmatch(PATTERN).to_numpy()
     check_ok = np.zeros(n, dtype=bool)
     if well_formed.any():
         check_ok[well_formed] = checksum_ok(uscc[well_formed].to_numpy(dtype="U18"))

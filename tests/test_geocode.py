@@ -30,7 +30,7 @@ from gridcover.geocode import (
     make_online_geocoder,
     read_gazetteer,
 )
-from gridcover.jurisdictions import Jurisdictions, load_jurisdictions
+from gridcover.jurisdictions import Jurisdictions, clean_name, load_jurisdictions
 from gridcover.ledger import Ledger
 from gridcover.schema import LEDGER_COLUMNS, LOCATION_COLUMNS, REJECT_COLUMNS
 
@@ -534,7 +534,9 @@ def test_declared_unit_wins_for_approximate_points_and_loses_for_exact_ones(smal
     assert c.loc[("X", "township"), ["declared", "spatial", "resolution"]].tolist() == ["安平", "青龙镇", "point"]
     assert c.loc[("Y", "park"), ["declared", "spatial", "resolution"]].tolist() == ["青龙工业园", "", "point"]
     assert c.loc[("Z", "park"), "resolution"] == "declared"
-    assert c.loc[("W", "township"), "resolution"] == "declared"
+    # W's address names its township and a village the gazetteer places there: they
+    # outvote the declared one
+    assert c.loc[("W", "township"), ["declared", "spatial", "resolution"]].tolist() == ["安平镇", "青龙镇", "address"]
     assert c.loc[("U", "township"), "resolution"] == "point"
     assert "V" not in c.index.get_level_values(0)
     assert c.loc[("X", "township"), "source_row"] == 3
@@ -543,8 +545,9 @@ def test_declared_unit_wins_for_approximate_points_and_loses_for_exact_ones(smal
     assert e.loc["Y", ["township", "park", "unit"]].tolist() == ["青龙镇", "", "青龙镇"]
     # approximate points move into the declared unit, with a coarser precision, and a note
     assert e.loc["Z", ["precision", "park", "unit_type"]].tolist() == ["park", "青龙工业园区", "park"]
-    assert e.loc["W", ["precision", "township", "unit"]].tolist() == ["township", "安平镇", "安平镇"]
-    assert set(out.warnings["uscc"]) == {"Z", "W"}
+    assert e.loc["W", ["precision", "township", "unit"]].tolist() == ["village", "青龙镇", "青龙镇"]
+    assert e.loc["W", ["lon", "lat"]].tolist() == [118.03, 30.03]  # 东风村's point
+    assert set(out.warnings["uscc"]) == {"Z"}
     assert out.warnings.columns.tolist() == ["source_row", "uscc", "message"]
 
 
@@ -564,7 +567,10 @@ def test_gazetteer_points_outside_the_boundaries_fall_back_to_their_township(sma
     assert out.rejects["uscc"].tolist() == ["BAD", "C"]
     assert out.rejects["reason"].iloc[1] == ("point (118.400000, 30.050000) lies outside every township "
                                              "and park boundary")
-    assert set(out.warnings["uscc"]) == {"A", "B"}
+    assert set(out.warnings["uscc"]) == {"A"}  # A moved into its township
+    # B: the village and the declared township tie, the declared one decides at township level
+    c = out.conflicts.set_index("uscc")
+    assert c.loc["B", ["field", "declared", "spatial", "resolution"]].tolist() == ["village", "远山村", "青龙镇", "township"]
     assert len(out.enterprises) + len(out.rejects) == out.n_rows
 
 
@@ -765,17 +771,23 @@ def test_geocode_without_geocoder_never_goes_online(monkeypatch, small_juris, sm
 def test_make_online_geocoder(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="not set"):
         make_online_geocoder(Config())
-    monkeypatch.delenv("GRIDCOVER_GEOCODER_KEY", raising=False)
-    with pytest.raises(ConfigError, match="needs an API key"):
+    for var in ("GRIDCOVER_GEOCODER_KEY", "GRIDCOVER_BAIDU_KEY", "GRIDCOVER_AMAP_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ConfigError, match="needs an API key.*GRIDCOVER_BAIDU_KEY"):
         make_online_geocoder(Config(online_geocoder="baidu"))
     monkeypatch.setenv("GRIDCOVER_GEOCODER_KEY", "k")
     geo = make_online_geocoder(Config(online_geocoder="baiduv3"), cache_path=tmp_path / "c.sqlite")
-    assert geo.crs == "bd09" and type(geo.provider).__name__ == "BaiduV3"
+    assert geo.crs == "bd09" and type(geo.provider).__name__ == "Baidu" and geo.provider.key == "k"
+    geo.close()
+    monkeypatch.setenv("GRIDCOVER_AMAP_KEY", "amapkey")  # the provider's own variable first
+    geo = make_online_geocoder(Config(online_geocoder="amap"), cache_path=tmp_path / "c.sqlite")
+    assert geo.crs == "gcj02" and geo.provider.key == "amapkey" and geo.name == "amap"
     geo.close()
     geo = make_online_geocoder(Config(online_geocoder="nominatim", geocode_min_delay_s=2.0),
                                cache_path=tmp_path / "c.sqlite")
-    assert geo.crs == "wgs84" and geo.min_delay_s == 2.0 and type(geo.provider).__name__ == "Nominatim"
-    assert geo.query_kwargs == {"country_codes": "cn"}
+    assert geo.crs == "wgs84" and geo.min_delay_s == 2.0
+    assert type(geo.provider.geocoder).__name__ == "Nominatim"
+    assert geo.provider.query_kwargs == {"country_codes": "cn"}
     geo.close()
 
 
@@ -784,3 +796,367 @@ def test_missing_geopy_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "geopy.geocoders", None)
     with pytest.raises(ImportError, match=r"pip install gridcover\[geocode\]"):
         make_online_geocoder(Config(online_geocoder="nominatim"))
+
+
+# =========================================================================== ledgers like real ones
+# Planted on the bundled sample county: stale declared townships, village names inside road
+# names, a village name shared by three townships, short forms of townships and the county,
+# self-contradictory addresses; the truth is known by construction.
+SAMPLE_PROVINCE, SAMPLE_COUNTY = "福建省", "青岚县"
+SHARED_VILLAGE = "新村"
+ROAD_TRAP_VILLAGE = "东村"
+TRAP_KINDS = ("exact", "village", "stale", "road_trap", "shared", "contradiction", "contradiction_declared",
+              "park", "township", "common_road")
+
+
+@dataclass(frozen=True)
+class TrapLedger:
+    townships: gpd.GeoDataFrame
+    parks: gpd.GeoDataFrame
+    gazetteer: pd.DataFrame   # the sample's, with the planted places
+    ledger: Ledger
+    truth: pd.DataFrame       # uscc → true_township, true_park, kind, expected_field (a conflict), point
+
+
+def _inside_unit(rng: np.random.Generator, geom: shapely.Geometry) -> tuple[float, float]:
+    x0, y0, x1, y1 = geom.bounds
+    while True:
+        x, y = float(rng.uniform(x0, x1)), float(rng.uniform(y0, y1))
+        if geom.contains(Point(x, y)):
+            return round(x, 6), round(y, 6)
+
+
+def trap_ledger(n: int = 6000, seed: int = 14) -> TrapLedger:
+    """A ledger of ``n`` rows on the sample county with every trap planted (see TRAP_KINDS).
+
+    Row kinds and their share: exact points (25 %, a stale declared township in 10 % of
+    them); village addresses written the many ways ledgers write them (25 %); a stale
+    declared township contradicted by the address's township and village, and by the
+    村（社区） column (15 %); ``东村路``-style road names in another township than the
+    village 东村 (10 %); 新村, in three townships, chosen by the address's or the declared
+    township or by the village column (10 %); a self-contradictory address (township A,
+    a village of township B) alone (4 %) or with B declared (4 %); park addresses (3 %);
+    township-only addresses (2 %) and township addresses with a road name the gazetteer
+    places elsewhere (人民路) (2 %)."""
+    rng = np.random.default_rng(seed)
+    towns = gpd.read_file(datasets.get_path("townships"))[["name", "geometry"]]
+    parks = gpd.read_file(datasets.get_path("parks"))[["name", "geometry"]]
+    gaz = pd.read_csv(datasets.get_path("gazetteer"), encoding="utf-8-sig", dtype={"name": str, "township": str})
+    park_union = shapely.union_all(parks.geometry.to_numpy())
+    unit = {t: g.difference(park_union) for t, g in zip(towns["name"], towns.geometry, strict=True)}
+    names = towns["name"].tolist()
+    # planted places: 新村 in three townships, 东村 in one
+    shared_towns = names[2:5]
+    planted = [(SHARED_VILLAGE, t, *_inside_unit(rng, unit[t]), "village") for t in shared_towns]
+    trap_town = names[5]
+    planted.append((ROAD_TRAP_VILLAGE, trap_town, *_inside_unit(rng, unit[trap_town]), "village"))
+    gaz = pd.concat([gaz, pd.DataFrame(planted, columns=gaz.columns)], ignore_index=True)
+
+    def truth_of(x: float, y: float) -> tuple[str, str]:
+        pt = Point(x, y)
+        t = next((nm for nm, g in zip(towns["name"], towns.geometry, strict=True) if g.covers(pt)), "")
+        p = next((nm for nm, g in zip(parks["name"], parks.geometry, strict=True) if g.covers(pt)), "")
+        return t, p
+
+    park_town = {}
+    for pname, pg in zip(parks["name"], parks.geometry, strict=True):
+        areas = {t: g.intersection(pg).area for t, g in zip(towns["name"], towns.geometry, strict=True)}
+        park_town[pname] = max(areas, key=areas.__getitem__)
+    villages = gaz[gaz["kind"].isin(["village", "community"]) & ~gaz["name"].isin([SHARED_VILLAGE, ROAD_TRAP_VILLAGE])]
+    villages = villages.reset_index(drop=True)
+    by_town = {t: villages[villages["township"] == t].reset_index(drop=True) for t in names}
+    common_roads = gaz[gaz["kind"] == "road"].reset_index(drop=True)
+    weights = np.array([25, 25, 15, 10, 10, 4, 4, 3, 2, 2], dtype=float)
+    kinds = rng.choice(np.array(TRAP_KINDS, dtype=object), size=n, p=weights / weights.sum())
+
+    def written(name: str) -> str:  # a township as written: full, short, spaced, full-width
+        r = rng.random()
+        return name if r < 0.5 else loose_key(name) if r < 0.85 else " ".join(name) if r < 0.95 else name + " "
+
+    def prefix() -> str:  # province/county as written, the county also by its short form
+        return str(rng.choice(["", SAMPLE_COUNTY, SAMPLE_PROVINCE + SAMPLE_COUNTY, loose_key(SAMPLE_COUNTY),
+                               "福建青岚"]))
+
+    recs, truth = [], []
+    x0, y0, x1, y1 = towns.total_bounds
+    for k, kind in enumerate(kinds.tolist()):
+        num = int(rng.integers(1, 400))
+        rec = {"uscc": make_uscc(rng, "350799"), "source_row": k + 2, "name": f"企业{k}", "address": "",
+               "lon_src": np.nan, "lat_src": np.nan, "crs": "wgs84", "township_declared": "", "village": "",
+               "park_declared": "", "industry": "C", "staff": 10, "fixed_premises": True, "above_scale": False,
+               "members": 0, "probationary": 0, "org_type": "none", "org_name": "", "instructor": "",
+               "investor_member": False}
+        expected = ""  # the conflict field the row must produce
+        point = (np.nan, np.nan)  # where it must be placed (NaN: anywhere in its unit)
+        other = names[int(rng.integers(len(names)))]
+        if kind == "exact":
+            while True:
+                x, y = float(rng.uniform(x0, x1)), float(rng.uniform(y0, y1))
+                t, p = truth_of(x, y)
+                if t:
+                    break
+            crs = str(rng.choice(["wgs84", "gcj02", "bd09"]))
+            fx, fy = {"wgs84": (x, y), "gcj02": wgs84_to_gcj02(x, y), "bd09": wgs84_to_bd09(x, y)}[crs]
+            rec.update(lon_src=round(float(fx), 7), lat_src=round(float(fy), 7), crs=crs)
+            if rng.random() < 0.1:
+                stale = next(m for m in rng.permutation(names) if m != t)
+                rec["township_declared"], expected = written(str(stale)), "township"
+            elif rng.random() < 0.5:
+                rec["township_declared"] = written(t)
+        elif kind in ("village", "stale"):
+            v = villages.iloc[int(rng.integers(len(villages)))]
+            vname, town = str(v["name"]), str(v["township"])
+            t, p = truth_of(v["lon"], v["lat"])
+            point = (float(v["lon"]), float(v["lat"]))
+            short = loose_key(vname)
+            if kind == "village":
+                rec["address"] = str(rng.choice([f"{prefix()}{town}{vname}{num}号", f"{prefix()}{loose_key(town)}{vname}{num}组",
+                                                 f"{town}{short}{num}号", f"{prefix()} {town} {vname} {num}号",
+                                                 f"{town}{vname}{num}号".translate(str.maketrans("0123456789", "０１２３４５６７８９"))]))
+                if rng.random() < 0.5:
+                    rec["township_declared"] = written(town)
+                if rng.random() < 0.4:
+                    rec["village"] = vname
+            else:  # the 乡镇 column went stale (撤并, 更名); the address and the 村 column agree
+                stale = next(m for m in rng.permutation(names) if m != town)
+                rec["township_declared"], expected = written(str(stale)), "township"
+                rec["address"] = str(rng.choice([f"{prefix()}{town}{vname}{num}号", f"{loose_key(town)}{vname}{num}号",
+                                                 f"{vname}{num}号"]))
+                rec["village"] = vname
+        elif kind == "road_trap":  # 东村路 in another township is a road, not the village 东村
+            town = next(m for m in rng.permutation(names) if m != trap_town)
+            road = ROAD_TRAP_VILLAGE + str(rng.choice(["路", "大道", "街", "巷", "道"]))
+            t, p = str(town), ""
+            rec["address"] = str(rng.choice([f"{prefix()}{town}{road}{num}号", f"{loose_key(town)}{road}{num}号",
+                                             f"{road}{num}号"]))
+            if not rec["address"].startswith(road) and rng.random() < 0.5:
+                rec["township_declared"] = written(t)
+            elif rec["address"].startswith(road):
+                rec["township_declared"] = written(t)  # only the 乡镇 column says where
+        elif kind == "shared":  # 新村 of which township: the other sources say
+            town = str(rng.choice(shared_towns))
+            v = gaz[(gaz["name"] == SHARED_VILLAGE) & (gaz["township"] == town)].iloc[0]
+            t, p = truth_of(v["lon"], v["lat"])
+            point = (float(v["lon"]), float(v["lat"]))
+            how = int(rng.integers(3))
+            if how == 0:
+                rec["address"] = f"{prefix()}{written(town).strip()}{SHARED_VILLAGE}{num}号"
+            elif how == 1:
+                rec["address"], rec["township_declared"] = f"{SHARED_VILLAGE}{num}号", written(town)
+            else:
+                rec["address"] = f"{prefix()}{town}{num}号"
+                rec["village"] = SHARED_VILLAGE
+        elif kind in ("contradiction", "contradiction_declared"):
+            a, b = (str(m) for m in rng.permutation(names)[:2])
+            v = by_town[b].iloc[int(rng.integers(len(by_town[b])))]
+            rec["address"] = f"{prefix()}{a}{v['name']}{num}号"
+            if kind == "contradiction":  # alone, the address drops to its township
+                t, p, expected = a, "", "village"
+            else:  # the declared township agrees with the village: the address's township loses
+                rec["township_declared"] = written(b)
+                t, p, expected = truth_of(v["lon"], v["lat"])[0], truth_of(v["lon"], v["lat"])[1], "address_township"
+                point = (float(v["lon"]), float(v["lat"]))
+        elif kind == "park":
+            pname = str(parks["name"].iloc[int(rng.integers(len(parks)))])
+            t, p = park_town[pname], pname
+            rec["address"] = f"{prefix()}{pname}{num}号厂房"
+        elif kind == "township":
+            t, p = other, ""
+            rec["address"] = f"{prefix()}{written(other).strip()}{num}号"
+        else:  # common_road: 人民路 of the gazetteer lies in one township; this one is elsewhere
+            r = common_roads.iloc[int(rng.integers(len(common_roads)))]
+            town = next(m for m in rng.permutation(names) if m != r["township"])
+            t, p = str(town), ""
+            rec["address"] = f"{prefix()}{town}{r['name']}{num}号"
+        recs.append(rec)
+        truth.append({"uscc": rec["uscc"], "true_township": t, "true_park": p, "kind": kind,
+                      "expected_field": expected, "true_lon": point[0], "true_lat": point[1]})
+    frame = pd.DataFrame(recs).set_index("uscc")[list(LEDGER_COLUMNS)]
+    return TrapLedger(towns, parks, gaz, Ledger(enterprises=frame, n_rows=n, source="traps"),
+                      pd.DataFrame(truth).set_index("uscc"))
+
+
+@pytest.fixture(scope="module")
+def traps() -> TrapLedger:
+    return trap_ledger()
+
+
+@pytest.fixture(scope="module")
+def traps_out(traps) -> Ledger:
+    return geocode(traps.ledger, load_jurisdictions(traps.townships, traps.parks),
+                   gazetteer=Gazetteer.from_frame(traps.gazetteer))
+
+
+def test_trap_ledger_lands_at_least_999_per_mille_in_the_right_township_and_park(traps, traps_out):
+    share, misses = accuracy(traps_out, traps.truth)
+    assert share >= 0.999, misses[["address", "township_declared", "village", "township", "true_township", "kind"]]
+    assert len(traps_out.enterprises) == traps.ledger.n_rows  # nothing rejected, nothing lost
+    assert set(traps.truth["kind"]) == set(TRAP_KINDS)
+
+
+@pytest.mark.parametrize("kind", TRAP_KINDS)
+def test_each_trap_kind_lands_right(traps, traps_out, kind):
+    e = traps_out.enterprises.join(traps.truth)
+    rows = e[e["kind"] == kind]
+    assert len(rows) >= 20
+    right = (rows["township"] == rows["true_township"]) & (rows["park"] == rows["true_park"])
+    assert right.mean() >= 0.99, rows.loc[~right, ["address", "township_declared", "village", "township",
+                                                   "true_township"]]
+    # where the truth is a village point, the row is at that point (not the trap's)
+    at = rows.dropna(subset=["true_lon"])
+    if len(at):
+        assert (np.hypot(at["lon"] - at["true_lon"], at["lat"] - at["true_lat"]) < 1e-9).mean() >= 0.99
+
+
+def test_every_planted_disagreement_is_a_conflict_with_both_values_and_the_rule(traps, traps_out):
+    c = traps_out.conflicts
+    truth = traps.truth
+    planted = truth[truth["expected_field"] != ""]
+    got = set(zip(c["uscc"], c["field"], strict=True))
+    missing = [(u, f) for u, f in zip(planted.index, planted["expected_field"], strict=True) if (u, f) not in got]
+    assert missing == []
+    e = traps_out.enterprises
+    stale = c.merge(truth, left_on="uscc", right_index=True)
+    stale = stale[(stale["kind"] == "stale") & (stale["field"] == "township")]
+    assert len(stale) == (truth["kind"] == "stale").sum()
+    assert (stale["resolution"] == "address").all()
+    # both values: the declared one as written, and the township the row was placed in
+    declared = [clean_name(v) for v in traps.ledger.enterprises.loc[stale["uscc"], "township_declared"]]
+    assert (stale["declared"].to_numpy() == declared).all()
+    assert (stale["spatial"].to_numpy() == e.loc[stale["uscc"], "township"].to_numpy()).all()
+    # no conflict where no source disagrees
+    quiet = truth[truth["kind"].isin(["village", "park", "township"])].index
+    assert not set(c["uscc"]) & set(quiet)
+
+
+def test_road_names_are_not_villages(traps, traps_out):
+    e = traps_out.enterprises.join(traps.truth)
+    road = e[e["kind"] == "road_trap"]
+    dongcun = traps.gazetteer[traps.gazetteer["name"] == ROAD_TRAP_VILLAGE].iloc[0]
+    assert not ((road["lon"] == dongcun["lon"]) & (road["lat"] == dongcun["lat"])).any()
+    assert (road["precision"] == "township").all()
+    assert not set(traps_out.conflicts["uscc"]) & set(road.index)  # nothing disagrees
+
+
+def test_road_name_trap_alone():
+    gaz = Gazetteer.from_frame(pd.DataFrame({
+        "name": ["永定街道", "东村", "散旦镇", "东村路口村"], "township": ["永定街道", "散旦镇", "散旦镇", "散旦镇"],
+        "lon": [102.50, 102.60, 102.61, 102.62], "lat": [25.30, 25.40, 25.41, 25.42]}))
+    assert gaz.lookup("富民县永定街道东村路85号").name == "永定街道"
+    assert gaz.lookup("东村路85号") is None
+    for road in ("东村大道8号", "东村街8号", "东村巷8号", "东村道8号"):
+        assert gaz.lookup(road) is None, road
+    assert gaz.lookup("散旦镇东村8组").name == "东村"          # the village itself still matches
+    assert gaz.lookup("散旦镇东村路口村").name == "东村路口村"  # a longer full name wins
+    place = gaz.lookup("东村路85号", township_hint="永定")
+    assert (place.name, place.kind) == ("永定街道", "township")  # the township's point, not 东村's
+
+
+def test_shared_village_names_are_chosen_by_the_township_evidence():
+    gaz = Gazetteer.from_frame(pd.DataFrame({
+        "name": ["新村", "新村", "新村", "甲镇", "乙镇", "丙镇"], "township": ["甲镇", "乙镇", "丙镇", "", "", ""],
+        "lon": [118.01, 118.11, 118.21, 118.0, 118.1, 118.2], "lat": [30.0] * 6}))
+    idx = gaz._index
+    assert idx.resolve("乙镇新村5号").place.lon == 118.11
+    assert idx.resolve("新村5号", township="丙镇").place.lon == 118.21
+    assert idx.resolve("某路5号", township="甲镇", village="新村").place.lon == 118.01
+    assert idx.resolve("新村5号", village="新村").place is None  # nothing says which
+    assert idx.resolve("新村5号").place is None
+
+
+def test_a_stale_declared_township_is_outvoted_and_reported():
+    gaz = Gazetteer.from_frame(pd.DataFrame({
+        "name": ["甲镇", "乙镇", "石桥村"], "township": ["", "", "甲镇"],
+        "lon": [118.0, 118.1, 118.02], "lat": [30.0, 30.0, 30.02]}))
+    res = gaz._index.resolve("甲镇石桥村5号", township="乙镇", village="石桥村")
+    assert (res.place.name, res.township) == ("石桥村", "甲镇")
+    assert res.conflicts == (("township", "乙镇", "甲镇", "address"),)
+    # the declared township alone against a township-only address: a tie, the declared decides
+    res = gaz._index.resolve("甲镇人民路5号", township="乙镇")
+    assert (res.place.name, res.township) == ("乙镇", "乙镇")
+    assert res.conflicts == (("address_township", "甲镇", "乙镇", "declared"),)
+
+
+def test_a_self_contradictory_address_drops_to_the_consistent_level():
+    gaz = Gazetteer.from_frame(pd.DataFrame({
+        "name": ["甲镇", "乙镇", "石桥村"], "township": ["", "", "乙镇"],
+        "lon": [118.0, 118.1, 118.12], "lat": [30.0, 30.0, 30.02]}))
+    res = gaz._index.resolve("甲镇石桥村5号")
+    assert (res.place.name, res.place.kind, res.township) == ("甲镇", "township", "甲镇")
+    assert res.conflicts == (("village", "石桥村", "甲镇", "township"),)
+    # the reverse: the declared township agrees with the village, the address's township loses
+    res = gaz._index.resolve("甲镇石桥村5号", township="乙镇")
+    assert (res.place.name, res.township) == ("石桥村", "乙镇")
+    assert res.conflicts == (("address_township", "甲镇", "乙镇", "declared"),)
+
+
+def test_conflicts_csv_of_validate_holds_every_planted_disagreement(tmp_path, traps):
+    """End to end: the ledger file through ``gridcover validate``, conflicts.csv read back with pandas."""
+    import subprocess
+
+    small = Ledger(enterprises=traps.ledger.enterprises.iloc[:1500], n_rows=1500)
+    sheet = ledger_sheet(small)
+    sheet.to_csv(tmp_path / "台账.csv", index=False, encoding="utf-8-sig")
+    traps.gazetteer.to_csv(tmp_path / "地名.csv", index=False, encoding="utf-8-sig")
+    r = subprocess.run([sys.executable, "-m", "gridcover", "validate", str(tmp_path / "台账.csv"),
+                        "--townships", str(datasets.get_path("townships")), "--parks", str(datasets.get_path("parks")),
+                        "--gazetteer", str(tmp_path / "地名.csv"), "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    conflicts = pd.read_csv(tmp_path / "out" / "conflicts.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    ent = pd.read_csv(tmp_path / "out" / "enterprises.csv", encoding="utf-8-sig", dtype=str,
+                      keep_default_na=False).set_index("uscc")
+    truth = traps.truth.loc[small.enterprises.index]
+    right = (ent.loc[truth.index, "township"] == truth["true_township"]) & (ent.loc[truth.index, "park"] == truth["true_park"])
+    assert right.mean() >= 0.999
+    planted = truth[truth["expected_field"] != ""]
+    got = set(zip(conflicts["uscc"], conflicts["field"], strict=True))
+    assert all((u, f) in got for u, f in zip(planted.index, planted["expected_field"], strict=True))
+    assert set(conflicts["resolution"]) <= {"point", "declared", "address", "township"}
+    assert (conflicts["declared"] != "").all() and (conflicts["spatial"] != "").all()
+
+
+def test_county_and_district_short_forms_match_like_townships():
+    towns = gpd.GeoDataFrame({"name": ["五华区", "盘龙区", "呈贡区", "富民县", "安宁市"]},
+                             geometry=[box(102.6 + 0.1 * k, 25.0, 102.7 + 0.1 * k, 25.1) for k in range(5)],
+                             crs="EPSG:4326")
+    j = load_jurisdictions(towns)
+    assert [j.match_township(s) for s in ("五华", "盘龙", "呈贡", "富民", "安宁", "五华区")] == \
+        ["五华区", "盘龙区", "呈贡区", "富民县", "安宁市", "五华区"]
+    rng = np.random.default_rng(2)
+    rows = []
+    for k in range(300):
+        d = int(rng.integers(5))
+        rows.append({"uscc": f"U{k}", "lon_src": 102.65 + 0.1 * d, "lat_src": 25.05,
+                     "township_declared": loose_key(towns["name"].iloc[d])})
+    out = geocode(_ledger(rows), j)
+    assert out.conflicts.empty  # 五华 is 五华区: no spurious conflict
+    assert (out.enterprises["township"] == [towns["name"].iloc[int(round((x - 102.65) / 0.1))]
+                                            for x in out.enterprises["lon"]]).all()
+    # in an address too: 盘龙 is 盘龙区, placed at its point (an address-only row)
+    e = geocode(_ledger([{"uscc": "A", "address": "云南省昆明市盘龙人民路5号"},
+                         {"uscc": "B", "address": "安宁太平新城8号"}]), j).enterprises
+    assert e["township"].tolist() == ["盘龙区", "安宁市"] and e["precision"].tolist() == ["township", "township"]
+    # a compound (小区) or scenic area (景区) keeps its 区
+    assert loose_key("阳光小区") == "阳光小区" and loose_key("石林景区") == "石林景区"
+
+
+@settings(max_examples=150, deadline=None)
+@given(town=st.sampled_from(["甲镇", "甲", "乙镇", "乙", ""]), village=st.sampled_from(["石桥村", "石桥", "新村", "东村", ""]),
+       road=st.sampled_from(["", "路", "大道", "街", "巷"]), column=st.sampled_from(["", "新村", "石桥村"]),
+       number=st.integers(1, 99))
+def test_declaring_the_decided_township_changes_nothing(town, village, road, column, number):
+    """Invariant: a row whose 乡镇 column already says the township its evidence decides
+    keeps its place, and no township conflict is reported."""
+    gaz = Gazetteer.from_frame(pd.DataFrame({
+        "name": ["甲镇", "乙镇", "石桥村", "新村", "新村", "东村"], "township": ["", "", "甲镇", "甲镇", "乙镇", "乙镇"],
+        "lon": [118.0, 118.1, 118.02, 118.03, 118.13, 118.14], "lat": [30.0] * 6}))
+    address = f"青岚县{town}{village}{road}{number}号"
+    first = gaz._index.resolve(address, village=column)
+    if not first.township:
+        return
+    again = gaz._index.resolve(address, township=first.township, village=column)
+    assert (again.place, again.township) == (first.place, first.township)
+    assert not [c for c in again.conflicts if c[0] == "township"]
+    if road and village == "东村":
+        assert first.place is None or first.place.name != "东村"  # a road, never the village

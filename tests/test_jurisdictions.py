@@ -275,3 +275,48 @@ def test_locate_agrees_with_the_units_that_contain_each_point(points):
 
 
 _JURIS = load_jurisdictions(towns_frame(), parks_frame())
+
+
+# ---------------------------------------------------------------------------------- assign
+def test_assign_park_over_township_conflicts_moves_and_rejects(juris):
+    # 0 exact in the park (declared township wrong: the point wins)
+    # 1 village point in 城东街道, declared 安平 (approximate: moves into 安平镇)
+    # 2 village point declared in the park it is not in (moves to the park's point)
+    # 3 exact point outside every polygon: rejected
+    # 4 gazetteer point outside every polygon, its township known: moved into it
+    # 5 online point outside every polygon: dropped, not rejected
+    # 6 unlocated, declared names kept (canonical when known)
+    lon = [118.08, 118.05, 118.02, 119.5, 119.5, 119.5, np.nan]
+    lat = [30.07, 30.02, 30.07, 30.5, 30.5, 30.5, np.nan]
+    precision = ["exact", "village", "village", "exact", "village", "village", "unlocated"]
+    out = juris.assign(lon, lat, precision,
+                       declared_township=["安平", "安平", "", "", "", "", "青龙"],
+                       declared_park=["", "", "青龙工业园", "", "", "", ""],
+                       fallback_township=["", "", "", "", "城东街道", "", ""],
+                       online=[False, False, False, False, False, True, False])
+    assert out.township == ["青龙镇", "安平镇", "青龙镇", "", "城东街道", "", "青龙镇"]
+    assert out.park == ["青龙工业园区", "", "青龙工业园区", "", "", "", ""]
+    assert out.rejected.tolist() == [False, False, False, True, False, False, False]
+    assert out.precision.tolist() == ["exact", "township", "park", "exact", "township", "unlocated", "unlocated"]
+    assert sorted(out.conflicts) == [(0, "township", "安平", "青龙镇", "point"),
+                                     (1, "township", "安平", "城东街道", "declared"),
+                                     (2, "park", "青龙工业园", "", "declared")]
+    assert {i for i, _ in out.notes} == {1, 2, 4, 5}
+    # moved points lie in their new units; the inputs are not changed
+    units = juris.units().set_index("unit").geometry
+    assert units["安平镇"].contains(shapely.Point(out.lon[1], out.lat[1]))
+    assert units["青龙工业园区"].contains(shapely.Point(out.lon[2], out.lat[2]))
+    assert lon[1] == 118.05 and precision[1] == "village"
+
+
+def test_assign_agrees_with_locate_when_nothing_is_declared(juris):
+    rng = np.random.default_rng(4)
+    lon, lat = rng.uniform(117.99, 118.21, 500), rng.uniform(29.99, 30.11, 500)
+    out = juris.assign(lon, lat, ["exact"] * 500)
+    town, park = juris.locate(lon, lat)
+    inside = np.array([bool(t or p) for t, p in zip(town, park, strict=True)])
+    assert out.rejected.tolist() == (~inside).tolist()
+    assert out.park == park and not out.conflicts
+    units = juris.units().set_index("unit")["township"].to_dict()
+    # a park enterprise outside every township polygon gets the park's township; else locate's
+    assert out.township == [t or (units[p] if p else "") for t, p in zip(town, park, strict=True)]
