@@ -24,3 +24,4 @@ def test_csv_has_bom_and_fixed_columns(tmp_path):
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     assert raw.decode("utf-8-sig").splitlines() == ["a,b,c", "青龙镇,1,"]
+    assert raw.endswith(b"\r\n")
