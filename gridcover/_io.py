@@ -525,6 +525,11 @@ def _inside(path: Path, folder: Path) -> bool:
     return True
 
 
+def _writable(folder: Path) -> bool:
+    """Whether this process may create and rename entries in ``folder``."""
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
 def check_out_path(out: str | Path, *, inputs: Collection[str | Path] = (), whole: bool = True,
                    writes: Collection[str] = (), known: Collection[str] = (),
                    min_free: int = MIN_FREE_BYTES) -> None:
@@ -575,7 +580,7 @@ def check_out_path(out: str | Path, *, inputs: Collection[str | Path] = (), whol
         if st.f_flag & getattr(os, "ST_RDONLY", 1):
             msg = f"the output folder {out} is on a read-only file system"
             raise OutputError(msg)
-    if not os.access(probe, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK | os.X_OK)):
+    if not _writable(probe) or (target.exists() and not _writable(target)):
         msg = f"the output folder {out} is not writable (no permission to write in {probe})"
         raise OutputError(msg)
     free = shutil.disk_usage(probe).free

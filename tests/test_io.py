@@ -208,7 +208,7 @@ def test_out_path_checks_before_any_work(tmp_path: Path, monkeypatch: pytest.Mon
 def test_out_path_on_a_read_only_full_or_unwritable_file_system(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Root ignores permissions and no read-only mount can be made here, so the file
-    system's answers are stood in for: what statvfs, disk_usage and access report."""
+    system's answers are stood in for: what statvfs, disk_usage and access(2) report."""
     real_statvfs = os.statvfs
 
     class ReadOnly:
@@ -223,6 +223,6 @@ def test_out_path_on_a_read_only_full_or_unwritable_file_system(tmp_path: Path,
     with pytest.raises(OutputError, match="full disk"):
         _io.check_out_path(tmp_path / "out")
     monkeypatch.undo()
-    monkeypatch.setattr(_io.os, "access", lambda p, mode: False)
+    monkeypatch.setattr(_io, "_writable", lambda p: False)
     with pytest.raises(OutputError, match="not writable"):
         _io.check_out_path(tmp_path / "out")
