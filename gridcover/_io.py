@@ -73,7 +73,10 @@ FORMULA_CHARS: Final = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_START = re.compile(r"^'*[=+\-@\t\r]")
 
 #: Least free space (bytes) an output folder's file system must have before a run starts.
-MIN_FREE_BYTES: Final = 64 * 1024 * 1024
+MIN_FREE_BYTES: Final = 8 * 1024 * 1024
+
+#: Free space (bytes) below which a failed write is reported as a full disk.
+NEARLY_FULL_BYTES: Final = 1024 * 1024
 
 _KILL_ENV: Final = "GRIDCOVER_KILL_AT"
 _AT_FDCWD: Final = -100
@@ -419,13 +422,25 @@ def write_folder(target: str | Path, fill: Callable[[Path], Any], record: Mappin
         fault_point("swap")
         _swap(new, target)
     except BaseException as exc:
+        # a writer that is not plain Python (GDAL, a zip library) may report a full disk
+        # as its own error: the free space left tells
+        full = isinstance(exc, Exception) and _nearly_full(parent)
         shutil.rmtree(new, ignore_errors=True)
+        kept = "the previous plan is unchanged" if target.exists() else "nothing was written"
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            kept = "the previous plan is unchanged" if target.exists() else "nothing was written"
             raise _as_output_error(exc, target, kept) from exc
+        if full:
+            raise _as_output_error(OSError(errno.ENOSPC, str(exc)), target, kept) from exc
         raise
     logger.info("wrote %d files to %s", len(files) + 1, target)
     return [target / n for n in names] + [target / RUN_JSON]
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
 
 
 def _swap(new: Path, target: Path) -> None:
