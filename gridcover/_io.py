@@ -396,7 +396,7 @@ def write_folder(target: str | Path, fill: Callable[[Path], Any], record: Mappin
         When ``target`` cannot be replaced or a file cannot be written (a full disk,
         a read-only file system); ``target`` is then left as it was.
     """
-    target = Path(os.path.abspath(target))
+    target = Path(os.path.realpath(target))  # a symlinked folder: replace the folder it points to
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

@@ -226,3 +226,13 @@ def test_out_path_on_a_read_only_full_or_unwritable_file_system(tmp_path: Path,
     monkeypatch.setattr(_io, "_writable", lambda p: False)
     with pytest.raises(OutputError, match="not writable"):
         _io.check_out_path(tmp_path / "out")
+
+
+def test_a_symlinked_out_folder_stays_a_link_to_the_new_plan(tmp_path: Path) -> None:
+    real = tmp_path / "store" / "plan"
+    _io.write_folder(real, fill_with({"a.csv": "1"}), {"tool": "gridcover"})
+    link = tmp_path / "current"
+    link.symlink_to(real, target_is_directory=True)
+    _io.write_folder(link, fill_with({"a.csv": "2"}), {"tool": "gridcover"})
+    assert link.is_symlink() and (link / "a.csv").read_text(encoding="utf-8") == "2"
+    assert _io.verify_folder(link) and sorted(p.name for p in (tmp_path / "store").iterdir()) == ["plan"]
