@@ -9,8 +9,8 @@ Kills use the write phase's fault points (``GRIDCOVER_KILL_AT``: the process SIG
 itself there); Ctrl-C is a real SIGINT sent when the hidden new folder appears. The
 read-only and full file systems are real tmpfs mounts (root only; the cases are listed
 as not measured where mounting is not permitted). A folder the user may not write to
-cannot be shown as root, which ignores permissions: that case is covered by a test that
-stands in for access(2).
+cannot be shown as root, which ignores permissions: ``tests/test_io.py`` checks it in a
+forked child that drops to ``nobody``.
 """
 
 from __future__ import annotations

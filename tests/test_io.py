@@ -236,3 +236,36 @@ def test_a_symlinked_out_folder_stays_a_link_to_the_new_plan(tmp_path: Path) -> 
     _io.write_folder(link, fill_with({"a.csv": "2"}), {"tool": "gridcover"})
     assert link.is_symlink() and (link / "a.csv").read_text(encoding="utf-8") == "2"
     assert _io.verify_folder(link) and sorted(p.name for p in (tmp_path / "store").iterdir()) == ["plan"]
+
+
+def test_a_folder_the_user_may_not_write_to_is_refused() -> None:
+    """A real permission check: as root (which ignores permissions) the check runs in a
+    forked child that has dropped to the unprivileged user ``nobody``."""
+    import shutil
+    import tempfile
+
+    parent = Path(tempfile.mkdtemp(prefix="gc-perm-"))
+    try:
+        parent.chmod(0o755)
+        locked = parent / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        pid = os.fork()
+        if pid == 0:  # the child: become nobody, then check
+            code = 13
+            try:
+                if os.geteuid() == 0:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                try:
+                    _io.check_out_path(locked / "plan")
+                    code = 12
+                except OutputError as exc:
+                    code = 10 if "not writable" in str(exc) else 11
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 10
+    finally:
+        (parent / "locked").chmod(0o755)
+        shutil.rmtree(parent, ignore_errors=True)
