@@ -574,15 +574,15 @@ def check_out_path(out: str | Path, *, inputs: Collection[str | Path] = (), whol
     """
     target = Path(os.path.abspath(out))
     real = Path(os.path.realpath(target))
+    if target.exists() and not target.is_dir():
+        msg = f"the output folder {out} is a file"
+        raise OutputError(msg)
     for p in inputs:
         src = Path(os.path.realpath(p))
         if (whole and (src == real or _inside(src, real))) or (not whole and src.parent == real and src.name in writes):
             msg = (f"the input {p} is inside the output folder {out}, which is replaced as a whole"
                    if whole else f"the input {p} would be overwritten by the output {src.name}")
             raise OutputError(msg)
-    if target.exists() and not target.is_dir():
-        msg = f"the output folder {out} is a file"
-        raise OutputError(msg)
     existing = target
     while not existing.exists():
         existing = existing.parent
