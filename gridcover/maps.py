@@ -1223,7 +1223,9 @@ def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap
     """Write ``map.html`` and, with ``per_unit``, one map per unit in ``maps/<unit>.html``.
 
     Every file is written atomically (a temporary file renamed over the target).
-    Unit file names are made short, safe (:func:`safe_filename`) and unique. At scale
+    Unit file names are made short, safe (:func:`safe_filename`) and unique. To
+    re-render the maps inside a plan folder (which ``run.json`` describes file by
+    file), use :func:`gridcover.outputs.rewrite_maps` (``gridcover map PLAN_DIR``). At scale
     (above ``Config.map_detail_max``), the overview links each enterprise to its
     unit's map for the full profile.
 
