@@ -86,6 +86,8 @@ def _errors() -> Iterator[None]:
         raise
     except (GridcoverError, FileNotFoundError, PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
         raise _fail(str(exc), EXIT_INPUT) from None
+    except OSError as exc:  # the disk or file system refused (full, read-only): not a bug of ours
+        raise _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), EXIT_INPUT) from None
     except ImportError as exc:
         raise _fail(str(exc), EXIT_INPUT) from None
     except KeyboardInterrupt:
@@ -117,6 +119,20 @@ def _progress(stages: int) -> Iterator[Callable[[str], None] | None]:
 
         yield on_stage
         bar.update(task, completed=stages)
+
+
+def _check_out(out_dir: Path, inputs: Any, config_file: Path | None, *, whole: bool) -> None:
+    """Refuse an output folder before anything is read (exit 2, one line): a file, under
+    a file, not writable, on a read-only or full file system, holding an input (a plan
+    folder is replaced as a whole) or holding files that are not a plan."""
+    from ._io import check_out_path
+    from .outputs import PLAN_NAMES, VALIDATION_NAMES
+
+    names = ("ledger", "townships", "parks", "gazetteer", "service_centres", "instructors")
+    paths = [getattr(inputs, n) for n in names if getattr(inputs, n, None) is not None]
+    if config_file is not None:
+        paths.append(config_file)
+    check_out_path(out_dir, inputs=paths, whole=whole, writes=VALIDATION_NAMES, known=PLAN_NAMES)
 
 
 def _config(path: Path | None) -> Config:
@@ -186,9 +202,11 @@ def validate(
     from .pipeline import Inputs, locate
 
     with _errors():
-        config = _config(config_file)
         inputs = Inputs(ledger=ledger, townships=townships, parks=parks, gazetteer=gazetteer,
                         sheet=_sheet(sheet), name_field=name_field, encoding=encoding)
+        if out_dir is not None:
+            _check_out(out_dir, inputs, config_file, whole=False)
+        config = _config(config_file)
         with _progress(4) as on_stage:
             result = locate(inputs, config=config, geocoder=_geocoder(config, online), on_stage=on_stage)
         _summary_ledger(result)
@@ -270,10 +288,11 @@ def plan(
     from .pipeline import Inputs
 
     with _errors():
-        config = _config(config_file)
         inputs = Inputs(ledger=ledger, townships=townships, parks=parks, gazetteer=gazetteer,
                         service_centres=service_centres, instructors=instructors, sheet=_sheet(sheet),
                         name_field=name_field, encoding=encoding, area=area)
+        _check_out(out_dir, inputs, config_file, whole=True)
+        config = _config(config_file)
         _run_plan(inputs, config, out_dir, online=online, maps=maps, offline=offline, basemap=basemap,
                   shapefiles=shapefiles, workers=workers)
 
@@ -292,6 +311,7 @@ def demo(
     from .pipeline import sample_inputs
 
     with _errors():
+        _check_out(out_dir, sample_inputs(), config_file, whole=True)
         config = _config(config_file)
         _say(f"sample county: {sample_inputs().ledger}")
         _run_plan(sample_inputs(), config, out_dir, online=False, maps=maps, offline=True, basemap=basemap)
@@ -362,12 +382,15 @@ def map_(
     """Re-render the maps of a saved plan with other options."""
     _setup(quiet, verbose)
     from .maps import write_maps
-    from .outputs import read_plan
+    from .outputs import read_plan, rewrite_maps
 
     with _errors():
-        saved = read_plan(plan_dir)
-        written = write_maps(saved, out_dir or plan_dir, offline=offline, basemap=_basemap(basemap),
-                             per_unit=per_unit)
+        chosen = _basemap(basemap)
+        if out_dir is None or (out_dir.exists() and plan_dir.exists() and out_dir.samefile(plan_dir)):
+            written = rewrite_maps(plan_dir, offline=offline, basemap=chosen, per_unit=per_unit)
+        else:
+            saved = read_plan(plan_dir)
+            written = write_maps(saved, out_dir, offline=offline, basemap=chosen, per_unit=per_unit)
         _say(f"wrote {len(written)} maps to {out_dir or plan_dir}")
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "GridcoverError",
     "LedgerError",
+    "OutputError",
     "Reject",
 ]
 
@@ -32,6 +33,10 @@ class ConfigError(GridcoverError, ValueError):
 
 class BoundaryError(GridcoverError, ValueError):
     """A jurisdiction boundary file cannot be read or used."""
+
+
+class OutputError(GridcoverError, OSError):
+    """An output file or folder cannot be written (or a written plan folder is damaged)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import hashlib
 import html
 import json
 import logging
@@ -65,6 +66,8 @@ from folium.template import Template
 from numpy.typing import NDArray
 
 from ._assets import GRIDCOVER_CSS, GRIDCOVER_JS, inline_assets
+from ._io import atomic_file
+from ._labels import BRANCH_STATUS_LABELS, PRECISION_LABELS, UNIT_TYPE_LABELS
 from .config import Config
 from .coords import wgs84_to_gcj02
 from .coverage import enterprise_status as _enterprise_status
@@ -124,15 +127,14 @@ _LAYER_NAMES: Final = {
     "heat": "未覆盖职工热力图",
     "enterprises": "企业（按覆盖状态）",
 }
-_BRANCH_STATUS: Final = {"new": "新建", "kept": "保留", "split": "拆分重组"}
+_BRANCH_STATUS: Final = BRANCH_STATUS_LABELS
 _BRANCH_STYLES: Final = (
     {"color": "#8e44ad", "weight": 2.2},                      # new
     {"color": "#7f8c8d", "weight": 1.6, "dashArray": "4 4"},  # kept
     {"color": "#d35400", "weight": 2.2, "dashArray": "8 4"},  # split
 )
-_PRECISION_LABELS: Final = {"exact": "精确坐标", "village": "村（社区）", "township": "乡镇（街道）",
-                            "park": "园区", "unlocated": "未定位"}
-_UNIT_TYPE_LABELS: Final = {"park": "园区", "township": "乡镇（街道）"}
+_PRECISION_LABELS: Final = PRECISION_LABELS
+_UNIT_TYPE_LABELS: Final = UNIT_TYPE_LABELS
 #: Colours of organisational coverage after the plan (M1), low to high.
 _RATE_COLORS: Final = ("#d73027", "#fc8d59", "#fee08b", "#1a9850")
 _NO_DATA_COLOR: Final = "#d9d9d9"
@@ -207,41 +209,58 @@ def _rate_edges(config: Config) -> list[float]:
     return sorted({0.0, 0.6, 0.8, float(config.org_coverage_target), 1.0})
 
 
-def safe_filename(name: str, *, max_len: int = 80) -> str:
-    """A file name for a unit's map: keeps letters (Chinese too) and digits.
+#: Longest unit map file name, characters, without ``.html`` (hash suffix included).
+FILENAME_MAX: Final = 60
+_RESERVED: Final = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                              *(f"LPT{i}" for i in range(1, 10))})
 
-    Characters that file systems or URLs treat specially become ``_``; Windows device
-    names get a ``_`` prefix; an empty result becomes ``unit``.
+
+def _name_hash(name: str) -> str:
+    return hashlib.sha256(str(name).encode("utf-8")).hexdigest()[:8]
+
+
+def safe_filename(name: str, *, max_len: int = FILENAME_MAX) -> str:
+    """A short, safe file name (without extension) for a unit's map.
+
+    Letters (Chinese too), digits, ``-`` and ``_`` are kept; everything a file system or
+    URL treats specially becomes ``_``. When the name had to change (characters
+    replaced, cut to ``max_len``, a Windows device name, empty), an 8-digit hash of the
+    original name is appended, so different units never share a file. The result has
+    at most ``max_len`` characters (at most 3 bytes each in UTF-8), no path separator,
+    and never starts with a dot.
 
     Examples
     --------
     >>> safe_filename("城关镇")
     '城关镇'
     >>> safe_filename('../a/b:c*?"<>| d')
-    'a_b_c_d'
+    'a_b_c_d-ce0bfd9f'
     >>> safe_filename("CON")
-    '_CON'
+    'CON-a3dbc4b6'
+    >>> len(safe_filename("很长的名字" * 40))
+    60
     """
-    text = unicodedata.normalize("NFKC", str(name))
+    original = str(name)
+    text = unicodedata.normalize("NFKC", original)
     text = re.sub(r"[^\w\-]+", "_", text, flags=re.UNICODE)
-    text = re.sub(r"_+", "_", text).strip("_.-")[:max_len].rstrip("_.-")
-    if not text:
-        text = "unit"
-    if text.upper() in {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                                      *(f"LPT{i}" for i in range(1, 10))}:
-        text = "_" + text
-    return text
+    text = re.sub(r"_+", "_", text).strip("_.-")
+    suffix = "-" + _name_hash(original)
+    if text == original and 0 < len(text) <= max_len and text.upper() not in _RESERVED:
+        return text
+    keep = max(0, max_len - len(suffix))
+    text = text[:keep].rstrip("_.-") or "unit"
+    return text[:keep] + suffix
 
 
 def _unit_filenames(units: Sequence[str]) -> dict[str, str]:
-    """Unique ``<safe>.html`` per unit (a numeric suffix when two names collide)."""
+    """Unique ``<safe>.html`` per unit, also on case-insensitive file systems (a unit
+    whose name differs from another's only by case gets the hash suffix)."""
     out: dict[str, str] = {}
     used: set[str] = set()
     for unit in sorted(units):
-        base = safe_filename(unit)
-        name, k = base, 2
-        while name.lower() in used:
-            name, k = f"{base}-{k}", k + 1
+        name = safe_filename(unit)
+        if name.lower() in used:
+            name = safe_filename(unit + "\0")  # not a valid name as it is: always hashed
         used.add(name.lower())
         out[unit] = f"{name}.html"
     return out
@@ -430,9 +449,7 @@ class CoverageMap(folium.Map):
         """Write the map's HTML (UTF-8); a path is written atomically."""
         data = map_html(self, offline=self.offline).encode("utf-8")
         if isinstance(outfile, str | bytes | Path):
-            from .outputs import atomic_path
-
-            with atomic_path(os.fsdecode(outfile)) as tmp:
+            with atomic_file(os.fsdecode(outfile)) as tmp:
                 tmp.write_bytes(data)
             return
         outfile.write(data)
@@ -1178,7 +1195,9 @@ def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap
     """Write ``map.html`` and, with ``per_unit``, one map per unit in ``maps/<unit>.html``.
 
     Every file is written atomically (a temporary file renamed over the target).
-    Unit file names are made safe (:func:`safe_filename`) and unique. At scale
+    Unit file names are made short, safe (:func:`safe_filename`) and unique. To
+    re-render the maps inside a plan folder (which ``run.json`` describes file by
+    file), use :func:`gridcover.outputs.rewrite_maps` (``gridcover map PLAN_DIR``). At scale
     (above ``Config.map_detail_max``), the overview links each enterprise to its
     unit's map for the full profile.
 
@@ -1209,8 +1228,6 @@ def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap
     ...     [p.relative_to(d).as_posix() for p in write_maps(Plan(enterprises=ent), d, basemap="none")]
     ['map.html', 'maps/城关镇.html']
     """
-    from .outputs import atomic_path
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prep = _prepare(plan)
@@ -1220,7 +1237,7 @@ def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap
 
     def write(m: CoverageMap, path: Path) -> None:
         data = map_html(m, offline=offline).encode("utf-8")
-        with atomic_path(path) as tmp:
+        with atomic_file(path) as tmp:
             tmp.write_bytes(data)
         written.append(path)
 

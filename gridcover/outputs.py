@@ -1,31 +1,33 @@
 """Output files of ``validate``, ``plan`` and ``demo`` (the contract in DESIGN.md).
 
-Every file is written atomically: to a temporary file in the same folder, then renamed
-over the target, so a reader never sees a half-written file. CSVs are UTF-8 with BOM
-(Excel opens them as-is); GeoJSON is EPSG:4326.
+:func:`write_plan` is the one orchestrator of a plan folder: every file of a run is
+written into a hidden folder beside ``out_dir``, listed with its SHA-256 in
+``run.json`` (written last) and swapped in as a whole (:func:`gridcover._io.write_folder`),
+so a reader, or a run killed at any moment, sees the complete previous plan or the
+complete new one. :func:`read_plan` checks a folder against its ``run.json`` first.
+CSVs are UTF-8 with BOM (Excel opens them as-is) with formula-safe text cells (OWASP);
+GeoJSON is EPSG:4326.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import geopandas as gpd
 import pandas as pd
 
+from . import _io
+from ._io import atomic_file, write_csv
 from .config import Basemap, Config
 from .ledger import Ledger
 from .plan import Plan
 from .schema import ACTION_LABELS, ENTERPRISE_OUTPUT_COLUMNS, LEDGER_COLUMNS, REJECT_COLUMNS
 
-__all__ = ["atomic_path", "read_plan", "write_csv", "write_plan", "write_validation"]
+__all__ = ["atomic_path", "read_plan", "rewrite_maps", "write_csv", "write_plan", "write_validation"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,38 +46,21 @@ def advice_table(enterprises: pd.DataFrame) -> pd.DataFrame:
     advice = advice[advice.ne("")]
     return pd.DataFrame({"uscc": advice.index.astype(str), "rule_id": "O2", "message": advice.to_numpy()})
 
+#: Names a plan folder may hold (DESIGN.md's table and the extra files of :func:`write_plan`).
+PLAN_NAMES: Final = frozenset({
+    "enterprises.csv", "rejects.csv", "grids.geojson", "branches.csv", "coverage.csv", "gaps.csv",
+    "plan.xlsx", "map.html", "targets.csv", "members_needed.csv", "changes.csv", "grid_checks.csv",
+    "run.json", "conflicts.csv", "advice.csv", "plan.gpkg", "coverage.png", "shapefiles", "maps",
+})
+#: Files ``validate --out`` writes.
+VALIDATION_NAMES: Final = ("enterprises.csv", "rejects.csv", "conflicts.csv")
 
-@contextmanager
-def atomic_path(target: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a not-yet-existing path in a temporary folder next to ``target``; move it
-    over ``target`` on success.
-
-    On an exception the temporary folder is removed and ``target`` is left as it was.
-    ``suffix`` names the temporary file's extension when a writer insists on one (GDAL
-    wants ``.gpkg``); by default the temporary file has the target's own name.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        tmp = tmpdir / (f"part{suffix}" if suffix is not None else target.name)
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-def write_csv(df: pd.DataFrame, path: str | Path, *, columns: tuple[str, ...] | None = None) -> Path:
-    """Write a CSV in UTF-8 with BOM, atomically; ``columns`` fixes the header."""
-    if columns is not None:
-        df = df.reindex(columns=list(columns))
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
-    return Path(path)
+#: One atomic file (kept under its earlier name): see :func:`gridcover._io.atomic_file`.
+atomic_path = atomic_file
 
 
 def _write_with(path: Path, writer: Callable[[Path], Any]) -> Path:
-    with atomic_path(path) as tmp:
+    with atomic_file(path) as tmp:
         writer(tmp)
     return path
 
@@ -146,62 +131,126 @@ def run_record(plan: Plan) -> dict[str, Any]:
 
 def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: bool = True,
                basemap: Basemap | None = None, png: bool = True, shapefiles: bool = False) -> list[Path]:
-    """Write every output file of a plan into ``out_dir`` (see DESIGN.md's table).
+    """Write every output file of a plan into ``out_dir`` as a whole (see DESIGN.md's table).
 
     Besides the contract files: ``conflicts.csv`` (when any), ``plan.gpkg`` (enterprises,
     grids, units, service centres), ``coverage.png`` (a printed-report choropleth, when
     ``png`` and a CJK font is installed) and, with ``shapefiles``, ``shapefiles/`` in
-    GBK for older GIS software. ``run.json`` is written last, so its presence marks a
-    complete output folder.
+    GBK for older GIS software. The files are written into a hidden folder beside
+    ``out_dir`` and swapped in together; ``run.json`` (written last) lists each with
+    its SHA-256. ``out_dir`` must be new, empty or an earlier plan folder.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files of the plan folder, ``run.json`` last.
+
+    Raises
+    ------
+    OutputError
+        When ``out_dir`` holds other files or cannot be written (a full disk, a
+        read-only file system); the previous plan is then left as it was.
     """
     from .coverage import measured
-    from .report import coverage_png, write_excel, write_geopackage, write_shapefiles
+    from .gis import write_geopackage, write_shapefiles
+    from .report import coverage_png, write_excel
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    coverage = measured(plan)  # measured once; every writer below reads this record
-    plan = plan.replace(coverage=coverage)
-    written = [
-        write_csv(_enterprise_table(plan.enterprises, ENTERPRISE_OUTPUT_COLUMNS), out / "enterprises.csv"),
-        write_csv(_rejects(plan.rejects), out / "rejects.csv"),
-        _grids_geojson(plan, out / "grids.geojson"),
-        write_csv(plan.branches, out / "branches.csv", columns=BRANCH_COLUMNS),
-        write_csv(coverage.table(), out / "coverage.csv"),
-        write_csv(plan.gaps, out / "gaps.csv", columns=GAP_COLUMNS),
-    ]
-    if plan.conflicts is not None and not plan.conflicts.empty:
-        written.append(write_csv(plan.conflicts, out / "conflicts.csv"))
-    written.append(write_csv(advice_table(plan.enterprises), out / "advice.csv", columns=ADVICE_COLUMNS))
-    written.append(write_excel(plan, out / "plan.xlsx"))  # the report writers are atomic themselves
-    written.append(write_geopackage(plan, out / "plan.gpkg"))
-    if png and len(plan.units):
-        try:
-            written.append(coverage_png(plan, out / "coverage.png"))
-        except RuntimeError as exc:  # no CJK font on this machine: the PNG would be unreadable
-            logger.warning("coverage.png not written: %s", exc)
-    if shapefiles:
-        written.extend(write_shapefiles(plan, out / "shapefiles"))
-    if maps:
-        from .maps import write_maps
+    measured_once = measured(plan)  # measured once; every writer below reads this record
+    plan = plan.replace(coverage=measured_once)
+    coverage = measured_once.table()
 
-        written.extend(write_maps(plan, out, offline=offline, basemap=basemap))
-    record = run_record(plan)
-    written.append(_write_with(out / "run.json", lambda tmp: tmp.write_text(
-        json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")))
-    return written
+    def steps(out: Path) -> list[Callable[[], Any]]:
+        todo: list[Callable[[], Any]] = [
+            lambda: write_csv(_enterprise_table(plan.enterprises, ENTERPRISE_OUTPUT_COLUMNS), out / "enterprises.csv"),
+            lambda: write_csv(_rejects(plan.rejects), out / "rejects.csv"),
+            lambda: _grids_geojson(plan, out / "grids.geojson"),
+            lambda: write_csv(plan.branches, out / "branches.csv", columns=BRANCH_COLUMNS),
+            lambda: write_csv(coverage, out / "coverage.csv"),
+            lambda: write_csv(plan.gaps, out / "gaps.csv", columns=GAP_COLUMNS),
+        ]
+        if plan.conflicts is not None and not plan.conflicts.empty:
+            todo.append(lambda: write_csv(plan.conflicts, out / "conflicts.csv"))
+        todo.append(lambda: write_csv(advice_table(plan.enterprises), out / "advice.csv", columns=ADVICE_COLUMNS))
+        todo.append(lambda: write_excel(plan, out / "plan.xlsx"))
+        todo.append(lambda: write_geopackage(plan, out / "plan.gpkg"))
+        if png and len(plan.units):
+            todo.append(lambda: _coverage_png(coverage_png, plan, out / "coverage.png"))
+        if shapefiles:
+            todo.append(lambda: write_shapefiles(plan, out / "shapefiles"))
+        if maps:
+            from .maps import write_maps
+
+            todo.append(lambda: write_maps(plan, out, offline=offline, basemap=basemap))
+        return todo
+
+    def fill(out: Path) -> None:
+        for i, step in enumerate(steps(out), start=1):
+            step()
+            _io.fault_point(f"file:{i}")
+
+    return _io.write_folder(out_dir, fill, run_record(plan), known=PLAN_NAMES)
+
+
+def _coverage_png(writer: Callable[[Plan, Path], Path], plan: Plan, path: Path) -> None:
+    try:
+        writer(plan, path)
+    except RuntimeError as exc:  # no CJK font on this machine: the PNG would be unreadable
+        logger.warning("coverage.png not written: %s", exc)
+
+
+def rewrite_maps(plan_dir: str | Path, *, offline: bool = True, basemap: Basemap | None = None,
+                 per_unit: bool = True) -> list[Path]:
+    """Re-render the maps of a plan folder in place, as a whole (``gridcover map``).
+
+    The folder is checked against its ``run.json`` first; the new folder holds the
+    same files with new maps and a new ``run.json``, swapped in together.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The maps written.
+    """
+    from .maps import write_maps
+
+    folder = Path(plan_dir)
+    record = _io.verify_folder(folder)
+    plan = _read_plan(folder, record)
+
+    def fill(new: Path) -> None:
+        for name in sorted(record["files"]):
+            if name == "map.html" or name.startswith("maps/"):
+                continue
+            (new / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(folder / name, new / name)
+        write_maps(plan, new, offline=offline, basemap=basemap, per_unit=per_unit)
+
+    rest = {k: v for k, v in record.items() if k != "files"}
+    written = _io.write_folder(folder, fill, rest, known=PLAN_NAMES)
+    return [p for p in written if p.suffix == ".html"]
 
 
 def read_plan(plan_dir: str | Path) -> Plan:
-    """Read a plan back from a folder written by :func:`write_plan` (for ``gridcover map``)."""
+    """Read a plan back from a folder written by :func:`write_plan` (for ``gridcover map``).
+
+    Raises
+    ------
+    OutputError
+        One line when the folder is not the whole plan its ``run.json`` describes (a
+        file missing or changed, ``run.json`` missing or damaged).
+    """
+    folder = Path(plan_dir)
+    return _read_plan(folder, _io.verify_folder(folder))
+
+
+def _read_plan(folder: Path, record: dict[str, Any]) -> Plan:
     import pyogrio
 
-    from .errors import GridcoverError
+    from .errors import OutputError
 
-    folder = Path(plan_dir)
     gpkg = folder / "plan.gpkg"
     if not gpkg.is_file():
         msg = f"{folder} is not a gridcover plan folder (no plan.gpkg)"
-        raise GridcoverError(msg)
+        raise OutputError(msg)
     layers = {name for name, _ in pyogrio.list_layers(gpkg)}
 
     def layer(name: str) -> gpd.GeoDataFrame:
@@ -214,18 +263,13 @@ def read_plan(plan_dir: str | Path) -> Plan:
     for c in enterprises.columns:
         if enterprises[c].dtype == object or str(enterprises[c].dtype).startswith("str"):
             enterprises[c] = enterprises[c].fillna("").astype(str)
-    config = Config()
-    run_json = folder / "run.json"
-    inputs: dict[str, Any] = {}
-    if run_json.is_file():
-        record = json.loads(run_json.read_text(encoding="utf-8"))
-        config = Config.from_dict(record.get("config", {}))
-        inputs = {"files": record.get("inputs", {}), "counts": record.get("counts", {}),
-                  "date": record.get("date", ""), "area": record.get("area", "")}
+    config = Config.from_dict(record.get("config", {}))
+    inputs = {"files": record.get("inputs", {}), "counts": record.get("counts", {}),
+              "date": record.get("date", ""), "area": record.get("area", "")}
 
     def csv(name: str) -> pd.DataFrame:
         p = folder / name
-        return pd.read_csv(p, encoding="utf-8-sig", dtype=str, keep_default_na=False) if p.is_file() else pd.DataFrame()
+        return _io.read_csv(p) if p.is_file() else pd.DataFrame()
 
     branches = csv("branches.csv")
     for c in ("members",):

@@ -1,41 +1,42 @@
-"""Reports for planners and GIS: the Excel workbook, GeoPackage, Shapefiles and a printed map.
+"""Reports for planners: the Excel workbook and a printed map (GIS files: :mod:`gridcover.gis`).
 
 * :func:`write_excel` — ``plan.xlsx`` with Chinese sheets and headers (汇总, 企业台账, 网格,
   联合党支部, 网格长, 指导员, 问题清单, 经费测算, 未入库), frozen header rows, number and
   percent formats, fixed document properties (same plan → same bytes).
-* :func:`write_geopackage` — ``plan.gpkg`` with layers ``enterprises`` (points, every
-  enterprise column plus ``uscc``), ``grids``, ``units``, ``service_centres`` (EPSG:4326).
-* :func:`write_shapefiles` — the same layers as Shapefiles in GBK (with ``.cpg``) for
-  older Chinese GIS software, with field names cut to 10 characters (``fields.csv``
-  maps them back).
+* :func:`write_geopackage`, :func:`write_shapefiles` — re-exported from
+  :mod:`gridcover.gis`.
 * :func:`coverage_png` — a static choropleth of organisational coverage after the plan,
   by unit, with a CJK font, for printed reports.
 
 Every writer writes into a temporary file in the target's folder and renames it over
-the target (:func:`os.replace`), so a reader never sees a half-written file.
+the target (:func:`gridcover._io.atomic_file`), so a reader never sees a half-written
+file. Every text cell of the workbook is a typed string, never a formula.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
-import os
-import shutil
-import tempfile
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._io import atomic_file
+from ._labels import (
+    BRANCH_STATUS_LABELS,
+    CRS_LABELS,
+    ENTERPRISE_HEADERS,
+    GRID_HEADERS,
+    LEADER_STATUS_LABELS,
+    PRECISION_LABELS,
+    UNIT_TYPE_LABELS,
+)
 from .coverage import SCOPE_LABELS, By, Scope, measured
 from .gaps import RULE_IDS, rule_text
-from .outputs import atomic_path
+from .gis import FIXED_TIMESTAMP, _as_layer, _is_boolish, write_geopackage, write_shapefiles
 from .plan import Plan
 from .schema import ACTION_LABELS, ACTIONS, INDUSTRY_SECTIONS, ORG_TYPE_LABELS
 
@@ -53,34 +54,6 @@ logger = logging.getLogger(__name__)
 #: Sheets of ``plan.xlsx``, in order.
 SHEETS: Final = ("汇总", "企业台账", "网格", "联合党支部", "网格长", "指导员", "问题清单", "经费测算", "未入库")
 
-#: Fixed document timestamp: the workbook and GeoPackage carry no run time, so the same
-#: plan gives the same bytes.
-FIXED_TIMESTAMP: Final = dt.datetime(2000, 1, 1, 0, 0, 0)
-
-#: Chinese headers of the enterprise table (企业台账), in sheet order.
-ENTERPRISE_HEADERS: Final = {
-    "uscc": "统一社会信用代码", "name": "企业名称", "unit": "管理单元", "unit_type": "单元类型",
-    "township": "乡镇（街道）", "park": "园区", "village": "村（社区）", "address": "地址",
-    "industry": "行业门类", "staff": "职工人数", "size_class": "规模", "above_scale": "是否规上企业",
-    "members": "正式党员数", "probationary": "预备党员数", "org_type": "党组织组建方式",
-    "org_name": "所在党组织", "instructor": "党建工作指导员", "investor_member": "出资人是否党员",
-    "fixed_premises": "有无固定经营场所", "eligible": "是否入网格", "grid_id": "网格编号",
-    "branch_id": "联合党支部编号", "action": "规划措施", "gaps": "问题", "advice": "建议",
-    "lon": "经度", "lat": "纬度",
-    "precision": "定位精度", "crs": "原始坐标系", "lon_src": "原始经度", "lat_src": "原始纬度",
-    "township_declared": "所属乡镇（台账）", "park_declared": "所属园区（台账）", "source_row": "台账行号",
-}
-PRECISION_LABELS: Final = {"exact": "精确坐标", "village": "村（社区）", "township": "乡镇（街道）",
-                           "park": "园区", "unlocated": "未定位"}
-UNIT_TYPE_LABELS: Final = {"park": "园区", "township": "乡镇（街道）", "total": "全域"}
-CRS_LABELS: Final = {"wgs84": "WGS-84", "gcj02": "GCJ-02（高德、腾讯）", "bd09": "BD-09（百度）"}
-BRANCH_STATUS_LABELS: Final = {"new": "新建", "kept": "保留", "split": "拆分"}
-LEADER_STATUS_LABELS: Final = {"member": "党员企业担任", "instructor post to fill": "待选派党建工作指导员"}
-
-GRID_HEADERS: Final = {"grid_id": "网格编号", "unit": "管理单元", "unit_type": "单元类型",
-                       "n_enterprises": "企业数", "staff": "职工人数", "members": "正式党员数",
-                       "leader_uscc": "网格长单位代码", "leader_name": "网格长单位",
-                       "leader_status": "网格长状态"}
 BRANCH_HEADERS: Final = {"branch_id": "联合党支部编号", "grid_id": "网格编号", "unit": "管理单元",
                          "status": "状态", "n_units": "覆盖单位数", "members": "正式党员数",
                          "max_distance_m": "单位最大间距（米）", "approx_points": "近似定位单位数",
@@ -112,9 +85,6 @@ FUNDING_HEADERS: Final = {
     "amount_change": "增减（元）",
 }
 
-# --- atomic writing ---------------------------------------------------------------------
-
-
 # --- table preparation ------------------------------------------------------------------
 
 
@@ -122,15 +92,6 @@ def _yes_no(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return ""
     return "是" if bool(value) else "否"
-
-
-def _is_boolish(s: pd.Series) -> bool:
-    if s.dtype == bool or str(s.dtype) == "boolean":
-        return True
-    if s.dtype != object:
-        return False
-    values = s.dropna()
-    return len(values) > 0 and all(isinstance(v, bool | np.bool_) for v in values)
 
 
 def _names(plan: Plan) -> pd.Series:
@@ -538,7 +499,7 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
         ``path``.
     """
     target = Path(path)
-    with atomic_path(target) as tmp:
+    with atomic_file(target) as tmp:
         book = _Book(tmp)
         _summary_sheet(book, plan)
         _data_sheet(book, "企业台账", _enterprise_sheet(plan))
@@ -555,243 +516,6 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
         book.close()
     logger.info("wrote %s", target)
     return target
-
-
-# --- GIS layers -------------------------------------------------------------------------
-
-_GEOMETRY_TYPES: Final = {"enterprises": "Point", "grids": "Polygon", "units": "Polygon",
-                          "service_centres": "Point"}
-
-
-#: What GIS files show instead of an instructor's name (personal data stays in plan.xlsx).
-NAME_WITHHELD: Final = "有"
-
-
-def _enterprise_points(plan: Plan) -> gpd.GeoDataFrame:
-    ent = plan.enterprises.reset_index()
-    if "instructor" in ent and not plan.config.publish_instructor_names:
-        named = ent["instructor"].fillna("").astype(str).str.strip().ne("")
-        ent["instructor"] = np.where(named, NAME_WITHHELD, "")
-    if "uscc" not in ent:
-        ent = ent.rename(columns={ent.columns[0]: "uscc"})
-    lon = pd.to_numeric(ent["lon"], errors="coerce") if "lon" in ent else pd.Series(np.nan, index=ent.index)
-    lat = pd.to_numeric(ent["lat"], errors="coerce") if "lat" in ent else pd.Series(np.nan, index=ent.index)
-    points = gpd.points_from_xy(lon.fillna(0), lat.fillna(0))
-    geometry = gpd.GeoSeries(points, index=ent.index, crs="EPSG:4326").where(lon.notna() & lat.notna(), None)
-    return gpd.GeoDataFrame(ent, geometry=geometry, crs="EPSG:4326")
-
-
-def _as_layer(df: pd.DataFrame) -> gpd.GeoDataFrame:
-    if isinstance(df, gpd.GeoDataFrame) and df._geometry_column_name in df:
-        gdf = df.copy()
-        if gdf.crs is None:
-            gdf = gdf.set_crs("EPSG:4326")
-        return gdf.to_crs("EPSG:4326")
-    data = pd.DataFrame(df).drop(columns=[c for c in ("geometry",) if c in df])
-    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([None] * len(data), index=data.index, crs="EPSG:4326"))
-
-
-def _clean_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Types every GIS format stores: bool with NA → float (1/0/NaN), other objects → str."""
-    out = gdf.copy()
-    geom = out.geometry.name
-    for col in out.columns:
-        if col == geom:
-            continue
-        s = out[col]
-        if s.dtype == bool or pd.api.types.is_numeric_dtype(s) and str(s.dtype) != "boolean":
-            continue
-        if _is_boolish(s):
-            out[col] = s.astype(object).map(lambda v: np.nan if v is None or v is pd.NA else float(bool(v)))
-            out[col] = out[col].astype("float64")
-        else:
-            out[col] = s.astype(object).map(lambda v: "" if v is None or v is pd.NA or
-                                            (isinstance(v, float) and math.isnan(v)) else str(v)).astype("str")
-    return out
-
-
-def _layers(plan: Plan) -> dict[str, gpd.GeoDataFrame]:
-    return {
-        "enterprises": _clean_columns(_enterprise_points(plan)),
-        "grids": _clean_columns(_as_layer(plan.grids)),
-        "units": _clean_columns(_as_layer(plan.units)),
-        "service_centres": _clean_columns(_as_layer(plan.service_centres)),
-    }
-
-
-@contextmanager
-def _fixed_gdal_date() -> Iterator[None]:
-    import pyogrio
-
-    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%S.000Z")})
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
-
-
-def write_geopackage(plan: Plan, path: str | Path) -> Path:
-    """Write ``plan.gpkg`` for QGIS: layers ``enterprises``, ``grids``, ``units``,
-    ``service_centres`` (EPSG:4326).
-
-    The ``enterprises`` layer holds every enterprise column plus ``uscc`` as points
-    (unlocated enterprises with no geometry); booleans with missing values are stored
-    as 1/0/NULL. Every layer is written, empty when the plan has none. The file's
-    timestamps are fixed, so the same plan gives the same bytes.
-
-    Parameters
-    ----------
-    plan
-        The plan.
-    path
-        Target file; written atomically.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-    """
-    import pyogrio
-
-    target = Path(path)
-    layers = _layers(plan)
-    with atomic_path(target, suffix=".gpkg") as tmp, _fixed_gdal_date():
-        for name, gdf in layers.items():
-            kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG"}
-            if gdf.geometry.notna().sum() == 0:
-                kwargs["geometry_type"] = _GEOMETRY_TYPES[name]
-            elif name in ("grids", "units"):
-                kwargs["promote_to_multi"] = True
-            if tmp.exists():
-                kwargs["append"] = False
-            pyogrio.write_dataframe(gdf, tmp, **kwargs)
-    logger.info("wrote %s", target)
-    return target
-
-
-#: Shapefile field names (at most 10 characters) of the longer column names.
-SHAPEFILE_FIELDS: Final = {
-    "source_row": "src_row", "township_declared": "twp_decl", "park_declared": "park_decl",
-    "fixed_premises": "fixed_prem", "above_scale": "abv_scale", "probationary": "probation",
-    "instructor": "instructr", "investor_member": "inv_member", "n_enterprises": "n_enterpr",
-    "leader_uscc": "leader_id", "leader_status": "leader_sts", "max_distance_m": "max_dist_m",
-    "org_type_label": "org_label", "action_label": "act_label",
-}
-
-
-def _field_names(columns: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    used: set[str] = set()
-    for c in columns:
-        name = SHAPEFILE_FIELDS.get(c, c)[:10]
-        base, k = name, 1
-        while name.lower() in used:
-            suffix = f"_{k}"
-            name = base[: 10 - len(suffix)] + suffix
-            k += 1
-        used.add(name.lower())
-        out[c] = name
-    return out
-
-
-def _fit_encoding(s: pd.Series, encoding: str, *, max_bytes: int = 254) -> tuple[pd.Series, int]:
-    """Replace characters the encoding lacks by ``?`` and cut to ``max_bytes``; count changes."""
-    changed = 0
-
-    def fit(v: str) -> str:
-        nonlocal changed
-        raw = v.encode(encoding, errors="replace")
-        if len(raw) > max_bytes:
-            raw = raw[:max_bytes]
-        text = raw.decode(encoding, errors="ignore")
-        if text != v:
-            changed += 1
-        return text
-
-    return s.map(fit).astype("str"), changed
-
-
-def write_shapefiles(plan: Plan, folder: str | Path, *, encoding: str = "GBK") -> list[Path]:
-    """Write the GIS layers as Shapefiles for older Chinese GIS software.
-
-    ``enterprises.shp``, ``grids.shp``, ``units.shp``, ``service_centres.shp`` (each with
-    ``.shx``, ``.dbf``, ``.prj`` and a ``.cpg`` naming the encoding), EPSG:4326, and
-    ``fields.csv`` mapping the 10-character field names back to the column names and
-    their Chinese headers. Booleans are written 是/否; the enterprise layer also carries
-    the Chinese organisation-type and action labels. Characters the encoding cannot hold
-    become ``?`` and texts are cut to the format's 254 bytes (logged). Empty layers are
-    skipped.
-
-    Parameters
-    ----------
-    plan
-        The plan.
-    folder
-        Output folder (created when missing); every file is written atomically.
-    encoding
-        Attribute encoding of the ``.dbf`` (GBK by default; ``UTF-8`` for newer software).
-
-    Returns
-    -------
-    list of pathlib.Path
-        The files written.
-    """
-    import codecs
-
-    import pyogrio
-
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        msg = f"unknown encoding {encoding!r}; use e.g. GBK, GB18030 or UTF-8"
-        raise ValueError(msg) from None
-    out_dir = Path(folder)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    layers = _layers(plan)
-    ent = layers["enterprises"]
-    if "org_type" in ent:
-        ent["org_type_label"] = ent["org_type"].map(ORG_TYPE_LABELS).fillna(ent["org_type"]).astype("str")
-    if "action" in ent:
-        ent["action_label"] = ent["action"].map(ACTION_LABELS).fillna(ent["action"]).astype("str")
-    field_rows = []
-    written: list[Path] = []
-    tmpdir = Path(tempfile.mkdtemp(prefix=".shapefiles.", dir=out_dir))
-    try:
-        for name, gdf in layers.items():
-            if not len(gdf):
-                logger.info("shapefile layer %s is empty; skipped", name)
-                continue
-            geom = gdf.geometry.name
-            data = gdf.drop(columns=geom)
-            for col in data.columns:
-                if data[col].dtype == bool:
-                    data[col] = data[col].map({True: "是", False: "否"}).astype("str")
-                if pd.api.types.is_string_dtype(data[col]) or data[col].dtype == object:
-                    data[col], changed = _fit_encoding(data[col].astype(str), encoding)
-                    if changed:
-                        logger.warning("%s.%s: %d value(s) changed to fit %s / 254 bytes", name, col,
-                                       changed, encoding)
-            names = _field_names(list(data.columns))
-            shp = gpd.GeoDataFrame(data.rename(columns=names), geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
-            kwargs: dict[str, Any] = {"driver": "ESRI Shapefile", "encoding": encoding}
-            if name in ("grids", "units"):
-                kwargs["promote_to_multi"] = True
-            if shp.geometry.notna().sum() == 0:
-                kwargs["geometry_type"] = _GEOMETRY_TYPES[name]
-            pyogrio.write_dataframe(shp, tmpdir / f"{name}.shp", **kwargs)
-            for col, field in names.items():
-                field_rows.append({"layer": name, "field": field, "column": col,
-                                   "中文名": {**ENTERPRISE_HEADERS, **GRID_HEADERS}.get(col, "")})
-        pd.DataFrame(field_rows, columns=["layer", "field", "column", "中文名"]).to_csv(
-            tmpdir / "fields.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
-        for f in sorted(tmpdir.iterdir()):
-            os.replace(f, out_dir / f.name)
-            written.append(out_dir / f.name)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-    logger.info("wrote %d shapefile parts to %s", len(written), out_dir)
-    return written
 
 
 # --- printed map ------------------------------------------------------------------------
@@ -905,7 +629,7 @@ def coverage_png(plan: Plan, path: str | Path, *, dpi: int = 150) -> Path:
         bar.set_label("党组织覆盖率")
         bar.ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0))
         target = Path(path)
-        with atomic_path(target) as tmp:
+        with atomic_file(target) as tmp:
             fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
     logger.info("wrote %s", target)
     return target

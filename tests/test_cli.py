@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -169,3 +170,142 @@ def test_config_template_round_trips_through_plan(tmp_path):
     cfg.write_text(text.replace("joint_max_units = 5", "joint_max_units = 4"), encoding="utf-8")
     r = gridcover("config", "--config", cfg)
     assert r.returncode == 0 and "joint_max_units = 4" in r.stdout
+
+
+# --- the output folder -------------------------------------------------------------------------
+def _one_line_exit_2(r):
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("gridcover: error:")
+
+
+def test_bad_out_paths_are_refused_before_anything_is_read(tmp_path):
+    ledger = _clean_ledger(tmp_path / "ok.csv")
+    town = datasets.get_path("townships")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x", encoding="utf-8")
+    inside = tmp_path / "planfolder"
+    inside.mkdir()
+    own_ledger = _clean_ledger(inside / "enterprises.csv")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.docx").write_text("keep me", encoding="utf-8")
+    cases = [
+        (("plan", ledger, "--townships", town, "--out", a_file), "is a file"),
+        (("plan", ledger, "--townships", town, "--out", a_file / "sub"), "which is a file"),
+        (("plan", own_ledger, "--townships", town, "--out", inside), "inside the output folder"),
+        (("plan", ledger, "--townships", town, "--out", mine), "not a gridcover plan"),
+        (("demo", "--out", a_file), "is a file"),
+        (("validate", own_ledger, "--out", inside), "would be overwritten"),
+        (("validate", ledger, "--out", a_file), "is a file"),
+    ]
+    for args, expected in cases:
+        r = gridcover(*args)
+        _one_line_exit_2(r)
+        assert expected in r.stderr, (args, r.stderr)
+        assert "rows read" not in r.stdout  # refused before the ledger was read
+    assert (mine / "report.docx").read_text(encoding="utf-8") == "keep me"
+    assert pd.read_csv(own_ledger).shape[0] == 8  # the ledger in the out folder is untouched
+
+
+def _no_pipeline(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("the pipeline ran although the out path was bad")
+
+    monkeypatch.setattr("gridcover.pipeline.run", refuse)
+    monkeypatch.setattr("gridcover.pipeline.locate", refuse)
+
+
+def test_read_only_full_or_unwritable_out_path_is_exit_2_before_work(tmp_path, monkeypatch):
+    """Root ignores permissions and no read-only mount can be made here: the file
+    system's answers (statvfs, disk_usage, access) are stood in for, in process."""
+    from typer.testing import CliRunner
+
+    import gridcover._io as io
+    from gridcover.cli import app
+
+    _no_pipeline(monkeypatch)
+    ledger = _clean_ledger(tmp_path / "ok.csv")
+    runner = CliRunner()
+    real_statvfs = os.statvfs
+
+    class ReadOnly:
+        def __init__(self, st):
+            self.f_flag = st.f_flag | os.ST_RDONLY
+
+    for patch, expected in ((("statvfs", lambda p: ReadOnly(real_statvfs(p)), io.os), "read-only"),
+                            (("disk_usage", lambda p: type("U", (), {"free": 10})(), io.shutil), "full disk"),
+                            (("_writable", lambda p: False, io), "not writable")):
+        name, fake, module = patch
+        with monkeypatch.context() as m:
+            m.setattr(module, name, fake)
+            for args in (["plan", str(ledger), "--townships", str(datasets.get_path("townships")),
+                          "--out", str(tmp_path / "o")], ["demo", "--out", str(tmp_path / "o")],
+                         ["validate", str(ledger), "--out", str(tmp_path / "o")]):
+                r = runner.invoke(app, args)
+                assert r.exit_code == 2, (args, r.output)
+                assert expected in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_full_disk_while_writing_keeps_the_previous_plan(demo_dir, tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from gridcover import _io
+    from gridcover.cli import app
+
+    out = tmp_path / "plan"
+    shutil.copytree(demo_dir, out)
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("gridcover.report.write_excel", full)
+    r = CliRunner().invoke(app, ["demo", "--out", str(out), "--no-maps", "--quiet"])
+    assert r.exit_code == 2, r.output
+    assert "no space left on the disk" in r.output and "previous plan is unchanged" in r.output
+    assert "Traceback" not in r.output
+    after = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    _io.verify_folder(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]  # no temporary folder left
+
+
+@pytest.mark.parametrize("damage", ["missing", "changed", "no_run_json"])
+def test_map_refuses_a_damaged_plan_folder(demo_dir, tmp_path, damage):
+    import shutil
+
+    plan = tmp_path / "plan"
+    shutil.copytree(demo_dir, plan)
+    if damage == "missing":
+        (plan / "branches.csv").unlink()
+    elif damage == "changed":
+        with open(plan / "enterprises.csv", "a", encoding="utf-8") as f:
+            f.write("91350100MA00000000,x,,,,,,,,,,,\n")
+    else:
+        (plan / "run.json").unlink()
+    r = gridcover("map", plan, "--basemap", "none", "--no-per-unit")
+    _one_line_exit_2(r)
+    assert {"missing": "missing: branches.csv", "changed": "changed since it was written: enterprises.csv",
+            "no_run_json": "no run.json"}[damage] in r.stderr
+
+
+def test_map_in_place_rewrites_the_plan_folder_whole(demo_dir, tmp_path):
+    import shutil
+
+    from gridcover import _io
+
+    plan = tmp_path / "plan"
+    shutil.copytree(demo_dir, plan)
+    old = json.loads((plan / "run.json").read_text(encoding="utf-8"))
+    r = gridcover("map", plan, "--basemap", "none", "--no-per-unit")
+    assert r.returncode == 0, r.stderr
+    record = _io.verify_folder(plan)  # the new maps are listed with their hashes
+    assert record["files"]["map.html"] != old["files"]["map.html"]
+    assert record["files"]["enterprises.csv"] == old["files"]["enterprises.csv"]
+    assert not any(n.startswith("maps/") for n in record["files"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -479,9 +480,39 @@ def test_unit_file_names_are_safe_and_unique(tmp_path: Path) -> None:
     odd = plan.replace(enterprises=ent, units=units, grids=plan.grids.iloc[0:0], branches=pd.DataFrame())
     written = write_maps(odd, tmp_path, basemap="none", date="2024-06-30")
     names = sorted(p.name for p in written[1:])
-    assert names == ["a_b-2.html", "a_b.html", "etc.html"]
+    assert len(set(names)) == 3
+    assert all(re.fullmatch(r"(a_b|etc)-[0-9a-f]{8}\.html", n) for n in names), names
     assert all(p.parent == tmp_path / "maps" for p in written[1:])
-    assert safe_filename("  ") == "unit" and safe_filename("nul") == "_nul"
+    assert re.fullmatch(r"unit-[0-9a-f]{8}", safe_filename("  "))
+    assert re.fullmatch(r"nul-[0-9a-f]{8}", safe_filename("nul"))
+    assert safe_filename("城关镇") == "城关镇"  # a plain name stays readable
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=0, max_size=300))
+def test_any_unit_name_gives_a_short_safe_file_name(name: str) -> None:
+    f = safe_filename(name)
+    assert 0 < len(f) <= 60 and len((f + ".html").encode("utf-8")) <= 255
+    assert "/" not in f and "\\" not in f and "\0" not in f and not f.startswith(".")
+    assert re.fullmatch(r"[\w\-]+", f)
+    assert f.upper() not in {"CON", "PRN", "AUX", "NUL"}
+    if f != name:  # changed names carry the hash of the original: distinct units, distinct files
+        assert f.endswith("-" + hashlib.sha256(name.encode()).hexdigest()[:8])
+
+
+def test_a_200_character_chinese_unit_name_gets_its_own_map(tmp_path: Path) -> None:
+    plan = build_plan(9, injection=False, unlocated=0)
+    long_a, long_b = "甲" * 199 + "一", "甲" * 199 + "二"  # the same first 199 characters
+    ent = plan.enterprises.copy()
+    ent["unit"] = [long_a, long_b, "=HYPERLINK(\"http://x\",\"y\")"] * 3
+    units = plan.units.assign(unit=[long_a, long_b, "=HYPERLINK(\"http://x\",\"y\")"])
+    odd = plan.replace(enterprises=ent, units=units, grids=plan.grids.iloc[0:0], branches=pd.DataFrame())
+    written = write_maps(odd, tmp_path, basemap="none", date="2024-06-30")
+    names = [p.name for p in written[1:]]
+    assert len(names) == len(set(names)) == 3
+    assert all(len(n) <= 65 and p.is_file() for n, p in zip(names, written[1:], strict=True))
+    overview = (tmp_path / "map.html").read_text(encoding="utf-8")
+    assert all(f"maps/{n}" in overview for n in names)  # the overview links each unit's map
 
 
 def test_map_save_is_offline_and_atomic(plan: Plan, tmp_path: Path) -> None:

@@ -13,6 +13,11 @@ from pathlib import Path
 
 import pytest
 
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the module is skipped below
+    expect = None
+
 from gridcover import Plan
 from gridcover.maps import coverage_map, map_html
 
@@ -77,6 +82,12 @@ class Page:
     def js(self, expr: str):
         return self.page.evaluate(expr)
 
+    def after_frames(self, expr: str):
+        """``expr`` evaluated after the browser has run two more animation frames: every
+        handler of an event already dispatched has run by then (no fixed wait)."""
+        return self.page.evaluate(
+            f"new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r({expr}))))")
+
     def close(self) -> None:
         self.page.close()
 
@@ -94,6 +105,9 @@ def open_map(browser, tmp_path: Path) -> Iterator:
     for page in pages:
         page.close()
 
+
+#: Whether a popup is open on the map (Leaflet keeps a closing popup's element while it fades).
+POPUP_OPEN = "!!window.gridcover.map._popup && window.gridcover.map.hasLayer(window.gridcover.map._popup)"
 
 COUNT = """(() => {
   const g = window.gridcover, out = {};
@@ -169,12 +183,35 @@ def test_injected_name_shows_as_text_and_runs_nothing(open_map, plan: Plan) -> N
     assert hit.first.text_content().startswith(INJECTION)
     hit.first.click()
     popup = page.page.locator(".leaflet-popup-content .gc-name")
-    popup.wait_for()
-    assert popup.text_content() == INJECTION
+    expect(popup).to_have_text(INJECTION)
+    assert page.after_frames(POPUP_OPEN)  # the click that opened it did not close it
     assert page.page.locator(".leaflet-popup-content img").count() == 0
     assert "</script><script>alert(2)</script>" in page.page.locator(".leaflet-popup-content").text_content()
-    page.page.wait_for_timeout(200)
+    assert page.after_frames("document.querySelectorAll('.leaflet-popup-content img').length") == 0
     assert page.dialogs == []
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("how", ["click", "enter"])
+def test_search_hit_opens_the_profile_and_keeps_it_open(open_map, plan: Plan, how: str) -> None:
+    page = open_map(map_html(coverage_map(plan, basemap="none", date="2024-06-30")))
+    target = str(plan.enterprises["name"].iloc[7])
+    page.js("""(() => { window.gcEvents = []; const m = window.gridcover.map;
+        m.on('popupopen', () => gcEvents.push('open')); m.on('popupclose', () => gcEvents.push('close'));
+        return 0; })()""")
+    box = page.page.locator(".gc-search input")
+    box.fill(target)
+    hit = page.page.locator(".gc-search li[data-row]").first
+    expect(hit).to_be_visible()
+    if how == "click":
+        hit.click()
+    else:
+        box.press("Enter")
+    popup = page.page.locator(".leaflet-popup-content .gc-name")
+    expect(popup).to_have_text(target)
+    assert page.after_frames(POPUP_OPEN)
+    assert page.js("window.gcEvents") == ["open"]
+    assert page.js("document.querySelectorAll('.gc-search li').length") == 0  # the hit list is closed
     assert page.errors == []
 
 
@@ -206,14 +243,13 @@ def test_measure_and_fullscreen_controls_work(open_map, plan: Plan) -> None:
     assert measured == pytest.approx(expected, rel=0.02) and measured > 1000
     assert "公里" in page.page.locator(".gc-measure-label").text_content()
     page.page.get_by_role("button", name="结束测距").click()
+    full = ("!!document.fullscreenElement || "
+            "window.gridcover.map.getContainer().classList.contains('gc-pseudo-full')")
     page.page.get_by_role("button", name="全屏").click()
-    page.page.wait_for_timeout(200)
-    assert page.js("!!document.fullscreenElement || "
-                   "window.gridcover.map.getContainer().classList.contains('gc-pseudo-full')")
+    page.page.wait_for_function(full)
+    expect(page.page.get_by_role("button", name="退出全屏")).to_be_visible()
     page.page.get_by_role("button", name="退出全屏").click()
-    page.page.wait_for_timeout(200)
-    assert not page.js("!!document.fullscreenElement || "
-                       "window.gridcover.map.getContainer().classList.contains('gc-pseudo-full')")
+    page.page.wait_for_function(f"!({full})")
     assert page.errors == []
 
 
@@ -229,7 +265,9 @@ def test_aggregate_map_clusters_without_errors(open_map, plan: Plan) -> None:
 
 def test_osm_tiles_blocked_offline_leave_only_tile_errors(open_map, plan: Plan) -> None:
     page = open_map(map_html(coverage_map(plan, basemap="osm", date="2024-06-30")))
-    page.page.wait_for_timeout(300)
+    # every tile image has failed (a broken image is "complete"): its request was routed
+    page.page.wait_for_function("(() => { const t = [...document.querySelectorAll('img.leaflet-tile')];"
+                                " return t.length > 0 && t.every(i => i.complete); })()")
     assert page.blocked and all("tile.openstreetmap.org" in u for u in page.blocked)
     assert all("Failed to load resource" in e for e in page.errors)
     assert page.js(COUNT)["drawn"] == int(plan.enterprises["lon"].notna().sum())

@@ -24,3 +24,115 @@ def test_csv_has_bom_and_fixed_columns(tmp_path):
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     assert raw.decode("utf-8-sig").splitlines() == ["a,b,c", "青龙镇,1,"]
+    assert raw.endswith(b"\r\n")
+
+
+# --- hostile names through the whole pipeline ----------------------------------------------
+HOSTILE = ['=HYPERLINK("http://x","y")', "+SUM(1,2)", "-2+3", "@cmd", "\tTAB企业", "\rCR企业"]
+HOSTILE_TOWN = '=HYPERLINK("http://x","y")镇'
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def hostile_inputs(folder):
+    """A small county whose enterprise names and one township name are formulas."""
+    import geopandas as gpd
+    import numpy as np
+    import xlsxwriter
+    from shapely.geometry import box
+
+    from gridcover._uscc import make_uscc
+    from gridcover.pipeline import Inputs
+
+    folder.mkdir(parents=True, exist_ok=True)
+    towns = gpd.GeoDataFrame({"name": [HOSTILE_TOWN, "@cmd街道"]},
+                             geometry=[box(118.00, 24.50, 118.05, 24.55), box(118.05, 24.50, 118.10, 24.55)],
+                             crs="EPSG:4326")
+    towns.to_file(folder / "townships.geojson", driver="GeoJSON")
+    rng = np.random.default_rng(7)
+    header = ["统一社会信用代码", "企业名称", "经度", "纬度", "乡镇（街道）", "职工人数", "正式党员数"]
+    rows = []
+    for i in range(24):
+        name = HOSTILE[i % len(HOSTILE)] + (f"{i}" if i >= len(HOSTILE) else "")
+        lon = 118.005 + (i % 12) * 0.0075 + rng.uniform(0, 0.002)
+        town = HOSTILE_TOWN if lon < 118.05 else "@cmd街道"
+        declared = "+SUM(1,2)镇" if i == 3 else town  # one declared township conflicts
+        rows.append([make_uscc(rng), name, round(lon, 6), round(24.51 + (i % 5) * 0.006, 6), declared,
+                     8 + i, i % 3])
+    rows.append(["=1+1", "-坏代码企业", 118.01, 24.52, HOSTILE_TOWN, 10, 0])  # rejected: bad code
+    book = xlsxwriter.Workbook(str(folder / "ledger.xlsx"), {"strings_to_formulas": False,
+                                                              "strings_to_numbers": False})
+    ws = book.add_worksheet("台账")
+    for j, h in enumerate(header):
+        ws.write_string(0, j, h)
+    for i, row in enumerate(rows, start=1):
+        for j, v in enumerate(row):
+            if isinstance(v, str):
+                ws.write_string(i, j, v)
+            else:
+                ws.write_number(i, j, v)
+    book.close()
+    return Inputs(ledger=folder / "ledger.xlsx", townships=folder / "townships.geojson")
+
+
+@pytest.fixture(scope="module")
+def hostile_plan_dir(tmp_path_factory):
+    from gridcover.outputs import write_plan, write_validation
+    from gridcover.pipeline import locate, run
+
+    base = tmp_path_factory.mktemp("hostile")
+    inputs = hostile_inputs(base / "in")
+    plan = run(inputs)
+    write_plan(plan, base / "plan", png=False)
+    write_validation(locate(inputs), base / "validate")
+    return base
+
+
+def _cells(path):
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return [cell for row in csv.reader(f) for cell in row]
+
+
+def test_no_csv_cell_of_a_hostile_plan_can_run_as_a_formula(hostile_plan_dir):
+    files = sorted((hostile_plan_dir / "plan").rglob("*.csv")) + sorted((hostile_plan_dir / "validate").glob("*.csv"))
+    names = {p.name for p in files}
+    assert {"enterprises.csv", "branches.csv", "coverage.csv", "gaps.csv", "rejects.csv", "conflicts.csv"} <= names
+    seen = 0
+    for path in files:
+        for cell in _cells(path):
+            assert not cell.startswith(DANGEROUS), f"{path.name}: {cell!r}"
+            seen += cell.startswith("'")
+        # pandas, the way a user script reads it, sees the same
+        df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        for col in df.columns:
+            assert not str(col).startswith(DANGEROUS)
+            assert not df[col].str.startswith(DANGEROUS).any(), f"{path.name}.{col}"
+    assert seen > 50  # the hostile values were there, neutralised
+    ent = pd.read_csv(hostile_plan_dir / "plan" / "enterprises.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert ent["lon"].dtype.kind == "f" and ent["lat"].dtype.kind == "f"  # numbers stay numbers
+    assert ("'" + HOSTILE[0]) in set(ent["name"]) and ("'" + HOSTILE_TOWN) in set(ent["unit"])
+    # grid and branch ids built from the hostile township name are neutralised too
+    assert ent.loc[ent["unit"].eq("'" + HOSTILE_TOWN), "grid_id"].str.startswith("'=").all()
+    coverage = pd.read_csv(hostile_plan_dir / "plan" / "coverage.csv", encoding="utf-8-sig")
+    assert coverage["org_rate_after"].dtype.kind == "f"
+    rejects = pd.read_csv(hostile_plan_dir / "plan" / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rejects["uscc"].tolist() == ["'=1+1"]
+    conflicts = pd.read_csv(hostile_plan_dir / "plan" / "conflicts.csv", encoding="utf-8-sig", dtype=str,
+                            keep_default_na=False)
+    assert conflicts.apply(lambda c: c.str.contains(r"SUM\(1,2\)", regex=True)).any().any()
+
+
+def test_a_hostile_plan_reads_back_exactly(hostile_plan_dir):
+    from gridcover.outputs import read_plan
+
+    plan = read_plan(hostile_plan_dir / "plan")
+    assert HOSTILE_TOWN in set(plan.enterprises["unit"])
+    assert len(plan.branches) and plan.branches["grid_id"].str.startswith(("=", "@")).all()
+    assert plan.rejects["uscc"].tolist() == ["=1+1"]
+
+
+def test_hostile_unit_names_make_safe_map_files(hostile_plan_dir):
+    maps = sorted(p.name for p in (hostile_plan_dir / "plan" / "maps").iterdir())
+    assert len(maps) == 2
+    assert all(not n.startswith(("=", "@", ".")) and len(n) <= 65 for n in maps)

@@ -320,3 +320,30 @@ def test_writers_accept_any_target_name(plan, tmp_path):
     wb = openpyxl.load_workbook(xlsx.rename(tmp_path / "plan.xlsx"))
     assert wb.sheetnames == list(SHEETS)
     wb.close()
+
+
+HOSTILE = ['=HYPERLINK("http://x","y")', "+SUM(1,2)", "-2+3", "@cmd", "\tTAB", "\rCR", "=1+1"]
+
+
+def test_xlsx_cells_are_typed_strings_never_formulas(tmp_path):
+    plan = make_plan()
+    ent = plan.enterprises.copy()
+    ent["name"] = [HOSTILE[i % len(HOSTILE)] for i in range(len(ent))]
+    west = ent["unit"].eq("西镇")
+    ent.loc[west, ["unit", "township"]] = "=HYPERLINK(\"http://x\",\"y\")镇"
+    ent.loc[west, "grid_id"] = "=HYPERLINK(\"http://x\",\"y\")镇-G01"
+    rejects = pd.DataFrame({"source_row": [9], "uscc": ["=1+1"], "reason": ["@bad code"]})
+    path = write_excel(plan.replace(enterprises=ent, rejects=rejects), tmp_path / "plan.xlsx")
+    wb = openpyxl.load_workbook(path)  # formulas would come back as "f" cells with their text
+    found: set[str] = set()
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{ws.title}!{cell.coordinate}: {cell.value!r}"
+                if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@", "\t", "\r")):
+                    assert cell.data_type == "s", f"{ws.title}!{cell.coordinate}"
+                    found.add(cell.value)
+    wb.close()
+    # every hostile value is there, as the very text given (no prefix needed in a typed cell)
+    assert set(HOSTILE) - {"\tTAB", "\rCR"} <= found
+    assert "=HYPERLINK(\"http://x\",\"y\")镇" in found and "@bad code" in found
