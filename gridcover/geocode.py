@@ -87,6 +87,8 @@ CONFLICT_COLUMNS = ("uscc", "source_row", "field", "declared", "spatial", "resol
 _WARNING_COLUMNS = ("source_row", "uscc", "message")
 #: Reason of a reject whose point lies outside every polygon (``{lon}``, ``{lat}``).
 OUTSIDE_REASON = "point ({lon:.6f}, {lat:.6f}) lies outside every township and park boundary"
+#: The same reason in Chinese (``reason_cn`` of ``rejects.csv``).
+OUTSIDE_REASON_CN = "点（{lon:.6f}, {lat:.6f}）不在任何乡镇（街道）或园区边界内"
 
 CrsCode = Literal["wgs84", "gcj02", "bd09"]
 
@@ -688,8 +690,10 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
             "source_row": rows[rejected].astype("int64"),
             "uscc": pd.Series(np.array(usccs, dtype=object)[rejected], dtype="str").to_numpy(),
             "reason": [OUTSIDE_REASON.format(lon=lon[i], lat=lat[i]) for i in np.flatnonzero(rejected)],
+            "reason_cn": [OUTSIDE_REASON_CN.format(lon=lon[i], lat=lat[i]) for i in np.flatnonzero(rejected)],
         })
-        rejects = pd.concat([rejects[list(REJECT_COLUMNS)], new], ignore_index=True) if len(rejects) else new
+        rejects = (pd.concat([rejects.reindex(columns=list(REJECT_COLUMNS), fill_value=""), new], ignore_index=True)
+                   if len(rejects) else new)
         rejects = rejects.sort_values("source_row", kind="stable").reset_index(drop=True)
         out = out[~rejected]
         logger.info("%d row(s) rejected: point outside every township and park", int(rejected.sum()))
