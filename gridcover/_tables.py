@@ -56,6 +56,7 @@ __all__ = [
     "csv_table",
     "decode_text",
     "find_header",
+    "check_regular_file",
     "read_input_bytes",
     "read_table",
     "sniff_format",
@@ -131,17 +132,16 @@ class Table:
 
 # --- files and formats ------------------------------------------------------------------
 
-def read_input_bytes(path: Path, what: str, error: ErrorType) -> bytes:
-    """The bytes of an input file, refusing anything but a non-empty regular file.
+def check_regular_file(path: Path, what: str, error: ErrorType) -> None:
+    """Refuse a path that is missing or not a regular file, without opening it.
 
-    The file's type is checked with ``stat`` before it is opened, so a FIFO, a device
-    such as ``/dev/zero`` or a folder is refused at once instead of blocking or being
-    read forever.
+    The file's type is checked with ``stat``, so a FIFO, a device such as ``/dev/zero``
+    or a folder is refused at once instead of blocking or being read forever.
     """
     try:
         info = path.stat()
     except FileNotFoundError:
-        msg = f"{what} not found: {path}"
+        msg = f"cannot read {what} {path}: no such file"
         raise error(msg) from None
     except OSError as exc:
         msg = f"cannot read {what} {path}: {exc.strerror or exc}"
@@ -155,6 +155,12 @@ def read_input_bytes(path: Path, what: str, error: ErrorType) -> bytes:
                 "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
         msg = f"{what} {path} is {kind}, not a regular file"
         raise error(msg)
+
+
+def read_input_bytes(path: Path, what: str, error: ErrorType) -> bytes:
+    """The bytes of an input file, refusing anything but a non-empty regular file
+    (see :func:`check_regular_file`)."""
+    check_regular_file(path, what, error)
     try:
         with path.open("rb") as fh:
             data = fh.read()
@@ -687,6 +693,44 @@ def find_header(cells: pd.DataFrame, field_of: Callable[[str], str | None], *, s
         return None
     _, r, height, mapping = best
     return r, height, mapping
+
+
+def alias_lookup(aliases: dict[str, tuple[str, ...]], normalize: Callable[[str], str]) -> Callable[[str], str | None]:
+    """A header matcher: the field whose alias (or own name) equals the normalised cell."""
+    index: dict[str, str] = {}
+    for name, names in aliases.items():
+        for alias in (*names, name):
+            index.setdefault(normalize(alias), name)
+
+    def field_of(text: str) -> str | None:
+        return index.get(normalize(text))
+
+    return field_of
+
+
+def header_table(table: Table, field_of: Callable[[str], str | None], *, scan_rows: int,
+                 required: str) -> tuple[pd.DataFrame, np.ndarray, int] | None:
+    """The body of a one-header-row table with columns renamed to their fields.
+
+    The header is the row among the first ``scan_rows`` naming the most fields, and it
+    must name ``required``; when several columns name one field, the first is used.
+    Fully blank body rows are dropped; returns the body (every field of the header
+    present), each body row's source number and the header's, or ``None`` without
+    such a header.
+    """
+    found = find_header(table.cells, field_of, scan_rows=scan_rows, two_rows=False)
+    if found is None or required not in found[2].values():
+        return None
+    start, _, mapping = found
+    columns: dict[Any, str] = {}
+    for col, name in mapping.items():
+        if name not in columns.values():
+            columns[col] = name
+    body = table.cells.iloc[start + 1:][list(columns)]
+    body.columns = list(columns.values())
+    nonempty = body.ne("").any(axis=1).to_numpy()
+    rows = table.rows[start + 1:][nonempty].astype(np.int64)
+    return body.loc[nonempty].reset_index(drop=True), rows, int(table.rows[start])
 
 
 def first_row_text(cells: pd.DataFrame, scan_rows: int) -> str:

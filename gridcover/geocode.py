@@ -63,9 +63,10 @@ from ._address import (
     loose_key,
     normalize,
 )
+from ._tables import alias_lookup, header_table, read_table
 from .config import Config
 from .coords import in_china, to_wgs84
-from .errors import ConfigError, GridcoverError
+from .errors import ConfigError, GazetteerError
 from .jurisdictions import Jurisdictions, clean_name
 from .ledger import Ledger
 from .schema import CRS_CODES, LOCATION_COLUMNS, REJECT_COLUMNS
@@ -91,10 +92,6 @@ OUTSIDE_REASON = "point ({lon:.6f}, {lat:.6f}) lies outside every township and p
 OUTSIDE_REASON_CN = "点（{lon:.6f}, {lat:.6f}）不在任何乡镇（街道）或园区边界内"
 
 CrsCode = Literal["wgs84", "gcj02", "bd09"]
-
-
-class GazetteerError(GridcoverError, ValueError):
-    """The gazetteer (地名表) cannot be read or lacks a required column."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -232,44 +229,42 @@ def _match_headers(frame: pd.DataFrame, label: str) -> dict[str, str]:
 
 
 def read_gazetteer(path: str | Path) -> Gazetteer:
-    """Read a gazetteer CSV (UTF-8, UTF-8 with BOM or GBK).
+    """Read a gazetteer CSV (UTF-8, UTF-8 with BOM or GBK) or XLSX.
 
     Parameters
     ----------
     path
-        CSV with ``name, township, lon, lat`` and optionally ``kind``
+        CSV or XLSX with ``name, township, lon, lat`` and optionally ``kind``
         (village/community/park/road/township; inferred from the name's suffix when
-        absent) and ``crs``. Coordinates are WGS-84 unless ``crs`` says otherwise.
+        absent) and ``crs``. Coordinates are WGS-84 unless ``crs`` says otherwise. The
+        header is the row among the first 10 naming the most columns (title rows above
+        it are skipped).
 
     Raises
     ------
     GazetteerError
-        The file cannot be read or lacks a required column.
+        The file cannot be read (missing, not a regular file, undecodable, a line with
+        an unbalanced quote) or lacks a required column.
     """
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        msg = f"cannot read gazetteer {p}: {exc.strerror or exc}"
-        raise GazetteerError(msg) from None
-    text = None
-    for codec in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(codec)
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None:
-        msg = f"cannot read gazetteer {p}: not UTF-8 or GBK text"
+    table, _ = read_table(p, "gazetteer", GazetteerError)
+    found = header_table(table, alias_lookup(_GAZ_HEADERS, _gaz_key), scan_rows=10, required="name")
+    if found is None:
+        cells = table.cells
+        frame = (pd.DataFrame(cells.iloc[1:].to_numpy(), columns=cells.iloc[0].tolist()) if len(cells)
+                 else pd.DataFrame())
+        return Gazetteer.from_frame(frame, source=str(p))  # names the missing columns
+    body, _rows, header_row = found
+    broken = [b.line for b in table.broken if b.line > header_row]
+    if broken:
+        msg = (f"cannot read gazetteer {p}: line(s) {', '.join(map(str, broken[:10]))} have an unbalanced "
+               "quote (\") and cannot be split into cells")
         raise GazetteerError(msg)
-    import io
+    return Gazetteer.from_frame(body, source=str(p))
 
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        msg = f"cannot read gazetteer {p}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        raise GazetteerError(msg) from None
-    return Gazetteer.from_frame(frame, source=str(p))
+
+def _gaz_key(text: str) -> str:
+    return normalize(text).casefold()
 
 
 # ---------------------------------------------------------------------------------------
