@@ -457,8 +457,8 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
 # --- XLSX -------------------------------------------------------------------------------
 
 def _inflated_size(data: bytes, info: zipfile.ZipInfo, stop_at: int) -> int:
-    """Bytes a zip part really inflates to (streamed, never more than ``stop_at`` + 64 KiB
-    held), whatever its directory entry declares."""
+    """Bytes a zip part really inflates to (streamed 4 MiB at a time, stopping past
+    ``stop_at``), whatever its directory entry declares."""
     header = data[info.header_offset:info.header_offset + 30]
     if len(header) < 30 or header[:4] != _XLSX_MAGIC:
         return info.file_size
@@ -471,16 +471,12 @@ def _inflated_size(data: bytes, info: zipfile.ZipInfo, stop_at: int) -> int:
         return info.file_size
     inflater = zlib.decompressobj(-15)
     total = 0
-    chunk = 1 << 16
+    step_in, step_out = 1 << 12, 1 << 22  # small input steps keep the unconsumed tail (re-copied) short
     try:
-        for pos in range(0, len(packed), chunk):
-            piece = inflater.decompress(packed[pos:pos + chunk], chunk)
-            total += len(piece)
-            while inflater.unconsumed_tail:
-                piece = inflater.decompress(inflater.unconsumed_tail, chunk)
-                total += len(piece)
-                if total > stop_at:
-                    return total
+        for pos in range(0, len(packed), step_in):
+            total += len(inflater.decompress(packed[pos:pos + step_in], step_out))
+            while inflater.unconsumed_tail and total <= stop_at:
+                total += len(inflater.decompress(inflater.unconsumed_tail, step_out))
             if total > stop_at:
                 return total
     except zlib.error:

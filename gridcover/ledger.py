@@ -98,7 +98,8 @@ class Ledger:
         Accepted rows, indexed by ``uscc``, columns per :mod:`gridcover.schema`
         (later stages return new Ledgers with more columns).
     rejects
-        ``source_row, uscc, reason``, one line per rejected data row.
+        ``source_row, uscc, reason, reason_cn``, one line per rejected data row (the
+        reason in English and in Chinese).
     n_rows
         Data rows read (fully empty rows are not data rows).
     source
@@ -148,7 +149,9 @@ def read_ledger(
     sheet
         XLSX sheet (name, or 0-based index; default the first sheet) or GeoPackage layer.
     config
-        Rule switches used here: ``uscc_checksum_reject`` and ``fix_swapped_coordinates``.
+        Rule switches used here: ``uscc_checksum_reject`` and ``fix_swapped_coordinates``;
+        limits: ``count_max``, ``csv_max_cell_lines``, ``xlsx_max_unpacked_mb``,
+        ``xlsx_max_ratio``.
     encoding
         Text encoding of a CSV, overriding detection.
 
@@ -162,9 +165,14 @@ def read_ledger(
     Raises
     ------
     LedgerError
-        The file is missing, empty or unreadable, has no recognisable header row in
-        its first rows, or lacks a required column (uscc, name, staff, members, and
-        an address or lon/lat).
+        The file is missing, empty, not a regular file (a folder, FIFO or device),
+        unreadable, encrypted, text that decodes to implausible Chinese (Big5), an XLSX
+        whose zip would unpack beyond the limits, point geometries whose coordinates
+        are not degrees while no projected CRS is declared; or it has no recognisable
+        header row in its first rows, or lacks a required column (uscc, name, staff,
+        members, and an address or lon/lat).
+    AccountingError
+        accepted + rejected differs from the data rows (a defect, never bad input).
 
     Notes
     -----
@@ -179,11 +187,19 @@ def read_ledger(
     number in a text editor (header line = 1); for GeoJSON/GeoPackage, the 1-based
     feature number. Fully empty rows are skipped and not counted.
 
+    Every CSV line is accounted for: a quoted cell may span lines (up to
+    ``config.csv_max_cell_lines``), a quote still open after that makes only its own
+    line a reject (``line has an unbalanced quote``) and the lines after it are read
+    normally; a bare carriage return inside a line is read as a space. So
+    ``len(enterprises) + len(rejects) == n_rows`` always, and this is checked before
+    returning.
+
     A row is rejected, with every problem named, for: a blank or malformed USCC, a
     failed check character (GB 32100-2015; only a warning when
     ``config.uscc_checksum_reject`` is off), a USCC already used by an earlier row
     (``duplicate of row N``; the first is kept), a blank name, a blank, non-numeric,
-    fractional or negative staff or members count (probationary may be blank = 0),
+    fractional, negative or too large (above ``config.count_max``) staff or members
+    count (probationary may be blank = 0),
     formal members above staff, an unknown org_type or crs, neither address nor
     coordinates, only one of lon/lat, and coordinates outside China
     (:data:`gridcover.coords.CHINA_BOX`). When a point lies outside China but the
