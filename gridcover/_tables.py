@@ -287,15 +287,19 @@ def decode_text(label: str, data: bytes, encoding: str | None, error: ErrorType)
 
 # --- CSV --------------------------------------------------------------------------------
 
-def _physical_lines(text: str) -> list[str]:
-    """Lines as a text editor shows them: ``\\n`` or ``\\r\\n`` ends a line (``\\r`` only
-    in a file without any ``\\n``); a bare ``\\r`` inside a line is read as a space."""
+def _one_line_end(text: str) -> str:
+    """The text with ``\n`` as its only line end: ``\n`` or ``\r\n`` ends a line (``\r``
+    only in a file without any ``\n``); a bare ``\r`` inside a line is read as a space."""
     if "\n" in text:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", " ")
-        lines = text.split("\n")
-    else:
-        lines = text.split("\r")
+        return text
+    return text.replace("\r", "\n")
+
+
+def _physical_lines(text: str) -> list[str]:
+    """Lines as a text editor shows them, of a text with ``\n`` line ends only."""
+    lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return lines
@@ -384,25 +388,28 @@ def csv_table(label: str, data: bytes, encoding: str | None, error: ErrorType, *
     if "\x00" in text:
         msg = f"{label} is binary, not a CSV text file"
         raise error(msg)
+    text = _one_line_end(text)
     lines = _physical_lines(text)
-    del text
     delimiter = _delimiter(lines)
+    # fast path: pandas' C parser, trusted only when it finds one record per line (an
+    # unbalanced quote makes it run lines together, a quoted line break too)
+    width = max((line.count(delimiter) for line in lines), default=0) + 1
+    try:
+        cells = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(width), dtype=str,
+                            keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c",
+                            lineterminator="\n")
+    except (pd.errors.ParserError, ValueError):
+        cells = None
+    del text
+    if cells is not None and len(cells) == len(lines):
+        numbers = np.arange(1, len(cells) + 1, dtype=np.int64)
+        return Table(cells=_stripped(cells), rows=numbers, encoding=used)
+    del cells
     spans, broken = _record_spans(lines, delimiter, max_cell_lines)
     broken_records = tuple(BrokenRecord(line=i + 1, text=lines[i]) for i in broken)
     if broken:
         logger.info("%s: %d line(s) with an unbalanced quote: %s", label, len(broken),
                     ", ".join(str(b.line) for b in broken_records[:10]))
-    if not spans and not broken:
-        width = max((line.count(delimiter) for line in lines), default=0) + 1
-        try:
-            cells = pd.read_csv(io.StringIO("\n".join(lines)), sep=delimiter, header=None, names=range(width),
-                                dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                                engine="c", lineterminator="\n")
-        except (pd.errors.ParserError, ValueError):
-            cells = None
-        if cells is not None and len(cells) == len(lines):
-            numbers = np.arange(1, len(cells) + 1, dtype=np.int64)
-            return Table(cells=_stripped(cells), rows=numbers, encoding=used)
     records: list[list[str]] = []
     starts: list[int] = []
     dropped = set(broken)

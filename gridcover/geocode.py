@@ -63,6 +63,7 @@ from ._address import (
     loose_key,
     normalize,
 )
+from ._normalize import parse_crs
 from ._tables import alias_lookup, header_table, read_table
 from .config import Config
 from .coords import in_china, to_wgs84
@@ -177,9 +178,10 @@ class Gazetteer:
         else:
             kinds = [infer_kind(nm) for nm in names]
         if "crs" in columns:
-            codes = np.array([str(c).strip().lower() or "wgs84" for c in frame[columns["crs"]].tolist()],
-                             dtype=object)
-            bad = sorted(set(codes.tolist()) - set(CRS_CODES))
+            written = [str(c).strip() for c in frame[columns["crs"]].tolist()]
+            found = [parse_crs(c) for c in written]
+            codes = np.array(["wgs84" if f is None else f for f in found], dtype=object)
+            bad = sorted({c for c, f in zip(written, found, strict=True) if f == "unknown"})
             if bad:
                 msg = f"{label}: unknown crs {', '.join(map(repr, bad))}; expected wgs84, gcj02 or bd09"
                 raise GazetteerError(msg)

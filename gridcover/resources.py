@@ -45,6 +45,7 @@ import pandas as pd
 from pyproj import CRS
 
 from ._flow import capacitated_assignment, coverage_matrix, mclp_greedy_swap, mclp_milp
+from ._normalize import parse_crs
 from ._tables import alias_lookup, check_regular_file, degrees_problem, header_table, read_table
 from .config import Config
 from .coords import in_china, to_wgs84
@@ -93,9 +94,6 @@ _CENTRE_ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "lat": ("纬度", "lat", "latitude"),
     "crs": ("坐标系", "crs"),
 }
-_CRS_WORDS: Final = {"": "wgs84", "wgs84": "wgs84", "wgs-84": "wgs84", "gps": "wgs84", "cgcs2000": "wgs84",
-                     "天地图": "wgs84", "gcj02": "gcj02", "gcj-02": "gcj02", "高德": "gcj02", "火星": "gcj02",
-                     "腾讯": "gcj02", "bd09": "bd09", "bd-09": "bd09", "百度": "bd09"}
 _TABLE_SUFFIXES: Final = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 _SPACE = re.compile(r"\s+")
 
@@ -133,6 +131,13 @@ def _table(path: Path, aliases: dict[str, tuple[str, ...]], what: str) -> tuple[
     return body, rows
 
 
+def _crs_code(text: str) -> str | None:
+    """wgs84/gcj02/bd09 for a 坐标系 cell (blank: wgs84), ``None`` when unknown (the
+    ledger's own words, :func:`gridcover._normalize.parse_crs`)."""
+    found = parse_crs(text)
+    return "wgs84" if found is None else None if found == "unknown" else found
+
+
 def _coordinates(body: pd.DataFrame, rows: np.ndarray, what: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     lon = pd.to_numeric(body["lon"].map(_norm), errors="coerce").to_numpy(dtype=float, copy=True)
     lat = pd.to_numeric(body["lat"].map(_norm), errors="coerce").to_numpy(dtype=float, copy=True)
@@ -141,7 +146,7 @@ def _coordinates(body: pd.DataFrame, rows: np.ndarray, what: str, path: Path) ->
     bad_text = (body["lon"].ne("") & np.isnan(lon)) | (body["lat"].ne("") & np.isnan(lat))
     for i in np.flatnonzero(partial | bad_text.to_numpy()):
         problems.append(f"row {rows[i]}: coordinates {body['lon'].iat[i]!r}, {body['lat'].iat[i]!r} are not a lon/lat pair")
-    crs_codes = [_CRS_WORDS.get(_norm(v)) for v in body["crs"]]
+    crs_codes = [_crs_code(v) for v in body["crs"]]
     for pos, code in enumerate(crs_codes):
         if code is None:
             problems.append(f"row {rows[pos]}: unknown coordinate system {body['crs'].iat[pos]!r} (wgs84/gcj02/bd09)")
