@@ -38,18 +38,25 @@ print(json.dumps({"rc": r.returncode, "s": dt, "peak_kb": peak, "stdout": r.stdo
 """
 
 
-def _measure(args: list[str], timeout: float) -> dict:
+def _measure(args: list[str], timeout: float, package: Path) -> dict:
     """One run in a wrapper process: exit code, wall seconds, peak RSS of the run."""
-    out = subprocess.run([sys.executable, "-c", _WRAPPER, *args], capture_output=True, text=True, timeout=timeout,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        out = subprocess.run([sys.executable, "-c", _WRAPPER, *args], capture_output=True, text=True,
+                             timeout=timeout, env={**os.environ, "PYTHONPATH": str(package)}, cwd=package)
+    except subprocess.TimeoutExpired:
+        return {"rc": "timeout", "s": timeout, "peak_kb": 0, "stdout": "", "stderr": f"killed after {timeout:.0f} s"}
     return json.loads(out.stdout)
 
 
 def _message(result: dict, path: Path) -> str:
     """The one-line error (path shortened to the file name), or the counts line."""
-    if result["rc"] in (2, 3):
+    if result["rc"] == "timeout":
+        return result["stderr"]
+    if result["rc"] not in (0, 1):
         lines = result["stderr"].strip().splitlines()
-        text = (lines[-1] if lines else "").removeprefix("gridcover: error: ").replace(str(path), path.name)
+        text = (lines[-1] if lines else "").removeprefix("gridcover: error: ")
+        if str(path).startswith(str(ROOT)):
+            text = text.replace(str(path), path.name)
         return text if len(text) <= 180 else text[:177] + "..."
     first = result["stdout"].strip().splitlines()
     return first[0] if first else ""
@@ -107,10 +114,12 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="run only these case names")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "hostile")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--package", type=Path, default=ROOT,
+                        help="folder holding the gridcover package to run (e.g. an older checkout, to compare)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {_machine()}")
-    print(f"command: python bench/bench_hostile.py{' --big' if args.big else ''}")
+    print(f"command: python bench/bench_hostile.py {' '.join(sys.argv[1:])}".rstrip())
     print()
     print("| case | file MB | make s | exit | message (one line) | validate s | peak RSS MB | load avg |")
     print("|---|---:|---:|---:|---|---:|---:|---:|")
@@ -132,7 +141,7 @@ def main() -> None:
             cmd += ["--config", str(toml)]
         size = path.stat().st_size / 1e6 if path.is_file() else 0.0
         load = os.getloadavg()[0]
-        result = _measure(cmd, args.timeout)
+        result = _measure(cmd, args.timeout, args.package)
         message = _message(result, path).replace("|", "\\|")
         print(f"| {name} | {size:,.2f} | {made:.1f} | {result['rc']} | {message} | {result['s']:.1f} | "
               f"{result['peak_kb'] / 1024:,.0f} | {load:.1f} |", flush=True)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from gridcover._uscc import check_char
 
+#: The worksheet part of a one-sheet workbook.
+SHEET = "xl/worksheets/sheet1.xml"
 HEADER = "统一社会信用代码,企业名称,地址,经度,纬度,职工人数,正式党员数"
 
 
@@ -67,6 +69,16 @@ def make_big5(folder: Path) -> Path:
     header = "統一社會信用代碼,企業名稱,地址,經度,緯度,職工人數,正式黨員數"
     names = ["臺北興業股份有限公司", "高雄鋼鐵機械廠", "新竹電腦軟體開發", "臺中紡織實業"]
     lines = [header] + [f"{uscc(i)},{n},中正區重慶南路{i}段,118.50{i},26.55,25,3" for i, n in enumerate(names)]
+    path.write_bytes(("\n".join(lines) + "\n").encode("big5"))
+    return path
+
+
+def make_big5_english_headers(folder: Path) -> Path:
+    """Big5 names under English headers: GB18030 decodes it without error into garbage."""
+    path = folder / "big5_en.csv"
+    names = ["臺北興業股份有限公司", "高雄鋼鐵機械廠", "新竹電腦軟體開發"]
+    lines = ["uscc,name,address,lon,lat,staff,members"]
+    lines += [f"{uscc(i)},{n},Taipei,118.50{i},26.55,25,3" for i, n in enumerate(names)]
     path.write_bytes(("\n".join(lines) + "\n").encode("big5"))
     return path
 
@@ -121,13 +133,14 @@ def _patch_sizes(data: bytes, member: str, declared: int) -> bytes:
 def make_declared_bomb(folder: Path, declared: int = 3 * 2**30) -> Path:
     """A ~6 KB workbook whose zip directory declares a 3 GiB sheet."""
     path = folder / "declared_bomb.xlsx"
-    path.write_bytes(_patch_sizes(_small_xlsx(), "xl/worksheets/sheet1.xml", declared))
+    path.write_bytes(_patch_sizes(_small_xlsx(), SHEET, declared))
     return path
 
 
 def _with_member(data: bytes, name: str, payload_mb: int, *, declared: int | None = None) -> bytes:
-    """The workbook plus a part ``name`` of ``payload_mb`` MiB of zeros, deflated ~1000:1,
-    whose zip headers declare ``declared`` bytes (default: the true size)."""
+    """The workbook with its part ``name`` replaced by (or added as) ``payload_mb`` MiB of
+    zeros, deflated ~1000:1, whose zip headers declare ``declared`` bytes (default: the
+    true size)."""
     comp = zlib.compressobj(9, zlib.DEFLATED, -15)
     block = b"\0" * (1 << 20)
     packed = b"".join(comp.compress(block) for _ in range(payload_mb)) + comp.flush()
@@ -138,6 +151,8 @@ def _with_member(data: bytes, name: str, payload_mb: int, *, declared: int | Non
     entries = []
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for info in zf.infolist():
+            if info.filename == name:
+                continue
             raw = zf.read(info.filename)
             entries.append((info.filename, zlib.compress(raw, 6)[2:-4], zlib.crc32(raw), len(raw)))
     entries.append((name, packed, crc, size))
@@ -161,16 +176,16 @@ def _with_member(data: bytes, name: str, payload_mb: int, *, declared: int | Non
 
 
 def make_ratio_bomb(folder: Path, payload_mb: int = 64) -> Path:
-    """A workbook with a part of ``payload_mb`` MiB of zeros packed ~1000:1 (honest sizes)."""
+    """A workbook whose sheet is ``payload_mb`` MiB of zeros packed ~1000:1 (honest sizes)."""
     path = folder / "ratio_bomb.xlsx"
-    path.write_bytes(_with_member(_small_xlsx(), "xl/media/image1.bin", payload_mb))
+    path.write_bytes(_with_member(_small_xlsx(), SHEET, payload_mb))
     return path
 
 
 def make_lying_bomb(folder: Path, payload_mb: int = 64) -> Path:
-    """A workbook whose zip directory declares 1 KiB for a part that inflates to ``payload_mb`` MiB."""
+    """A workbook whose zip directory declares 1 KiB for a sheet that inflates to ``payload_mb`` MiB."""
     path = folder / "lying_bomb.xlsx"
-    path.write_bytes(_with_member(_small_xlsx(), "xl/media/image1.bin", payload_mb, declared=1024))
+    path.write_bytes(_with_member(_small_xlsx(), SHEET, payload_mb, declared=1024))
     return path
 
 
@@ -309,6 +324,7 @@ CASES: tuple[Case, ...] = (
     Case("carriage_return", make_carriage_return, 0, "accepted: 3"),
     Case("huge_counts", make_huge_counts, 1, "too large"),
     Case("big5", make_big5, 2, "Big5"),
+    Case("big5_english_headers", make_big5_english_headers, 2, "Big5"),
     Case("declared_bomb", make_declared_bomb, 2, "would unpack to 3,072 MiB"),
     Case("ratio_bomb", make_ratio_bomb, 2, "times its packed size"),
     Case("lying_bomb", make_lying_bomb, 2, "unpacks to more than", config=SMALL_LIMIT),

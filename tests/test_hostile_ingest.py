@@ -130,9 +130,12 @@ def test_count_limit_is_a_config_field(tmp_path: Path) -> None:
 
 
 # =========================================================================== encodings
-def test_big5_is_refused_not_garbled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("make", [hostile.make_big5, hostile.make_big5_english_headers])
+def test_big5_is_refused_not_garbled(tmp_path: Path, make) -> None:  # noqa: ANN001
+    path = make(tmp_path)
+    path.read_bytes().decode("gb18030")  # the trap: it decodes without an error
     with pytest.raises(LedgerError, match="looks like Big5"):
-        read_ledger(hostile.make_big5(tmp_path))
+        read_ledger(path)
 
 
 def test_gbk_ledger_with_rare_name_characters_still_reads(tmp_path: Path) -> None:
@@ -264,6 +267,33 @@ def test_locate_refuses_a_run_that_lost_a_row(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(pipeline, "classify", lambda ent, config: real(ent, config).iloc[1:])
     with pytest.raises(AccountingError, match="after geocode"):
         pipeline.locate(pipeline.Inputs(ledger=hostile.clean_ledger(tmp_path)))
+
+
+def test_run_refuses_a_plan_that_lost_a_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import json
+
+    import gridcover.pipeline as pipeline
+
+    partition_module = importlib.import_module("gridcover.partition")  # the module, not gc.partition
+
+    towns = tmp_path / "towns.geojson"
+    ring = [[118.0, 26.0], [119.0, 26.0], [119.0, 27.0], [118.0, 27.0], [118.0, 26.0]]
+    towns.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"name": "甲镇"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}),
+        encoding="utf-8")
+    inputs = pipeline.Inputs(ledger=hostile.clean_ledger(tmp_path), townships=towns)
+    plan = pipeline.run(inputs)  # whole: no error
+    assert len(plan.enterprises) == 3
+    real = partition_module.partition
+
+    def lossy(*args: object, **kwargs: object):  # noqa: ANN202
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        return out.replace(enterprises=out.enterprises.iloc[1:])
+
+    monkeypatch.setattr(partition_module, "partition", lossy)
+    with pytest.raises(AccountingError, match="after plan"):
+        pipeline.run(inputs)
 
 
 def test_cli_maps_a_lost_row_to_exit_3(tmp_path: Path) -> None:
