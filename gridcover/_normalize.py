@@ -152,14 +152,21 @@ def _key(value: str) -> str:
 
 # --- counts -----------------------------------------------------------------------------
 
+#: Largest count :func:`parse_count` returns (fits a 64-bit integer with room for sums).
+COUNT_LIMIT: Final = 2**62 - 1
 _COUNT = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:人|名|个|位)?$")
 
 
 def parse_count(value: str) -> int | str | None:
     """A head count: an int, ``None`` when blank, or a problem code.
 
-    Problem codes: ``"not_number"``, ``"not_whole"``, ``"negative"``. Full-width
-    digits, a trailing 人/名, thousands separators and ``25.0`` are accepted.
+    Problem codes: ``"not_number"``, ``"not_whole"``, ``"negative"``, ``"too_large"``
+    (more than :data:`COUNT_LIMIT`, e.g. 2**63 or a 30-digit number: read exactly, never
+    through a float). Full-width digits, a trailing 人/名, thousands separators and
+    ``25.0`` are accepted.
+
+    >>> parse_count("9223372036854775808"), parse_count("1" * 30), parse_count("4611686018427387903")
+    ('too_large', 'too_large', 4611686018427387903)
     """
     key = _key(value).replace(",", "")
     if not key:
@@ -167,14 +174,20 @@ def parse_count(value: str) -> int | str | None:
     m = _COUNT.match(key)
     if m is None:
         return "not_number"
-    number = float(m.group(1))
-    if not math.isfinite(number):
-        return "not_number"
-    if not number.is_integer():
+    number = m.group(1)
+    negative = number.startswith("-")
+    whole, _, fraction = number.lstrip("+-").partition(".")
+    if fraction.strip("0"):
         return "not_whole"
-    if number < 0:
+    whole = whole.lstrip("0")
+    if len(whole) > len(str(COUNT_LIMIT)):
+        return "negative" if negative else "too_large"
+    count = int(whole or "0")
+    if negative and count:
         return "negative"
-    return int(number)
+    if count > COUNT_LIMIT:
+        return "too_large"
+    return count
 
 
 # --- booleans ---------------------------------------------------------------------------

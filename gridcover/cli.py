@@ -20,7 +20,7 @@ from rich.console import Console
 
 from .config import Basemap as BasemapName
 from .config import Config, load_config
-from .errors import ConfigError, GridcoverError
+from .errors import AccountingError, ConfigError, GridcoverError
 
 app = typer.Typer(
     name="gridcover",
@@ -84,6 +84,8 @@ def _errors() -> Iterator[None]:
         yield
     except typer.Exit:
         raise
+    except AccountingError as exc:  # rows lost inside gridcover: never a silent success
+        raise _fail(str(exc), EXIT_INTERNAL) from None
     except (GridcoverError, FileNotFoundError, PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
         raise _fail(str(exc), EXIT_INPUT) from None
     except OSError as exc:  # the disk or file system refused (full, read-only): not a bug of ours

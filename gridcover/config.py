@@ -3,7 +3,7 @@
 Every number a planner may want to change is a field of :class:`Config`. Its defaults
 equal ``RULES.md``; the rule id a field encodes is named in its docstring. A TOML file
 may give the fields flat or grouped in the sections named below (``[rules]``,
-``[partition]``, ``[resources]``, ``[funding]``, ``[geocode]``, ``[maps]``); an unknown
+``[partition]``, ``[resources]``, ``[funding]``, ``[geocode]``, ``[ingest]``, ``[maps]``); an unknown
 key or a value of the wrong type is refused with a message naming the key.
 
 Examples
@@ -95,6 +95,11 @@ class Config:
     geocode_min_delay_s: float = _f(1.0, "geocode", "Least seconds between two online geocoding requests.")
     geocode_max_retries: int = _f(2, "geocode", "Retries of a failed online geocoding request (with back-off).")
     geocode_context: str = _f("", "geocode", "Prefix put before addresses sent online, e.g. the province, city and county.")
+    # --- ingest limits (hostile or damaged input files) ------------------------------
+    count_max: int = _f(10_000_000, "ingest", "A staff or member count above this is rejected as implausible (the row, not the ledger).")
+    csv_max_cell_lines: int = _f(50, "ingest", "A quoted CSV cell may span at most this many lines; a quote still open after them is unbalanced and only its own line is rejected.")
+    xlsx_max_unpacked_mb: float = _f(1536.0, "ingest", "Largest total unpacked size of an XLSX workbook, MiB (a full 1,048,576-row sheet fits); checked on the zip directory before reading.")
+    xlsx_max_ratio: float = _f(200.0, "ingest", "Largest unpacked/packed size ratio of one XLSX part over 1 MiB (zip-bomb guard).")
     # --- maps -----------------------------------------------------------------------
     basemap: Basemap = _f("osm", "maps", "Base map: osm, amap (GCJ-02), tianditu (needs a key) or none.")
     tianditu_key: str | None = _f(None, "maps", "Tianditu key (or GRIDCOVER_TIANDITU_KEY); never written to outputs.", secret=True)
@@ -126,6 +131,13 @@ class Config:
                             f"{self.grid_min_size}–{self.grid_max_size}")
         if self.grid_min_size > self.grid_max_size:
             problems.append(f"grid_min_size ({self.grid_min_size}) exceeds grid_max_size ({self.grid_max_size})")
+        for name in ("count_max", "csv_max_cell_lines"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1")
+        if self.count_max >= 2**62:
+            problems.append("count_max must be below 2**62")
+        if self.xlsx_max_unpacked_mb <= 0 or self.xlsx_max_ratio <= 1:
+            problems.append("xlsx_max_unpacked_mb must be positive and xlsx_max_ratio above 1")
         if self.joint_max_distance_m <= 0 or self.service_catchment_m <= 0:
             problems.append("distances must be positive")
         if list(self.size_class_bounds) != sorted(self.size_class_bounds):

@@ -10,12 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AccountingError",
     "BoundaryError",
     "ConfigError",
+    "GazetteerError",
     "GridcoverError",
     "LedgerError",
     "OutputError",
     "Reject",
+    "ResourceFileError",
 ]
 
 
@@ -39,6 +42,22 @@ class OutputError(GridcoverError, OSError):
     """An output file or folder cannot be written (or a written plan folder is damaged)."""
 
 
+class GazetteerError(GridcoverError, ValueError):
+    """The gazetteer (地名表) cannot be read or lacks a required column."""
+
+
+class ResourceFileError(LedgerError):
+    """An instructor roster (指导员名册) or service-centre (党群服务中心) file cannot be
+    read or holds a bad row (a :class:`LedgerError`, so code catching that still works)."""
+
+
+class AccountingError(GridcoverError, RuntimeError):
+    """Rows were lost or counted twice: accepted + rejected differs from the data rows.
+
+    Never the user's fault: the command line reports it as an internal error (exit 3).
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Reject:
     """One rejected ledger row.
@@ -50,9 +69,12 @@ class Reject:
     uscc
         The row's 统一社会信用代码 as written (may be empty or malformed).
     reason
-        A plain-language reason naming the bad value.
+        A plain-language reason naming the bad value (English).
+    reason_cn
+        The same reason in Chinese (what ``rejects.csv`` shows a planner).
     """
 
     source_row: int
     uscc: str
     reason: str
+    reason_cn: str = ""

@@ -70,10 +70,12 @@ from ._address import (
     loose_key,
     normalize,
 )
+from ._normalize import parse_crs
 from ._providers import PROVIDERS, Answer, GeopyProvider, Provider, ProviderRefused, make_provider
+from ._tables import alias_lookup, header_table, read_table
 from .config import Config
 from .coords import in_china, to_wgs84
-from .errors import ConfigError, GridcoverError
+from .errors import ConfigError, GazetteerError
 from .jurisdictions import Jurisdictions, clean_name
 from .ledger import Ledger
 from .schema import CRS_CODES, LOCATION_COLUMNS, REJECT_COLUMNS
@@ -95,12 +97,10 @@ CONFLICT_COLUMNS = ("uscc", "source_row", "field", "declared", "spatial", "resol
 _WARNING_COLUMNS = ("source_row", "uscc", "message")
 #: Reason of a reject whose point lies outside every polygon (``{lon}``, ``{lat}``).
 OUTSIDE_REASON = "point ({lon:.6f}, {lat:.6f}) lies outside every township and park boundary"
+#: The same reason in Chinese (``reason_cn`` of ``rejects.csv``).
+OUTSIDE_REASON_CN = "点（{lon:.6f}, {lat:.6f}）不在任何乡镇（街道）或园区边界内"
 
 CrsCode = Literal["wgs84", "gcj02", "bd09"]
-
-
-class GazetteerError(GridcoverError, ValueError):
-    """The gazetteer (地名表) cannot be read or lacks a required column."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,9 +186,10 @@ class Gazetteer:
         else:
             kinds = [infer_kind(nm) for nm in names]
         if "crs" in columns:
-            codes = np.array([str(c).strip().lower() or "wgs84" for c in frame[columns["crs"]].tolist()],
-                             dtype=object)
-            bad = sorted(set(codes.tolist()) - set(CRS_CODES))
+            written = [str(c).strip() for c in frame[columns["crs"]].tolist()]
+            found = [parse_crs(c) for c in written]
+            codes = np.array(["wgs84" if f is None else f for f in found], dtype=object)
+            bad = sorted({c for c, f in zip(written, found, strict=True) if f == "unknown"})
             if bad:
                 msg = f"{label}: unknown crs {', '.join(map(repr, bad))}; expected wgs84, gcj02 or bd09"
                 raise GazetteerError(msg)
@@ -238,44 +239,42 @@ def _match_headers(frame: pd.DataFrame, label: str) -> dict[str, str]:
 
 
 def read_gazetteer(path: str | Path) -> Gazetteer:
-    """Read a gazetteer CSV (UTF-8, UTF-8 with BOM or GBK).
+    """Read a gazetteer CSV (UTF-8, UTF-8 with BOM or GBK) or XLSX.
 
     Parameters
     ----------
     path
-        CSV with ``name, township, lon, lat`` and optionally ``kind``
+        CSV or XLSX with ``name, township, lon, lat`` and optionally ``kind``
         (village/community/park/road/township; inferred from the name's suffix when
-        absent) and ``crs``. Coordinates are WGS-84 unless ``crs`` says otherwise.
+        absent) and ``crs``. Coordinates are WGS-84 unless ``crs`` says otherwise. The
+        header is the row among the first 10 naming the most columns (title rows above
+        it are skipped).
 
     Raises
     ------
     GazetteerError
-        The file cannot be read or lacks a required column.
+        The file cannot be read (missing, not a regular file, undecodable, a line with
+        an unbalanced quote) or lacks a required column.
     """
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        msg = f"cannot read gazetteer {p}: {exc.strerror or exc}"
-        raise GazetteerError(msg) from None
-    text = None
-    for codec in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(codec)
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None:
-        msg = f"cannot read gazetteer {p}: not UTF-8 or GBK text"
+    table, _ = read_table(p, "gazetteer", GazetteerError)
+    found = header_table(table, alias_lookup(_GAZ_HEADERS, _gaz_key), scan_rows=10, required="name")
+    if found is None:
+        cells = table.cells
+        frame = (pd.DataFrame(cells.iloc[1:].to_numpy(), columns=cells.iloc[0].tolist()) if len(cells)
+                 else pd.DataFrame())
+        return Gazetteer.from_frame(frame, source=str(p))  # names the missing columns
+    body, _rows, header_row = found
+    broken = [b.line for b in table.broken if b.line > header_row]
+    if broken:
+        msg = (f"cannot read gazetteer {p}: line(s) {', '.join(map(str, broken[:10]))} have an unbalanced "
+               "quote (\") and cannot be split into cells")
         raise GazetteerError(msg)
-    import io
+    return Gazetteer.from_frame(body, source=str(p))
 
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        msg = f"cannot read gazetteer {p}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        raise GazetteerError(msg) from None
-    return Gazetteer.from_frame(frame, source=str(p))
+
+def _gaz_key(text: str) -> str:
+    return normalize(text).casefold()
 
 
 # ---------------------------------------------------------------------------------------
@@ -685,8 +684,10 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
             "source_row": rows[rejected].astype("int64"),
             "uscc": pd.Series(np.array(usccs, dtype=object)[rejected], dtype="str").to_numpy(),
             "reason": [OUTSIDE_REASON.format(lon=lon[i], lat=lat[i]) for i in np.flatnonzero(rejected)],
+            "reason_cn": [OUTSIDE_REASON_CN.format(lon=lon[i], lat=lat[i]) for i in np.flatnonzero(rejected)],
         })
-        rejects = pd.concat([rejects[list(REJECT_COLUMNS)], new], ignore_index=True) if len(rejects) else new
+        rejects = (pd.concat([rejects.reindex(columns=list(REJECT_COLUMNS), fill_value=""), new], ignore_index=True)
+                   if len(rejects) else new)
         rejects = rejects.sort_values("source_row", kind="stable").reset_index(drop=True)
         out = out[~rejected]
         logger.info("%d row(s) rejected: point outside every township and park", int(rejected.sum()))

@@ -45,6 +45,7 @@ import shapely
 from numpy.typing import ArrayLike
 
 from ._address import loose_key, normalize
+from ._tables import check_regular_file, degrees_problem
 from .errors import BoundaryError
 
 __all__ = ["NAME_FIELDS", "OVERLAP_MIN_M2", "Assignment", "Jurisdictions", "load_jurisdictions", "read_boundaries"]
@@ -153,6 +154,8 @@ def read_boundaries(path: str | Path, *, name_field: str | None = None,
     if not p.exists():
         msg = f"boundary file {p} does not exist"
         raise BoundaryError(msg)
+    if not p.is_dir():  # a folder may be a Shapefile directory; anything else must be a regular file
+        check_regular_file(p, "boundary file", BoundaryError)
     layer = _pick_layer(p) if p.suffix.lower() in {".gpkg", ".sqlite"} else None
     kwargs: dict[str, Any] = {"engine": "pyogrio"}
     if layer is not None:
@@ -207,6 +210,13 @@ def _to_wgs84(frame: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
             return frame.set_crs("EPSG:4326")
         msg = f"{source} has no coordinate reference system and its coordinates are not degrees (add a .prj)"
         raise BoundaryError(msg)
+    if frame.crs.is_geographic and len(frame):
+        problem = degrees_problem(frame.total_bounds)
+        if problem:
+            msg = (f"{source}: {problem}, but the file declares a longitude/latitude CRS "
+                   "(a GeoJSON without a crs member is read as WGS-84): reproject it to EPSG:4326, "
+                   "or give it its real coordinate system (e.g. EPSG:3857) and read it again")
+            raise BoundaryError(msg)
     if frame.crs.to_epsg() != 4326:
         return frame.to_crs("EPSG:4326")
     return frame

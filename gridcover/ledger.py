@@ -23,14 +23,9 @@ Examples
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
-import io
 import logging
 import re
-import warnings
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,9 +34,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from . import _tables
 from ._normalize import (
     FIELD_LABELS,
-    cell_text,
     header_field,
     parse_bool,
     parse_count,
@@ -49,13 +44,26 @@ from ._normalize import (
     parse_industry,
     parse_org_type,
 )
-from ._uscc import PATTERN, checksum_ok, compact, uscc_problem
+from ._tables import (
+    BrokenRecord,
+    Table,
+    as_text,
+    csv_table,
+    degrees_problem,
+    find_header,
+    first_row_text,
+    pick_sheet,
+    read_input_bytes,
+    sniff_format,
+    xlsx_table,
+)
+from ._uscc import ALPHABET, PATTERN, check_char, checksum_ok, compact, uscc_problem
 from .config import Config
 from .coords import in_china
-from .errors import LedgerError
+from .errors import AccountingError, LedgerError
 from .schema import LEDGER_COLUMNS, REJECT_COLUMNS
 
-__all__ = ["Ledger", "read_ledger"]
+__all__ = ["Ledger", "check_row_accounting", "read_ledger"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +72,11 @@ HEADER_SCAN_ROWS: Final = 15
 #: Columns of ``Ledger.warnings``.
 WARNING_COLUMNS: Final = ("source_row", "uscc", "message")
 #: Spreadsheet readers tried in order: python-calamine (fast, optional), then openpyxl.
-XLSX_ENGINES: tuple[str, ...] = ("calamine", "openpyxl")
+XLSX_ENGINES: tuple[str, ...] = _tables.XLSX_ENGINES
 
 _REQUIRED: Final = ("uscc", "name", "staff", "members")
 _TEXT_FIELDS: Final = {"address": "address", "township": "township_declared", "village": "village",
                        "park": "park_declared", "org_name": "org_name", "instructor": "instructor"}
-_XLSX_MAGIC: Final = b"PK\x03\x04"
-_XLS_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 _INVISIBLE = r"[\s\u200b\u200c\u200d\u2060\ufeff]+"
 
 
@@ -93,7 +98,8 @@ class Ledger:
         Accepted rows, indexed by ``uscc``, columns per :mod:`gridcover.schema`
         (later stages return new Ledgers with more columns).
     rejects
-        ``source_row, uscc, reason``, one line per rejected data row.
+        ``source_row, uscc, reason, reason_cn``, one line per rejected data row (the
+        reason in English and in Chinese).
     n_rows
         Data rows read (fully empty rows are not data rows).
     source
@@ -125,16 +131,6 @@ class Ledger:
     ignored_columns: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Sheet:
-    """Cells of a sheet as text (str dtype, "" when empty) and each row's source number."""
-
-    cells: pd.DataFrame
-    rows: np.ndarray
-    encoding: str = ""
-    header_at: int | None = None
-
-
 def read_ledger(
     path: str | Path,
     *,
@@ -153,7 +149,9 @@ def read_ledger(
     sheet
         XLSX sheet (name, or 0-based index; default the first sheet) or GeoPackage layer.
     config
-        Rule switches used here: ``uscc_checksum_reject`` and ``fix_swapped_coordinates``.
+        Rule switches used here: ``uscc_checksum_reject`` and ``fix_swapped_coordinates``;
+        limits: ``count_max``, ``csv_max_cell_lines``, ``xlsx_max_unpacked_mb``,
+        ``xlsx_max_ratio``.
     encoding
         Text encoding of a CSV, overriding detection.
 
@@ -167,9 +165,14 @@ def read_ledger(
     Raises
     ------
     LedgerError
-        The file is missing, empty or unreadable, has no recognisable header row in
-        its first rows, or lacks a required column (uscc, name, staff, members, and
-        an address or lon/lat).
+        The file is missing, empty, not a regular file (a folder, FIFO or device),
+        unreadable, encrypted, text that decodes to implausible Chinese (Big5), an XLSX
+        whose zip would unpack beyond the limits, point geometries whose coordinates
+        are not degrees while no projected CRS is declared; or it has no recognisable
+        header row in its first rows, or lacks a required column (uscc, name, staff,
+        members, and an address or lon/lat).
+    AccountingError
+        accepted + rejected differs from the data rows (a defect, never bad input).
 
     Notes
     -----
@@ -184,11 +187,19 @@ def read_ledger(
     number in a text editor (header line = 1); for GeoJSON/GeoPackage, the 1-based
     feature number. Fully empty rows are skipped and not counted.
 
+    Every CSV line is accounted for: a quoted cell may span lines (up to
+    ``config.csv_max_cell_lines``), a quote still open after that makes only its own
+    line a reject (``line has an unbalanced quote``) and the lines after it are read
+    normally; a bare carriage return inside a line is read as a space. So
+    ``len(enterprises) + len(rejects) == n_rows`` always, and this is checked before
+    returning.
+
     A row is rejected, with every problem named, for: a blank or malformed USCC, a
     failed check character (GB 32100-2015; only a warning when
     ``config.uscc_checksum_reject`` is off), a USCC already used by an earlier row
     (``duplicate of row N``; the first is kept), a blank name, a blank, non-numeric,
-    fractional or negative staff or members count (probationary may be blank = 0),
+    fractional, negative or too large (above ``config.count_max``) staff or members
+    count (probationary may be blank = 0),
     formal members above staff, an unknown org_type or crs, neither address nor
     coordinates, only one of lon/lat, and coordinates outside China
     (:data:`gridcover.coords.CHINA_BOX`). When a point lies outside China but the
@@ -203,13 +214,17 @@ def read_ledger(
     """
     config = config if config is not None else Config()
     p = Path(path)
-    data = _read_bytes(p)
+    data = read_input_bytes(p, _WHAT, LedgerError)
     digest = hashlib.sha256(data).hexdigest()
-    kind = _format(p, data)
+    kind = sniff_format(p, data, _WHAT, LedgerError, geo=True)
+    label = f"{_WHAT} {p}"
+    found: Table
     if kind == "csv":
-        found = _csv_sheet(p, data, encoding)
+        found = csv_table(label, data, encoding, LedgerError, max_cell_lines=config.csv_max_cell_lines)
     elif kind in ("xlsx", "xls"):
-        found = _xlsx_sheet(p, data, sheet, legacy=kind == "xls")
+        found = xlsx_table(label, data, sheet, LedgerError, legacy=kind == "xls",
+                           max_unpacked_mb=config.xlsx_max_unpacked_mb, max_ratio=config.xlsx_max_ratio,
+                           engines=XLSX_ENGINES)
     else:
         found = _geo_sheet(p, sheet)
     del data
@@ -228,17 +243,26 @@ def read_ledger(
     if height > 1:
         logger.info("header spans rows %d-%d", found.rows[start], found.rows[start + height - 1])
     header_row = int(found.rows[start])
+    last_header_row = int(found.rows[start + height - 1])
     used_encoding = found.encoding
+    broken = [b for b in found.broken if b.line > last_header_row]
+    if len(broken) < len(found.broken):
+        logger.info("%s: %d line(s) above the header with an unbalanced quote ignored", p,
+                    len(found.broken) - len(broken))
     raw, rows = _fields(found, start + height, mapping)
     del found  # free the cells of ignored columns before validating
 
     enterprises, rejects, warns = _validate(raw, rows, config)
-    logger.info("ledger %s: %d rows, %d accepted, %d rejected, %d warnings", p, len(rows),
+    if broken:
+        rejects = _with_broken(rejects, broken)
+    n_rows = len(rows) + len(broken)
+    check_row_accounting(n_rows, enterprises, rejects, stage="ingest", source=str(p))
+    logger.info("ledger %s: %d rows, %d accepted, %d rejected, %d warnings", p, n_rows,
                 len(enterprises), len(rejects), len(warns))
     return Ledger(
         enterprises=enterprises,
         rejects=rejects,
-        n_rows=len(rows),
+        n_rows=n_rows,
         source=str(path),
         sha256=digest,
         warnings=warns,
@@ -248,7 +272,61 @@ def read_ledger(
     )
 
 
-def _fields(sheet: _Sheet, first: int, mapping: dict[Any, str]) -> tuple[dict[str, pd.Series], np.ndarray]:
+#: A USCC-shaped token (to name the row of a line that could not be split into cells).
+_USCC_TOKEN: Final = re.compile(f"(?<![0-9A-Z])[{ALPHABET}]{{18}}(?![0-9A-Z])")
+BROKEN_REASON: Final = ("line has an unbalanced quote (\"): its cells cannot be told apart; "
+                        "fix the quote and read the file again")
+BROKEN_REASON_CN: Final = "本行引号（\"）不成对，无法分列；请改正引号后重新读取"
+
+
+def _with_broken(rejects: pd.DataFrame, broken: Sequence[BrokenRecord]) -> pd.DataFrame:
+    """The rejects plus one line per CSV line that could not be split into cells."""
+    found = [_USCC_TOKEN.search(b.text.upper()) for b in broken]
+    extra = pd.DataFrame({
+        "source_row": pd.Series([b.line for b in broken], dtype="int64"),
+        "uscc": pd.Series([m.group(0) if m else "" for m in found], dtype="str"),
+        "reason": pd.Series([BROKEN_REASON] * len(broken), dtype="str"),
+        "reason_cn": pd.Series([BROKEN_REASON_CN] * len(broken), dtype="str"),
+    })
+    merged = pd.concat([rejects, extra], ignore_index=True) if len(rejects) else extra
+    return merged.sort_values("source_row", kind="stable", ignore_index=True)
+
+
+def check_row_accounting(n_rows: int, enterprises: pd.DataFrame, rejects: pd.DataFrame, *, stage: str,
+                         source: str = "") -> None:
+    """Assert that every data row is accepted or rejected exactly once.
+
+    Parameters
+    ----------
+    n_rows
+        Data rows of the ledger (``Ledger.n_rows``).
+    enterprises, rejects
+        Accepted rows and rejected rows, each with a ``source_row`` column.
+    stage
+        Where the check is made (for the message).
+    source
+        The ledger file (for the message).
+
+    Raises
+    ------
+    AccountingError
+        accepted + rejected differs from ``n_rows``, or a source row appears twice.
+    """
+    accepted, rejected = len(enterprises), len(rejects)
+    seen = np.concatenate([np.asarray(enterprises["source_row"], dtype=np.int64) if "source_row" in enterprises
+                           else np.zeros(0, dtype=np.int64),
+                           np.asarray(rejects["source_row"], dtype=np.int64) if "source_row" in rejects
+                           else np.zeros(0, dtype=np.int64)])
+    repeated = len(seen) - len(np.unique(seen))
+    if accepted + rejected != n_rows or repeated or len(seen) != accepted + rejected:
+        where = f" of {source}" if source else ""
+        msg = (f"row accounting failed after {stage}{where}: {accepted} accepted + {rejected} rejected "
+               f"= {accepted + rejected}, but the ledger has {n_rows} data rows"
+               + (f" ({repeated} source row(s) counted twice)" if repeated else ""))
+        raise AccountingError(msg)
+
+
+def _fields(sheet: Table, first: int, mapping: dict[Any, str]) -> tuple[dict[str, pd.Series], np.ndarray]:
     """Text of each field over the non-empty data rows, and those rows' source numbers.
 
     Fully empty rows (every cell blank, ignored columns included) are dropped; when
@@ -267,224 +345,16 @@ def _fields(sheet: _Sheet, first: int, mapping: dict[Any, str]) -> tuple[dict[st
 
 # --- reading ----------------------------------------------------------------------------
 
-def _read_bytes(p: Path) -> bytes:
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        msg = f"ledger file not found: {p}"
-        raise LedgerError(msg) from None
-    except IsADirectoryError:
-        msg = f"ledger path is a folder, not a file: {p}"
-        raise LedgerError(msg) from None
-    except OSError as exc:
-        msg = f"cannot read ledger file {p}: {exc.strerror or exc}"
-        raise LedgerError(msg) from None
-    if not data.strip():
-        msg = f"ledger file {p} is empty"
-        raise LedgerError(msg)
-    return data
+_WHAT: Final = "ledger file"
 
 
-def _format(p: Path, data: bytes) -> str:
-    if data.startswith(_XLSX_MAGIC):
-        return "xlsx"
-    if data.startswith(_XLS_MAGIC):
-        return "xls"
-    if data.startswith(_SQLITE_MAGIC):
-        return "gpkg"
-    suffix = p.suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        msg = f"ledger file {p} is not a readable Excel workbook (its content is not XLSX)"
-        raise LedgerError(msg)
-    if suffix in (".geojson", ".json") or data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
-        return "geojson"
-    if suffix == ".gpkg":
-        msg = f"ledger file {p} is not a readable GeoPackage"
-        raise LedgerError(msg)
-    return "csv"
-
-
-def _decode(p: Path, data: bytes, encoding: str | None) -> tuple[str, str]:
-    """Text of a CSV and the encoding used: override, BOM, strict UTF-8, GB18030, then
-    charset-normalizer's best guess."""
-    if encoding is not None:
-        try:
-            return data.decode(encoding), encoding
-        except LookupError:
-            msg = f"unknown text encoding {encoding!r}"
-            raise LedgerError(msg) from None
-        except UnicodeDecodeError as exc:
-            msg = f"ledger file {p} is not valid {encoding} text (byte {exc.start})"
-            raise LedgerError(msg) from None
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                      (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            try:
-                return data.decode(name), name
-            except UnicodeDecodeError as exc:
-                msg = f"ledger file {p} starts with a {name} byte-order mark but is not valid {name} (byte {exc.start})"
-                raise LedgerError(msg) from None
-    for name in ("utf-8", "gb18030"):
-        try:
-            return data.decode(name), name
-        except UnicodeDecodeError:
-            pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        msg = f"ledger file {p} is not text in a known encoding (tried UTF-8, GB18030); pass encoding="
-        raise LedgerError(msg)
-    return str(best), str(best.encoding)
-
-
-def _csv_sheet(p: Path, data: bytes, encoding: str | None) -> _Sheet:
-    text, used = _decode(p, data, encoding)
-    if "\x00" in text:
-        msg = f"ledger file {p} is binary, not a CSV text file"
-        raise LedgerError(msg)
-    lines = text.split("\n") if "\n" in text else text.split("\r")
-    sample = [line for line in lines[:50] if line.strip()]
-    delimiter = max((",", "\t", ";", "|"), key=lambda d: sum(line.count(d) for line in sample))
-    width = max(line.count(delimiter) for line in lines) + 1
-    physical_lines = len(lines) - (lines[-1] == "")
-    del lines
-    try:
-        cells = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(width), dtype=str,
-                            keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c")
-    except (pd.errors.ParserError, ValueError):
-        cells = None
-    if cells is not None and len(cells) == physical_lines:
-        # one record per line, so record i is on line i + 1
-        numbers = np.arange(1, len(cells) + 1, dtype=np.int64)
-        return _Sheet(cells=_stripped(cells), rows=numbers, encoding=used)
-    # a quoted cell holds a line break: the csv module tells the line each record starts on
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    records: list[list[str]] = []
-    starts: list[int] = []
-    previous = 0
-    try:
-        for record in reader:
-            records.append(record)
-            starts.append(previous + 1)
-            previous = reader.line_num
-    except csv.Error as exc:
-        msg = f"ledger file {p} is not a readable CSV (line {reader.line_num}): {exc}"
-        raise LedgerError(msg) from None
-    return _Sheet(cells=_as_text(_grid(records)), rows=np.asarray(starts, dtype=np.int64), encoding=used)
-
-
-def _grid(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    """Ragged rows of cells as an object DataFrame, short rows padded with ``None``."""
-    if not rows:
-        return pd.DataFrame()
-    width = max(map(len, rows))
-    padded = [r if len(r) == width else [*r, *([None] * (width - len(r)))] for r in rows]
-    return pd.DataFrame(padded, dtype=object)
-
-
-def _stripped(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells without surrounding whitespace (one strip per distinct value).
-    Empties ``frame`` column by column as it goes, to bound the peak memory."""
-    out = {}
-    for i, c in enumerate(list(frame.columns)):
-        codes, uniques = pd.factorize(frame.pop(c), use_na_sentinel=False)
-        texts = np.asarray([str(u).strip() for u in uniques.tolist()], dtype=object)
-        out[i] = pd.Series(texts[codes], dtype="str")
-    return pd.DataFrame(out, index=pd.RangeIndex(len(frame))) if out else pd.DataFrame(index=pd.RangeIndex(len(frame)))
-
-
-def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cells of any type as the stripped text a person reads (str dtype, "" when empty)."""
-    out = {}
-    for i, c in enumerate(frame.columns):
-        codes, uniques = pd.factorize(frame[c], use_na_sentinel=True)
-        texts = np.asarray([cell_text(u).strip() for u in uniques.tolist()] + [""], dtype=object)
-        out[i] = pd.Series(texts[codes], dtype="str")
-    return pd.DataFrame(out, index=pd.RangeIndex(len(frame))) if out else pd.DataFrame(index=pd.RangeIndex(len(frame)))
-
-
-def _xlsx_sheet(p: Path, data: bytes, sheet: str | int | None, *, legacy: bool) -> _Sheet:
-    engines = [e for e in XLSX_ENGINES if e != "openpyxl" or not legacy]
-    rows: Sequence[Sequence[Any]]
-    for engine in engines:
-        if engine == "calamine":
-            try:
-                import python_calamine  # type: ignore[import-not-found]  # noqa: F401
-            except ImportError:
-                continue
-            rows = _calamine_rows(p, data, sheet)
-        else:
-            rows = _openpyxl_rows(p, data, sheet)
-        return _Sheet(cells=_as_text(_grid(rows)), rows=np.arange(1, len(rows) + 1, dtype=np.int64))
-    msg = (f"ledger file {p} is a legacy .xls workbook: save it as .xlsx "
-           "(or pip install python-calamine to read .xls)")
-    raise LedgerError(msg)
-
-
-def _pick_sheet(p: Path, names: Sequence[str], sheet: str | int | None) -> int:
-    if not names:
-        msg = f"workbook {p} has no worksheet"
-        raise LedgerError(msg)
-    if sheet is None:
-        return 0
-    if isinstance(sheet, int) and not isinstance(sheet, bool):
-        if 0 <= sheet < len(names):
-            return sheet
-        msg = f"workbook {p} has {len(names)} sheet(s); sheet index {sheet} does not exist (sheets: {', '.join(names)})"
-        raise LedgerError(msg)
-    if isinstance(sheet, str) and sheet in names:
-        return list(names).index(sheet)
-    msg = f"workbook {p} has no sheet {sheet!r}; sheets: {', '.join(names)}"
-    raise LedgerError(msg)
-
-
-def _openpyxl_rows(p: Path, data: bytes, sheet: str | int | None) -> Sequence[Sequence[Any]]:
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    with warnings.catch_warnings():
-        # e.g. "Workbook contains no default style": irrelevant to the values read
-        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError) as exc:
-            msg = f"ledger file {p} is not a readable XLSX workbook: {exc}"
-            raise LedgerError(msg) from None
-        try:
-            worksheets = book.worksheets
-            ws = worksheets[_pick_sheet(p, [w.title for w in worksheets], sheet)]
-            # read-only iteration starts at row 1 and yields empty rows too, so the
-            # position of a row is its Excel row number - 1
-            return list(ws.iter_rows(values_only=True))
-        finally:
-            book.close()
-
-
-def _calamine_rows(p: Path, data: bytes, sheet: str | int | None) -> Sequence[Sequence[Any]]:
-    """Rows of a sheet read by python-calamine; ``skip_empty_area=False`` keeps the empty
-    rows and columns at the top left, so a row's position is its Excel row number - 1."""
-    from python_calamine import CalamineWorkbook  # type: ignore[import-not-found]
-
-    try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        index = _pick_sheet(p, list(book.sheet_names), sheet)
-        rows = book.get_sheet_by_index(index).to_python(skip_empty_area=False)
-    except LedgerError:
-        raise
-    except Exception as exc:  # calamine raises its own error types for bad files
-        msg = f"ledger file {p} is not a readable workbook: {exc}"
-        raise LedgerError(msg) from None
-    return rows  # empty cells are "" (cell_text reads them as blank)
-
-
-def _geo_sheet(p: Path, layer: str | int | None) -> _Sheet:
+def _geo_sheet(p: Path, layer: str | int | None) -> Table:
     import geopandas as gpd
     import pyogrio
 
     try:
         layers = [str(name) for name in pyogrio.list_layers(p)[:, 0]]
-        chosen = layers[_pick_sheet(p, layers, layer)]
+        chosen = layers[pick_sheet(f"{_WHAT} {p}", layers, layer, LedgerError)]
         gdf = gpd.read_file(p, layer=chosen)
     except LedgerError:
         raise
@@ -494,10 +364,17 @@ def _geo_sheet(p: Path, layer: str | int | None) -> _Sheet:
     geometry_name = getattr(gdf, "active_geometry_name", None)  # None for a table without geometry
     attributes = pd.DataFrame(gdf.drop(columns=geometry_name) if geometry_name else gdf)
     names = [str(c) for c in attributes.columns]
-    texts = _as_text(attributes.astype(object))
+    texts = as_text(attributes.astype(object))
     present = {header_field(n) for n in names}
     if geometry_name and not ({"lon", "lat"} & present):
         geoms = gdf.geometry
+        if geoms.crs is None or geoms.crs.is_geographic:
+            problem = degrees_problem(geoms.total_bounds) if len(geoms.dropna()) else None
+            if problem:
+                msg = (f"{_WHAT} {p}: {problem}, but the file declares no projected coordinate system "
+                       "(GeoJSON without a crs member is read as WGS-84 longitude/latitude): "
+                       "reproject it to EPSG:4326, or add lon/lat columns")
+                raise LedgerError(msg)
         if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
             geoms = geoms.to_crs("EPSG:4326")
         points = (geoms.geom_type == "Point").to_numpy() & ~geoms.is_empty.to_numpy()
@@ -508,51 +385,29 @@ def _geo_sheet(p: Path, layer: str | int | None) -> _Sheet:
         lat = np.full(len(geoms), np.nan)
         lon[points] = geoms[points].x.to_numpy()
         lat[points] = geoms[points].y.to_numpy()
-        texts[len(names)] = _as_text(pd.DataFrame({0: lon}).astype(object))[0]
-        texts[len(names) + 1] = _as_text(pd.DataFrame({0: lat}).astype(object))[0]
+        texts[len(names)] = as_text(pd.DataFrame({0: lon}).astype(object))[0]
+        texts[len(names) + 1] = as_text(pd.DataFrame({0: lat}).astype(object))[0]
         names += ["lon", "lat"]
     header = pd.DataFrame([names], columns=texts.columns).astype("str")
     cells = pd.concat([header, texts], ignore_index=True) if len(texts) else header
-    return _Sheet(cells=cells, rows=np.arange(0, len(cells), dtype=np.int64), header_at=0)
+    return Table(cells=cells, rows=np.arange(0, len(cells), dtype=np.int64), header_at=0)
 
 
 # --- header -----------------------------------------------------------------------------
 
-def _find_header(p: Path, sheet: _Sheet) -> tuple[int, int, dict[Any, str]]:
+def _find_header(p: Path, sheet: Table) -> tuple[int, int, dict[Any, str]]:
     """(position of the first header row, number of header rows, {column: field})."""
-    scan = sheet.cells.iloc[: HEADER_SCAN_ROWS if sheet.header_at is None else 1]
-    columns = list(scan.columns)
-    matched = [[header_field(v) if v.strip() else None for v in scan.iloc[r].tolist()] for r in range(len(scan))]
-    best: tuple[tuple[int, int, int], int, int, dict[Any, str]] | None = None
-    for r, row in enumerate(matched):
-        single = {columns[j]: f for j, f in enumerate(row) if f}
-        candidates = [(single, 1)]
-        if r + 1 < len(matched) and sheet.header_at is None:
-            below = matched[r + 1]
-            filled = [j for j, v in enumerate(scan.iloc[r + 1].tolist()) if v.strip()]
-            hits = [j for j in filled if below[j]]
-            # a second header row (正式党员/预备党员 under a merged 党员情况): mostly
-            # header names, each under a blank or unmatched cell of the row above
-            if hits and 2 * len(hits) >= len(filled) and not any(row[j] for j in hits):
-                merged = dict(single)
-                merged.update({columns[j]: below[j] for j in hits})  # type: ignore[misc]
-                candidates.append((merged, 2))
-        for mapping, height in candidates:
-            key = (len(set(mapping.values())), -height, -r)
-            if best is None or key > best[0]:
-                best = (key, r, height, mapping)
-    if best is None or best[0][0] == 0:
-        first: list[str] = next((row for row in (scan.iloc[r].tolist() for r in range(len(scan))) if any(v.strip() for v in row)), [])
-        seen = ", ".join(v.strip() for v in first if v.strip())[:200]
+    found = find_header(sheet.cells, header_field, scan_rows=HEADER_SCAN_ROWS, fixed=sheet.header_at is not None)
+    if found is None:
+        seen = first_row_text(sheet.cells, HEADER_SCAN_ROWS)
         msg = (f"ledger file {p} has no header row in its first {HEADER_SCAN_ROWS} rows naming ledger columns "
                f"(such as {FIELD_LABELS['uscc']}, {FIELD_LABELS['name']}, {FIELD_LABELS['staff']}); "
                f"first row read: {seen or '(nothing)'}")
         raise LedgerError(msg)
-    _, r, height, mapping = best
-    return r, height, mapping
+    return found
 
 
-def _check_required(p: Path, sheet: _Sheet, start: int, height: int, fields: set[str]) -> None:
+def _check_required(p: Path, sheet: Table, start: int, height: int, fields: set[str]) -> None:
     missing = [f"{f} ({FIELD_LABELS[f]})" for f in _REQUIRED if f not in fields]
     if "address" not in fields and not {"lon", "lat"} <= fields:
         missing.append(f"address ({FIELD_LABELS['address']}) or lon/lat ({FIELD_LABELS['lon']}/{FIELD_LABELS['lat']})")
@@ -573,18 +428,23 @@ class _Findings:
     def __init__(self) -> None:
         self.positions: list[np.ndarray] = []
         self.messages: list[list[str]] = []
+        self.messages_cn: list[list[str]] = []
 
-    def add(self, mask: np.ndarray, template: str, **values: np.ndarray) -> None:
+    def add(self, mask: np.ndarray, template: str, cn: str = "", **values: np.ndarray) -> None:
+        """Record ``template`` (English) and ``cn`` (the same in Chinese) for the rows in ``mask``."""
         idx = np.flatnonzero(mask)
         if idx.size:
             self.positions.append(idx)
             self.messages.append([template.format(**{k: v[i] for k, v in values.items()}) for i in idx])
+            self.messages_cn.append([cn.format(**{k: v[i] for k, v in values.items()}) for i in idx])
 
     def frame(self) -> pd.DataFrame:
         if not self.positions:
-            return pd.DataFrame({"pos": pd.Series(dtype="int64"), "msg": pd.Series(dtype="str")})
+            return pd.DataFrame({"pos": pd.Series(dtype="int64"), "msg": pd.Series(dtype="str"),
+                                 "msg_cn": pd.Series(dtype="str")})
         out = pd.DataFrame({"pos": np.concatenate(self.positions),
-                            "msg": pd.Series([m for ms in self.messages for m in ms], dtype="str")})
+                            "msg": pd.Series([m for ms in self.messages for m in ms], dtype="str"),
+                            "msg_cn": pd.Series([m for ms in self.messages_cn for m in ms], dtype="str")})
         return out.sort_values("pos", kind="stable", ignore_index=True)
 
 
@@ -640,12 +500,16 @@ def _validate(raw: dict[str, pd.Series], rows: np.ndarray, config: Config) -> tu
     malformed = ~blank_code & ~well_formed
     failed_check = well_formed & ~check_ok
     problem = np.full(n, "", dtype=object)
+    problem_cn = np.full(n, "", dtype=object)
     for i in np.flatnonzero(malformed | failed_check):
         problem[i] = uscc_problem(codes[i]) or ""
-    bad.add(blank_code, "uscc is blank")
-    bad.add(malformed, "uscc '{code}' {problem}", code=codes, problem=problem)
+        problem_cn[i] = _uscc_problem_cn(codes[i])
+    bad.add(blank_code, "uscc is blank", "统一社会信用代码为空")
+    bad.add(malformed, "uscc '{code}' {problem}", "统一社会信用代码“{code}”{problem_cn}", code=codes,
+            problem=problem, problem_cn=problem_cn)
     if config.uscc_checksum_reject:
-        bad.add(failed_check, "uscc '{code}' {problem}", code=codes, problem=problem)
+        bad.add(failed_check, "uscc '{code}' {problem}", "统一社会信用代码“{code}”{problem_cn}", code=codes,
+                problem=problem, problem_cn=problem_cn)
     else:
         notes.add(failed_check, "uscc '{code}' {problem} (kept: uscc_checksum_reject is off)",
                   code=codes, problem=problem)
@@ -655,11 +519,12 @@ def _validate(raw: dict[str, pd.Series], rows: np.ndarray, config: Config) -> tu
         first_row = pd.Series(rows[firsts], index=codes[firsts])
         first_of = np.zeros(n, dtype=np.int64)
         first_of[duplicate] = first_row.reindex(codes[duplicate]).to_numpy()
-        bad.add(duplicate, "uscc '{code}' duplicate of row {first}", code=codes, first=first_of)
+        bad.add(duplicate, "uscc '{code}' duplicate of row {first}", "统一社会信用代码“{code}”与第{first}行重复",
+                code=codes, first=first_of)
 
     # --- name ------------------------------------------------------------------------------
     name = text("name")
-    bad.add(name.eq("").to_numpy(), "name is blank")
+    bad.add(name.eq("").to_numpy(), "name is blank", "企业名称为空")
 
     # --- counts ----------------------------------------------------------------------------
     counts: dict[str, np.ndarray] = {}
@@ -667,28 +532,37 @@ def _validate(raw: dict[str, pd.Series], rows: np.ndarray, config: Config) -> tu
         written = text(field_name)
         results = _Parsed(written, parse_count)
         values, ok = results.counts()
+        too_large = results.is_("too_large") | (ok & (values > config.count_max))
+        ok &= ~too_large
         shown = written.to_numpy(dtype=object)
+        shown_short = np.array([v if len(v) <= 40 else v[:37] + "..." for v in shown], dtype=object)
+        label = FIELD_LABELS[field_name]
         if required:
-            bad.add(results.is_(None), f"{field_name} is blank")
-        bad.add(results.is_("not_number"), f"{field_name} '{{v}}' is not a number", v=shown)
-        bad.add(results.is_("not_whole"), f"{field_name} '{{v}}' is not a whole number", v=shown)
-        bad.add(results.is_("negative"), f"{field_name} '{{v}}' is negative", v=shown)
+            bad.add(results.is_(None), f"{field_name} is blank", f"{label}为空")
+        bad.add(results.is_("not_number"), f"{field_name} '{{v}}' is not a number", f"{label}“{{v}}”不是数字",
+                v=shown_short)
+        bad.add(results.is_("not_whole"), f"{field_name} '{{v}}' is not a whole number", f"{label}“{{v}}”不是整数",
+                v=shown_short)
+        bad.add(results.is_("negative"), f"{field_name} '{{v}}' is negative", f"{label}“{{v}}”为负数", v=shown_short)
+        bad.add(too_large, f"{field_name} '{{v}}' is too large (above {config.count_max:,})",
+                f"{label}“{{v}}”过大（超过{config.count_max}）", v=shown_short)
         counts[field_name] = np.where(ok, values, 0)
         counts[field_name + "_ok"] = ok
     over = counts["staff_ok"] & counts["members_ok"] & (counts["members"] > counts["staff"])
-    bad.add(over, "formal members {m} exceed staff {s}", m=counts["members"], s=counts["staff"])
+    bad.add(over, "formal members {m} exceed staff {s}", "正式党员数{m}超过职工人数{s}",
+            m=counts["members"], s=counts["staff"])
 
     # --- organisation and coordinate system ----------------------------------------------------
     org_written = text("org_type")
     org = _Parsed(org_written, parse_org_type)
     bad.add(org.is_("unknown"), "org_type '{v}' is unknown (expected 单独建, 联合建, 挂靠建 or 未建)",
-            v=org_written.to_numpy(dtype=object))
+            "党组织组建方式“{v}”无法识别（应为单独建、联合建、挂靠建或未建）", v=org_written.to_numpy(dtype=object))
     org_type = np.where(org.is_(None) | org.is_("unknown"), "none", org.results())
 
     crs_written = text("crs")
     crs_found = _Parsed(crs_written, parse_crs)
     bad.add(crs_found.is_("unknown"), "crs '{v}' is unknown (expected wgs84, gcj02 or bd09)",
-            v=crs_written.to_numpy(dtype=object))
+            "坐标系“{v}”无法识别（应为wgs84、gcj02或bd09）", v=crs_written.to_numpy(dtype=object))
     crs = np.where(crs_found.is_(None) | crs_found.is_("unknown"), "wgs84", crs_found.results())
 
     # --- location ------------------------------------------------------------------------------
@@ -697,23 +571,29 @@ def _validate(raw: dict[str, pd.Series], rows: np.ndarray, config: Config) -> tu
     lon, lon_blank, lon_nan = _coordinate(lon_written)
     lat, lat_blank, lat_nan = _coordinate(lat_written)
     lon_shown, lat_shown = lon_written.to_numpy(dtype=object), lat_written.to_numpy(dtype=object)
-    bad.add(address.eq("").to_numpy() & lon_blank & lat_blank, "neither address nor coordinates (lon/lat) given")
-    bad.add(~lon_blank & lat_blank, "only one of lon/lat given (lon '{x}', lat blank)", x=lon_shown)
-    bad.add(lon_blank & ~lat_blank, "only one of lon/lat given (lon blank, lat '{y}')", y=lat_shown)
-    bad.add(lon_nan, "lon '{x}' is not a number", x=lon_shown)
-    bad.add(lat_nan, "lat '{y}' is not a number", y=lat_shown)
+    bad.add(address.eq("").to_numpy() & lon_blank & lat_blank, "neither address nor coordinates (lon/lat) given",
+            "既无地址也无经纬度")
+    bad.add(~lon_blank & lat_blank, "only one of lon/lat given (lon '{x}', lat blank)",
+            "经纬度只填了一项（经度“{x}”，纬度为空）", x=lon_shown)
+    bad.add(lon_blank & ~lat_blank, "only one of lon/lat given (lon blank, lat '{y}')",
+            "经纬度只填了一项（经度为空，纬度“{y}”）", y=lat_shown)
+    bad.add(lon_nan, "lon '{x}' is not a number", "经度“{x}”不是数字", x=lon_shown)
+    bad.add(lat_nan, "lat '{y}' is not a number", "纬度“{y}”不是数字", y=lat_shown)
     both = np.isfinite(lon) & np.isfinite(lat)
     inside = both & in_china(lon, lat)
     swapped = both & ~inside & in_china(lat, lon)
     outside = both & ~inside & ~swapped
-    bad.add(outside, "coordinates lon '{x}', lat '{y}' lie outside China", x=lon_shown, y=lat_shown)
+    bad.add(outside, "coordinates lon '{x}', lat '{y}' lie outside China", "坐标（经度“{x}”，纬度“{y}”）不在中国境内",
+            x=lon_shown, y=lat_shown)
     if config.fix_swapped_coordinates:
         notes.add(swapped, "lon/lat swapped: lon '{x}', lat '{y}' lie outside China; read as lon {y}, lat {x}",
                   x=lon_shown, y=lat_shown)
         lon, lat = np.where(swapped, lat, lon), np.where(swapped, lon, lat)
     else:
         bad.add(swapped, "lon '{x}', lat '{y}' look swapped (outside China, inside when swapped); "
-                "swap them or set fix_swapped_coordinates", x=lon_shown, y=lat_shown)
+                "swap them or set fix_swapped_coordinates",
+                "经度“{x}”、纬度“{y}”疑似填反（在中国境外，互换后在境内）；请互换，或开启 fix_swapped_coordinates",
+                x=lon_shown, y=lat_shown)
 
     # --- yes/no and industry -----------------------------------------------------------------
     flags: dict[str, np.ndarray] = {}
@@ -745,12 +625,15 @@ def _validate(raw: dict[str, pd.Series], rows: np.ndarray, config: Config) -> tu
     rejected[found_bad["pos"].to_numpy()] = True
     keep = np.flatnonzero(~rejected)
 
-    reasons = found_bad.groupby("pos", sort=True)["msg"].agg("; ".join)
+    grouped = found_bad.groupby("pos", sort=True)
+    reasons = grouped["msg"].agg("; ".join)
+    reasons_cn = grouped["msg_cn"].agg("；".join)
     reject_pos = reasons.index.to_numpy(dtype=np.int64)
     rejects = pd.DataFrame({
         "source_row": pd.Series(rows[reject_pos], dtype="int64"),
         "uscc": pd.Series(uscc_written.to_numpy(dtype=object)[reject_pos], dtype="str"),
         "reason": pd.Series(reasons.to_numpy(dtype=object), dtype="str"),
+        "reason_cn": pd.Series(reasons_cn.to_numpy(dtype=object), dtype="str"),
     })
 
     noted = notes.frame()
@@ -788,6 +671,19 @@ def _validate(raw: dict[str, pd.Series], rows: np.ndarray, config: Config) -> tu
     enterprises = pd.DataFrame({c: columns[c] for c in LEDGER_COLUMNS})
     enterprises.index = pd.Index(codes[keep], dtype="str", name="uscc")
     return enterprises, rejects, warns
+
+
+def _uscc_problem_cn(code: str) -> str:
+    """Why ``code`` is not a valid USCC, in Chinese ("" when it is)."""
+    if len(code) != 18:
+        return f"有{len(code)}位，应为18位"
+    bad = sorted({c for c in code if c not in ALPHABET})
+    if bad:
+        return "含有统一社会信用代码不允许的字符：" + " ".join(bad)
+    if not code[2:8].isdigit():
+        return f"第3至8位（登记管理机关行政区划码）应为数字，现为{code[2:8]}"
+    expected = check_char(code[:17])
+    return f"校验位为{code[17]}，应为{expected}" if code[17] != expected else ""
 
 
 _COORD_JUNK = re.compile(r"[°º˚\s]|(?<=\d)[EeNn]$")

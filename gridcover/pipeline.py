@@ -21,7 +21,7 @@ import geopandas as gpd
 from . import datasets
 from .classify import classify
 from .config import Config
-from .ledger import Ledger, read_ledger
+from .ledger import Ledger, check_row_accounting, read_ledger
 from .plan import Plan
 
 __all__ = ["Inputs", "locate", "run", "sample_inputs"]
@@ -134,6 +134,7 @@ def _locate(inputs: Inputs, config: Config, timer: _Timer, geocoder: Any) -> tup
         ledger = geocode(ledger, jurisdictions, gazetteer=gazetteer, config=config, geocoder=geocoder)
     with timer.stage("classify"):
         ledger = replace(ledger, enterprises=classify(ledger.enterprises, config))
+    check_row_accounting(ledger.n_rows, ledger.enterprises, ledger.rejects, stage="geocode", source=str(inputs.ledger))
     return ledger, jurisdictions
 
 
@@ -156,6 +157,11 @@ def locate(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None
     -------
     Ledger
         Accepted enterprises with location and class columns, and every rejected row.
+
+    Raises
+    ------
+    AccountingError
+        accepted + rejected differs from the ledger's data rows (checked at the end).
     """
     config = config or Config()
     ledger, _ = _locate(inputs, config, _Timer(on_stage), geocoder)
@@ -186,6 +192,11 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     Plan
         Enterprises with grid, branch, action and gaps; grids; joint branches; grid
         leaders; instructor assignments; and where it all came from.
+
+    Raises
+    ------
+    AccountingError
+        accepted + rejected differs from the ledger's data rows (checked at the end).
 
     Examples
     --------
@@ -221,6 +232,7 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     if inputs.instructors is not None:
         with timer.stage("instructors"):
             plan = assign_instructors(plan, read_roster(inputs.instructors), config=config)
+    check_row_accounting(ledger.n_rows, plan.enterprises, plan.rejects, stage="plan", source=str(inputs.ledger))
     with timer.stage("measure"):
         plan = plan.replace(coverage=measure_plan(plan))
     counts = {

@@ -33,7 +33,6 @@ Examples
 from __future__ import annotations
 
 import logging
-import math
 import re
 import unicodedata
 import warnings
@@ -46,9 +45,11 @@ import pandas as pd
 from pyproj import CRS
 
 from ._flow import capacitated_assignment, coverage_matrix, mclp_greedy_swap, mclp_milp
+from ._normalize import parse_crs
+from ._tables import alias_lookup, check_regular_file, degrees_problem, header_table, read_table
 from .config import Config
 from .coords import in_china, to_wgs84
-from .errors import LedgerError
+from .errors import ResourceFileError
 from .plan import Plan
 
 __all__ = [
@@ -93,9 +94,6 @@ _CENTRE_ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "lat": ("纬度", "lat", "latitude"),
     "crs": ("坐标系", "crs"),
 }
-_CRS_WORDS: Final = {"": "wgs84", "wgs84": "wgs84", "wgs-84": "wgs84", "gps": "wgs84", "cgcs2000": "wgs84",
-                     "天地图": "wgs84", "gcj02": "gcj02", "gcj-02": "gcj02", "高德": "gcj02", "火星": "gcj02",
-                     "腾讯": "gcj02", "bd09": "bd09", "bd-09": "bd09", "百度": "bd09"}
 _TABLE_SUFFIXES: Final = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 _SPACE = re.compile(r"\s+")
 
@@ -106,68 +104,38 @@ def _norm(text: Any) -> str:
     return _SPACE.sub("", unicodedata.normalize("NFKC", str(text))).lower()
 
 
-def _read_cells(path: Path, what: str) -> pd.DataFrame:
-    """All cells of the first sheet / the CSV as text, no header interpretation."""
-    try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            raw = pd.read_excel(path, header=None, dtype=object, sheet_name=0, engine="openpyxl")
-        else:
-            sep = "\t" if path.suffix.lower() == ".tsv" else ","
-            raw = None
-            for encoding in ("utf-8-sig", "gb18030"):
-                try:
-                    raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
-                                      encoding=encoding, sep=sep, skip_blank_lines=False)
-                    break
-                except UnicodeDecodeError:
-                    continue
-            if raw is None:
-                msg = f"{what} {path}: not UTF-8 or GBK text"
-                raise LedgerError(msg)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, LedgerError):
-            raise
-        msg = f"cannot read {what} {path}: {exc}"
-        raise LedgerError(msg) from None
-    return raw.map(_cell)
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def _table(path: Path, aliases: dict[str, tuple[str, ...]], what: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Columns renamed to canonical names; returns the table and each row's spreadsheet row."""
-    raw = _read_cells(path, what)
-    index = {_norm(a): field for field, names in aliases.items() for a in names}
-    header = None
-    for r in range(min(len(raw), 10)):
-        fields = [index.get(_norm(v)) for v in raw.iloc[r]]
-        if "name" in fields:
-            header = r
-            break
-    if header is None:
+    """Columns renamed to canonical names; returns the table and each row's spreadsheet row.
+
+    Read by the one input-table reader (:mod:`gridcover._tables`): CSV (UTF-8 or GBK,
+    every line accounted for) or XLSX (zip checked first); the header is the row among
+    the first 10 naming the most fields, and it must name ``name``.
+    """
+    defaults = Config()
+    table, _ = read_table(path, what, ResourceFileError, max_cell_lines=defaults.csv_max_cell_lines,
+                          max_unpacked_mb=defaults.xlsx_max_unpacked_mb, max_ratio=defaults.xlsx_max_ratio)
+    found = header_table(table, alias_lookup(aliases, _norm), scan_rows=10, required="name")
+    if found is None:
         first = aliases["name"][0]
         msg = f"{what} {path}: no name column ({first} / name) in the first rows"
-        raise LedgerError(msg)
-    columns: dict[int, str] = {}
-    for pos, v in enumerate(raw.iloc[header]):
-        field = index.get(_norm(v))
-        if field is not None and field not in columns.values():
-            columns[pos] = field
-    body = raw.iloc[header + 1:, list(columns)]
-    body.columns = list(columns.values())
-    rows = np.arange(header + 2, header + 2 + len(body), dtype=np.int64)
-    nonempty = body.ne("").any(axis=1).to_numpy()
-    body = body.loc[nonempty].reset_index(drop=True)
+        raise ResourceFileError(msg)
+    body, rows, header_line = found
+    broken = [b.line for b in table.broken if b.line > header_line]
+    if broken:
+        msg = (f"{what} {path}: line(s) {', '.join(map(str, broken[:10]))} have an unbalanced quote (\") "
+               "and cannot be split into cells")
+        raise ResourceFileError(msg)
     for field in aliases:
         if field not in body:
             body[field] = ""
-    return body, rows[nonempty]
+    return body, rows
+
+
+def _crs_code(text: str) -> str | None:
+    """wgs84/gcj02/bd09 for a 坐标系 cell (blank: wgs84), ``None`` when unknown (the
+    ledger's own words, :func:`gridcover._normalize.parse_crs`)."""
+    found = parse_crs(text)
+    return "wgs84" if found is None else None if found == "unknown" else found
 
 
 def _coordinates(body: pd.DataFrame, rows: np.ndarray, what: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +146,7 @@ def _coordinates(body: pd.DataFrame, rows: np.ndarray, what: str, path: Path) ->
     bad_text = (body["lon"].ne("") & np.isnan(lon)) | (body["lat"].ne("") & np.isnan(lat))
     for i in np.flatnonzero(partial | bad_text.to_numpy()):
         problems.append(f"row {rows[i]}: coordinates {body['lon'].iat[i]!r}, {body['lat'].iat[i]!r} are not a lon/lat pair")
-    crs_codes = [_CRS_WORDS.get(_norm(v)) for v in body["crs"]]
+    crs_codes = [_crs_code(v) for v in body["crs"]]
     for pos, code in enumerate(crs_codes):
         if code is None:
             problems.append(f"row {rows[pos]}: unknown coordinate system {body['crs'].iat[pos]!r} (wgs84/gcj02/bd09)")
@@ -188,7 +156,7 @@ def _coordinates(body: pd.DataFrame, rows: np.ndarray, what: str, path: Path) ->
         problems.append(f"row {rows[i]}: point ({lon[i]}, {lat[i]}) lies outside China (lon/lat swapped?)")
     if problems:
         msg = f"{what} {path}: " + "; ".join(problems)
-        raise LedgerError(msg)
+        raise ResourceFileError(msg)
     if given.any():
         codes = np.array([c or "wgs84" for c in crs_codes], dtype=object)
         lon[given], lat[given] = to_wgs84(lon[given], lat[given], codes[given])
@@ -218,7 +186,7 @@ def read_roster(path: str | Path) -> pd.DataFrame:
 
     Raises
     ------
-    LedgerError
+    ResourceFileError
         When the file cannot be read, has no name column, or a row has a bad
         capacity, bad coordinates, a repeated name, or neither a township, a park nor
         coordinates — every bad row is named.
@@ -244,13 +212,13 @@ def read_roster(path: str | Path) -> pd.DataFrame:
             problems.append(f"row {rows[pos]}: capacity {v!r} is not a whole number ≥ 0")
     if problems:
         msg = f"instructor roster {p}: " + "; ".join(problems)
-        raise LedgerError(msg)
+        raise ResourceFileError(msg)
     lon, lat = _coordinates(body, rows, "instructor roster", p)
     nowhere = np.isnan(lon) & body["township"].eq("").to_numpy() & body["park"].eq("").to_numpy()
     if nowhere.any():
         msg = f"instructor roster {p}: " + "; ".join(
             f"row {r}: neither coordinates nor a township/park" for r in rows[nowhere])
-        raise LedgerError(msg)
+        raise ResourceFileError(msg)
     out = pd.DataFrame({
         "name": body["name"].astype(str), "township": body["township"].astype(str),
         "park": body["park"].astype(str), "lon": lon, "lat": lat,
@@ -272,7 +240,7 @@ def read_service_centres(path: str | Path) -> gpd.GeoDataFrame:
 
     Raises
     ------
-    LedgerError
+    ResourceFileError
         When the file cannot be read or a row has no usable point.
     """
     p = Path(path)
@@ -283,14 +251,21 @@ def read_service_centres(path: str | Path) -> gpd.GeoDataFrame:
         if missing.any():
             msg = f"service centre file {p}: " + "; ".join(
                 f"row {r}: no coordinates (经度/纬度)" for r in rows[missing])
-            raise LedgerError(msg)
+            raise ResourceFileError(msg)
         return gpd.GeoDataFrame({"name": body["name"].astype(str), "township": body["township"].astype(str)},
                                 geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    check_regular_file(p, "service centre file", ResourceFileError)
     try:
         gdf = gpd.read_file(p)
     except Exception as exc:  # pyogrio raises its own error types
         msg = f"cannot read service centre file {p}: {exc}"
-        raise LedgerError(msg) from None
+        raise ResourceFileError(msg) from None
+    if (gdf.crs is None or gdf.crs.is_geographic) and len(gdf.geometry.dropna()):
+        problem = degrees_problem(gdf.geometry.total_bounds)
+        if problem:
+            msg = (f"service centre file {p}: {problem}, and the file declares no projected coordinate "
+                   "system: reproject it to EPSG:4326")
+            raise ResourceFileError(msg)
     if gdf.crs is None:
         gdf = gdf.set_crs("EPSG:4326")
     gdf = gdf.to_crs("EPSG:4326")

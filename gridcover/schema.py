@@ -66,8 +66,8 @@ ENTERPRISE_OUTPUT_COLUMNS: Final = (
     "uscc", "name", "township", "park", "unit", "lon", "lat", "precision", "size_class",
     "grid_id", "branch_id", "action", "action_cn", "gaps",
 )
-#: Columns of ``rejects.csv``.
-REJECT_COLUMNS: Final = ("source_row", "uscc", "reason")
+#: Columns of ``rejects.csv``: the reason in English (stable text) and in Chinese.
+REJECT_COLUMNS: Final = ("source_row", "uscc", "reason", "reason_cn")
 
 #: Organisation codes (组建方式) and their ledger labels.
 ORG_TYPES: Final = ("own", "joint", "attached", "none")

@@ -50,7 +50,8 @@ def test_validate_sample_lists_rejects_exits_1_and_writes_files(tmp_path):
     enterprises = pd.read_csv(out / "enterprises.csv", encoding="utf-8-sig", dtype=str)
     rejects = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str)
     assert (out / "enterprises.csv").read_bytes().startswith(b"\xef\xbb\xbf")
-    assert list(rejects.columns) == ["source_row", "uscc", "reason"]
+    assert list(rejects.columns) == ["source_row", "uscc", "reason", "reason_cn"]
+    assert rejects["reason_cn"].str.len().gt(0).all()  # every reject reason also in Chinese
     assert {"uscc", "name", "township", "park", "lon", "lat"} <= set(enterprises.columns)
     # accepted + rejected = data rows of the sample ledger (2,010)
     assert len(enterprises) + len(rejects) == 2010
