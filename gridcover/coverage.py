@@ -65,7 +65,7 @@ import pandas as pd
 
 from .classify import size_class_labels
 from .config import Config
-from .gaps import _count, _flag, _text, org_level, party_members
+from .gaps import _count, _flag, _text, org_levels, party_members
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -362,7 +362,7 @@ def _own_levels(ent: pd.DataFrame, config: Config) -> pd.Series:
     due = pd.Series(np.select(
         [big >= config.primary_committee_members, big > config.general_branch_members],
         ["committees", "general_branches"], default="branches"), index=ent.index, dtype="str")
-    shown = _text(ent, "org_name").map(org_level).map(_NAME_LEVEL).fillna("branches")
+    shown = org_levels(ent).map(_NAME_LEVEL).fillna("branches")
     higher = shown.map(_LEVEL_RANK) > due.map(_LEVEL_RANK)
     return due.where(~higher, shown)
 

@@ -124,6 +124,15 @@ def party_members(enterprises: pd.DataFrame, config: Config | None = None) -> pd
     return formal
 
 
+def org_levels(enterprises: pd.DataFrame) -> pd.Series:
+    """The level of each enterprise's organisation as the ledger shows it: the ``org_level``
+    column (党组织类别: 党委 / 党总支 / 党支部) where filled, else what ``org_name`` shows;
+    ``committee``, ``general_branch``, ``branch`` or ``""``."""
+    from_name = _text(enterprises, "org_name").map(org_level)
+    from_column = _text(enterprises, "org_level").map(org_level)
+    return from_column.where(from_column.ne(""), from_name).astype(str)
+
+
 def org_level(org_name: str) -> str:
     """The level an organisation's name shows: ``committee``, ``general_branch``,
     ``branch`` or ``""`` (name gives no level).
@@ -136,6 +145,8 @@ def org_level(org_name: str) -> str:
     ('general_branch', 'branch', '')
     """
     name = org_name.strip()
+    if name in ("支部", "党支部", "联合党支部", "支部委员会"):
+        return "branch"
     if "总支" in name:
         return "general_branch"
     if "党委" in name or (name.endswith("委员会") and "支部" not in name):
@@ -289,7 +300,7 @@ def find_gaps(enterprises: pd.DataFrame, config: Config | None = None, *,
                        + "家单位（G5：" + rt["G5"] + "）"))
 
     # G6: own organisation above 50 members not upgraded to a general branch, at 100 not a committee.
-    level = org_name.map(org_level)
+    level = org_levels(ent)
     due_committee = org.eq("own") & (big >= config.primary_committee_members) & level.ne("committee")
     due_general = (org.eq("own") & (big > config.general_branch_members)
                    & (big < config.primary_committee_members) & ~level.isin(["committee", "general_branch"]))

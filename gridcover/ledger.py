@@ -76,7 +76,8 @@ XLSX_ENGINES: tuple[str, ...] = _tables.XLSX_ENGINES
 
 _REQUIRED: Final = ("uscc", "name", "staff", "members")
 _TEXT_FIELDS: Final = {"address": "address", "township": "township_declared", "village": "village",
-                       "park": "park_declared", "org_name": "org_name", "instructor": "instructor"}
+                       "park": "park_declared", "org_name": "org_name", "org_level": "org_level",
+                       "instructor": "instructor"}
 _INVISIBLE = r"[\s\u200b\u200c\u200d\u2060\ufeff]+"
 
 
@@ -665,6 +666,7 @@ def _validate(raw: dict[str, pd.Series], rows: np.ndarray, config: Config) -> tu
         "probationary": pd.Series(counts["probationary"][keep], dtype="int64"),
         "org_type": strings(org_type),
         "org_name": strings(text("org_name")),
+        "org_level": strings(text("org_level")),
         "instructor": strings(text("instructor")),
         "investor_member": pd.Series(pd.array(list(flags["investor_member"][keep]), dtype="boolean")),
     }

@@ -72,7 +72,7 @@ from ._grids import cluster_grids, connect_grids
 from ._leaders import LEADER_INSTRUCTOR, LEADER_MEMBER, leader_reason, rank_leaders
 from .config import Config
 from .errors import BoundaryError, LedgerError
-from .gaps import org_level
+from .gaps import org_levels
 from .jurisdictions import Jurisdictions
 from .ledger import Ledger
 from .plan import Plan
@@ -103,7 +103,7 @@ LEADER_COLUMNS = ("grid_id", "rank", "uscc", "name", "reason")
 UNIT_COLUMNS = ("unit", "unit_type", "township", "geometry")
 
 _REQUIRED = ("lon", "lat", "unit", "eligible", "staff", "members", "org_type")
-_DEFAULTS: dict[str, Any] = {"probationary": 0, "org_name": "", "industry": "",
+_DEFAULTS: dict[str, Any] = {"probationary": 0, "org_name": "", "org_level": "", "industry": "",
                              "investor_member": False, "name": "", "unit_type": ""}
 
 
@@ -185,7 +185,7 @@ def _prepare(enterprises: pd.DataFrame) -> pd.DataFrame:
         df[c] = enterprises[c]
     for c, default in _DEFAULTS.items():
         df[c] = enterprises[c] if c in enterprises.columns else default
-    for c in ("org_type", "org_name", "industry", "name", "unit", "unit_type"):
+    for c in ("org_type", "org_name", "org_level", "industry", "name", "unit", "unit_type"):
         df[c] = df[c].fillna("").astype(str)
     df["org_name"] = df["org_name"].str.strip()
     bad = sorted(set(df["org_type"]) - set(ORG_TYPES))
@@ -290,7 +290,7 @@ def _base_actions(df: pd.DataFrame, jstatus: NDArray[np.object_], griddable: NDA
 
     own = org == "own"
     # an existing 党委 / 党总支 (recognised from its name) is not told to build what it is (O3/O4)
-    level = df["org_name"].astype(str).map(org_level).to_numpy(dtype=object)
+    level = org_levels(df).to_numpy(dtype=object)
     already = ((builds == "build_committee") & (level == "committee")) | (
         (builds == "build_general_branch") & np.isin(level, ["general_branch", "committee"]))
     # G4 shell: revoked and re-planned — ``revoke_shell`` once placed in a branch, else O8's
@@ -685,9 +685,7 @@ def _advice(enterprises: pd.DataFrame, config: Config) -> pd.Series:
     members = pd.to_numeric(enterprises.get("members", 0), errors="coerce").fillna(0).astype("int64")
     action = enterprises["action"].astype(str)
     org = enterprises["org_type"].astype(str) if "org_type" in enterprises else pd.Series("", index=enterprises.index)
-    names = enterprises["org_name"].fillna("").astype(str) if "org_name" in enterprises else \
-        pd.Series("", index=enterprises.index)
-    level = names.map(org_level)
+    level = org_levels(enterprises)
     own_branch = (action.eq("build_branch") | (action.eq("keep") & org.eq("own") & ~level.isin(
         ["general_branch", "committee"])))
     o2 = own_branch & (members >= config.branch_committee_members)

@@ -12,8 +12,9 @@ Columns by the stage that adds them:
     lon_src / lat_src (float, as written, NaN when absent), crs (``wgs84``/``gcj02``/
     ``bd09``), township_declared, village, park_declared, industry (GB/T 4754 section
     letter or ""), staff, members, probationary (int), fixed_premises, above_scale
-    (bool), org_type (:data:`ORG_TYPES` code), org_name, instructor (str, "" when
-    none), investor_member (bool or NA).
+    (bool), org_type (:data:`ORG_TYPES` code), org_name, org_level (党组织类别 as written:
+    党委 / 党总支 / 党支部, "" when not given), instructor (str, "" when none),
+    investor_member (bool or NA).
 
 ``geocode`` / jurisdictions (:data:`LOCATION_COLUMNS`)
     lon, lat (float, WGS-84, NaN when unlocated), precision (:data:`PRECISIONS`),
@@ -55,7 +56,7 @@ LEDGER_COLUMNS: Final = (
     "source_row", "name", "address", "lon_src", "lat_src", "crs",
     "township_declared", "village", "park_declared", "industry", "staff",
     "fixed_premises", "above_scale", "members", "probationary", "org_type",
-    "org_name", "instructor", "investor_member",
+    "org_name", "org_level", "instructor", "investor_member",
 )
 LOCATION_COLUMNS: Final = ("lon", "lat", "precision", "township", "park", "unit", "unit_type")
 CLASS_COLUMNS: Final = ("size_class", "eligible")

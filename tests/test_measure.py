@@ -150,3 +150,22 @@ def test_advice_csv_lists_o2(sample_plan, tmp_path):
     assert (ledger.loc[advice["uscc"], "members"] >= 7).all()
     assert set(advice["uscc"]) <= set(ent.index)
     assert ent.loc[advice["uscc"], "action"].isin(["keep", "build_branch"]).all()
+
+
+def test_level_column_shows_an_existing_committee(tmp_path):
+    from county_gen import uscc
+
+    rows = pd.DataFrame({"统一社会信用代码": [uscc(5), uscc(6)], "企业名称": ["甲公司", "乙公司"],
+                         "经度": [118.51, 118.512], "纬度": [26.51, 26.511], "职工人数": [600, 600],
+                         "正式党员数": [120, 120], "党组织组建方式": ["单独建", "单独建"],
+                         "所在党组织": ["中共甲公司组织", "中共乙公司组织"], "党组织类别": ["党委", ""]})
+    path = tmp_path / "l.csv"
+    rows.to_csv(path, index=False)
+    from gridcover import datasets
+
+    plan = gc.run(gc.Inputs(ledger=path, townships=datasets.get_path("townships"),
+                            parks=datasets.get_path("parks")))
+    ent = plan.enterprises.set_index("name")
+    assert ent.loc["甲公司", "org_level"] == "党委"
+    assert ent.loc["甲公司", "action"] == "keep" and "G6" not in ent.loc["甲公司", "gaps"]
+    assert ent.loc["乙公司", "action"] == "build_committee" and "G6" in ent.loc["乙公司", "gaps"]
