@@ -156,6 +156,10 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
     ]
     if plan.conflicts is not None and not plan.conflicts.empty:
         written.append(write_csv(plan.conflicts, out / "conflicts.csv"))
+    if len(plan.changes):  # a re-plan (--previous)
+        written.append(write_csv(plan.changes, out / "changes.csv"))
+    if len(plan.grid_checks):  # planner-edited grids (--grids)
+        written.append(write_csv(plan.grid_checks, out / "grid_checks.csv"))
     written.append(write_excel(plan, out / "plan.xlsx"))  # the report writers are atomic themselves
     written.append(write_geopackage(plan, out / "plan.gpkg"))
     if png and len(plan.units):

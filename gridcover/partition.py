@@ -347,7 +347,7 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
     UnitPartition
     """
     config = config or Config()
-    df = _prepare(enterprises)
+    df = _prepare(enterprises).sort_index(kind="stable")  # uscc order: row order never matters
     n = len(df)
     js = joint_status(df, config) if joint is None else joint.reindex(df.index).fillna("")
     jstatus = js["joint_status"].to_numpy(dtype=object)
@@ -494,9 +494,13 @@ def _repack_grids(cand: NDArray[np.int64], xy: NDArray[np.float64], members: NDA
 
 def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np.int64],
                   grid_ids: list[str], uscc: NDArray[np.object_], members: NDArray[np.int64],
-                  xy: NDArray[np.float64], unit: str) -> tuple[list[str], pd.DataFrame]:
+                  xy: NDArray[np.float64], unit: str, *, preset: dict[int, str] | None = None,
+                  used: Iterable[str] = ()) -> tuple[list[str], pd.DataFrame]:
     """Branch ids (``<grid_id>-B1`` …; ``<unit>-B1`` … for a kept organisation of below-E1
-    units only, ``unlocated-B1`` … when none of its units is located) and rows."""
+    units only, ``unlocated-B1`` … when none of its units is located) and rows.
+
+    ``preset`` gives some branches their id (a re-plan keeps ids); the others are numbered
+    per grid after the highest number in ``preset`` and ``used`` (ids are never reused)."""
     rows: list[_BranchRow] = []
     for b in range(len(status)):
         idx = np.flatnonzero(branch == b)
@@ -519,11 +523,20 @@ def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np
     rank = {"kept": 0, "split": 1, "new": 2}
     rows.sort(key=lambda r: (r.g < 0, r.g, rank[r.status], r.uscc))
     ids = [""] * len(status)
-    counter: dict[int, int] = {}
+    preset = preset or {}
+    taken = {*preset.values(), *used}
+    counter: dict[str, int] = {}
+    for i in sorted(taken):
+        head, _, num = i.rpartition("-B")
+        if num.isdigit():
+            counter[head] = max(counter.get(head, 0), int(num))
     for r in rows:
-        counter[r.g] = counter.get(r.g, 0) + 1
+        if r.b in preset:
+            ids[r.b] = preset[r.b]
+            continue
         prefix = grid_ids[r.g] if r.g >= 0 else (unit or UNLOCATED_PREFIX)
-        ids[r.b] = f"{prefix}-B{counter[r.g]}"
+        counter[prefix] = counter.get(prefix, 0) + 1
+        ids[r.b] = f"{prefix}-B{counter[prefix]}"
     table = pd.DataFrame({
         "branch_id": [ids[r.b] for r in rows],
         "grid_id": [grid_ids[r.g] if r.g >= 0 else "" for r in rows],
@@ -706,7 +719,16 @@ def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config
     """
     config = config or Config()
     units_gdf = _units_frame(jurisdictions, units)
-    src = ledger.enterprises
+    src, jobs = _unit_jobs(ledger, units_gdf, config)
+    return _assemble(ledger, src, units_gdf, config, _map_units(_run_unit, jobs, executor))
+
+
+def _unit_jobs(ledger: Ledger, units_gdf: gpd.GeoDataFrame, config: Config
+               ) -> tuple[pd.DataFrame, list[tuple[Any, ...]]]:
+    """The ledger in uscc order and one job ``(enterprises, geometry, unit, unit_type, config,
+    joint)`` per unit (units in the boundary file's order, then unknown units, then "")."""
+    # row order never matters: every step works in uscc order (ties included)
+    src = ledger.enterprises.sort_index(kind="stable")
     df = _prepare(src)
     js = joint_status(df, config)
     # unlocated units of a kept joint organisation go with their organisation's unit
@@ -725,12 +747,21 @@ def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config
         sub = df.loc[rows]
         unit_type = type_of.get(name, "") or (str(sub["unit_type"].iloc[0]) if name else "")
         jobs.append((sub, geom_of.get(name), name, unit_type, config, js.loc[rows]))
-    # largest units first keeps a pool busy; results are put back in unit order
+    return src, jobs
+
+
+def _map_units(fn: Any, jobs: list[Any], executor: Executor | None) -> list[Any]:
+    """``fn`` over the jobs, largest unit first (keeps a pool busy); results in job order."""
     order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
-    done = list((executor.map if executor is not None else map)(_run_unit, [jobs[i] for i in order]))
-    results: list[UnitPartition] = [r for _, r in sorted(zip(order, done, strict=True), key=lambda t: t[0])]
+    done = list((executor.map if executor is not None else map)(fn, [jobs[i] for i in order]))
+    return [r for _, r in sorted(zip(order, done, strict=True), key=lambda t: t[0])]
+
+
+def _assemble(ledger: Ledger, src: pd.DataFrame, units_gdf: gpd.GeoDataFrame, config: Config,
+              results: list[UnitPartition]) -> Plan:
+    """The area's :class:`Plan` from the units' partitions (enterprises in uscc order)."""
     assigned = pd.concat([r.enterprises for r in results]) if results else pd.DataFrame(
-        columns=["grid_id", "branch_id", "action"], index=df.index[:0])
+        columns=["grid_id", "branch_id", "action"], index=src.index[:0])
     enterprises = src.copy()
     for c in PLAN_COLUMNS:
         if c in enterprises.columns:

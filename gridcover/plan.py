@@ -58,6 +58,12 @@ class Plan:
         Input file names and SHA-256 fingerprints.
     timings
         Seconds per stage.
+    changes
+        With a previous plan (re-plan): ``object`` (grid/branch/enterprise), ``id``,
+        ``change`` (kept/changed/new/dissolved/moved), ``reason``; empty otherwise.
+    grid_checks
+        With planner-edited grids: ``grid_id, check`` (size/unit/members/overlap/hole),
+        ``ok, detail``; empty otherwise.
     """
 
     enterprises: pd.DataFrame
@@ -74,6 +80,8 @@ class Plan:
     config: Config = field(default_factory=Config)
     inputs: Mapping[str, Any] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    grid_checks: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def replace(self, **changes: Any) -> Plan:
         """A copy with some attributes replaced (plans are immutable)."""

@@ -1,0 +1,344 @@
+"""Stability of a plan: row order, one enterprise added, a simulated quarter, contiguity.
+
+Run: ``python bench/bench_stability.py [--only order,one,quarter,contiguity,colocated]
+[--rows 20000] [--colocated-rows 40000]``
+
+* **order**: the bundled county through ``gridcover plan`` three times — the ledger as
+  shipped (rejected rows left out, so source row numbers cannot differ), its data rows
+  shuffled, and reversed; counts enterprises whose grid or branch differs, and compares
+  every output file byte for byte (``run.json`` aside: it records the input file's hash
+  and the timings).
+* **one**: one eligible enterprise added next to an existing one, re-planned with the
+  plan as ``previous``: how many grids changed (kept/changed/new/dissolved in
+  ``changes``), on the bundled county and on a synthetic county.
+* **quarter**: a simulated quarter (3% closed, 3% new, 5% with changed staff or members,
+  1% moved 300–1,500 m) on the bundled county and on a synthetic county of ``--rows``
+  rows (``bench_partition.county``), re-planned from the previous plan: share of
+  surviving gridded enterprises keeping grid and branch, every rule checked, and
+  ``changes`` checked to account for every change.
+* **contiguity**: grids in one piece on the bundled county, and compactness (mean
+  distance of a grid's enterprises to the grid centre).
+* **colocated**: 100 enterprises at one point in a synthetic county of
+  ``--colocated-rows`` rows, whole partition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gridcover as gc  # noqa: E402
+from gridcover import Config, Ledger  # noqa: E402
+from gridcover.partition import partition  # noqa: E402
+from gridcover.replan import replan  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- inputs ------------------------------------------------------------------------------------------
+def sample_county() -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """The bundled county, located and classified, and its units."""
+    from gridcover.jurisdictions import load_jurisdictions
+
+    inputs = gc.sample_inputs()
+    ledger = gc.locate(inputs)
+    units = load_jurisdictions(inputs.townships, inputs.parks).units()
+    return ledger.enterprises, units
+
+
+def synthetic_county(n: int) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    from bench_partition import county
+
+    ent, units, _ = county(n)
+    ent["fixed_premises"] = True
+    return ent, units
+
+
+def _unit_of(units: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    out = np.full(len(lon), "", dtype=object)
+    pts = shapely.points(lon, lat)
+    # parks first: a park wins over the township it lies in
+    order = sorted(range(len(units)), key=lambda i: units["unit_type"].iloc[i] != "park")
+    for i in order:
+        geom = units.geometry.iloc[i]
+        hit = shapely.covers(geom, pts) & (out == "")
+        out[hit] = units["unit"].iloc[i]
+    return out
+
+
+def simulate_quarter(ent: pd.DataFrame, units: gpd.GeoDataFrame, seed: int = 11, *, closed: float = 0.03,
+                     new: float = 0.03, changed: float = 0.05, moved: float = 0.01) -> pd.DataFrame:
+    """Next quarter's enterprise table: some closed, new, changed and moved enterprises."""
+    rng = np.random.default_rng(seed)
+    n = len(ent)
+    idx = rng.permutation(n)
+    n_closed, n_changed, n_moved = round(closed * n), round(changed * n), round(moved * n)
+    gone = ent.index[idx[:n_closed]]
+    change = ent.index[idx[n_closed:n_closed + n_changed]]
+    move = ent.index[idx[n_closed + n_changed:n_closed + n_changed + n_moved]]
+    out = ent.drop(index=gone).copy()
+    # changed staff or members
+    staff = out.loc[change, "staff"].to_numpy()
+    mem = out.loc[change, "members"].to_numpy()
+    which = rng.random(len(change)) < 0.5
+    staff = np.where(which, np.maximum(0, np.round(staff * rng.uniform(0.6, 1.5, len(change)))), staff).astype(int)
+    mem = np.where(~which, np.maximum(0, mem + rng.choice([-1, 1, 2], len(change))), mem).astype(int)
+    mem = np.minimum(mem, staff)
+    out.loc[change, "staff"] = staff
+    out.loc[change, "members"] = mem
+    # moved 300–1,500 m, staying inside some unit
+    ang = rng.uniform(0, 2 * np.pi, len(move))
+    dist = rng.uniform(300, 1500, len(move))
+    lat0 = out.loc[move, "lat"].to_numpy(dtype=float)
+    lon = out.loc[move, "lon"].to_numpy(dtype=float) + dist * np.cos(ang) / (111_320 * np.cos(np.radians(lat0)))
+    lat = lat0 + dist * np.sin(ang) / 110_540
+    unit = _unit_of(units, lon, lat)
+    ok = unit != ""
+    out.loc[move[ok], "lon"] = lon[ok]
+    out.loc[move[ok], "lat"] = lat[ok]
+    out.loc[move[ok], "unit"] = unit[ok]
+    # new enterprises: copies of random ones, 100–800 m away, fresh codes
+    src = ent.iloc[rng.choice(n, round(new * n), replace=False)].copy()
+    ang = rng.uniform(0, 2 * np.pi, len(src))
+    dist = rng.uniform(100, 800, len(src))
+    lat0 = src["lat"].to_numpy(dtype=float)
+    src["lon"] = src["lon"].to_numpy(dtype=float) + dist * np.cos(ang) / (111_320 * np.cos(np.radians(lat0)))
+    src["lat"] = lat0 + dist * np.sin(ang) / 110_540
+    src["unit"] = _unit_of(units, src["lon"].to_numpy(), src["lat"].to_numpy())
+    src = src[src["unit"] != ""]
+    if "org_type" in src:
+        src["org_type"] = np.where(src["members"] >= 3, src["org_type"], "none")
+        src["org_name"] = np.where(src["org_type"] == "joint", src["org_name"], "")
+    src.index = pd.Index([f"NEW{seed:03d}{i:07d}" for i in range(len(src))], name=ent.index.name)
+    out = pd.concat([out, src])
+    fixed = out["fixed_premises"].astype(bool) if "fixed_premises" in out else True
+    out["eligible"] = fixed & (out["staff"] >= 6) & np.isfinite(out["lon"].astype(float)) & (out["unit"] != "")
+    return out
+
+
+# --- checks -------------------------------------------------------------------------------------------
+def rule_breaks(plan: gc.Plan, cfg: Config) -> dict[str, int]:
+    """Counts of rule breaks in a plan (what a fresh plan also guarantees)."""
+    e = plan.enterprises
+    gridded = e[e["grid_id"] != ""]
+    sizes = gridded.groupby("grid_id").size()
+    unit_n = gridded.groupby("unit").size()
+    unit_of = gridded.groupby("grid_id")["unit"].first()
+    big_units = unit_of.map(unit_n) >= cfg.grid_min_size
+    breaks = {
+        "eligible without grid": int((e["eligible"].astype(bool) & (e["grid_id"] == "")).sum()),
+        "grid over units": int((gridded.groupby("grid_id")["unit"].nunique() > 1).sum()),
+        "grid size outside 5-15": int((((sizes < cfg.grid_min_size) | (sizes > cfg.grid_max_size)) & big_units).sum()),
+    }
+    bad_branch = 0
+    for _, b in plan.branches.iterrows():
+        rows = e.loc[b["uscc"].split(";")]
+        if b["status"] == "kept":
+            continue
+        if not (2 <= len(rows) <= cfg.joint_max_units and rows["members"].sum() >= cfg.joint_min_members
+                and rows["unit"].nunique() == 1 and float(b["max_distance_m"]) <= cfg.joint_max_distance_m
+                and set(rows["grid_id"]) == {b["grid_id"]}):
+            bad_branch += 1
+    breaks["branch breaks O6/O7/one grid"] = bad_branch
+    gm = gridded.groupby("grid_id")["members"].sum()
+    breaks["grids below member floor"] = int((gm < cfg.grid_min_members).sum())
+    return breaks
+
+
+def accounted(prev: gc.Plan, plan: gc.Plan) -> dict[str, int]:
+    """Changes not listed in ``plan.changes`` (all zero when it accounts for every change)."""
+    ch = plan.changes
+    listed = {(o, i) for o, i in zip(ch["object"], ch["id"], strict=True)}
+    pe, ne = prev.enterprises, plan.enterprises
+    both = pe.index.intersection(ne.index)
+    moved = both[(pe.loc[both, "grid_id"] != ne.loc[both, "grid_id"])
+                 | (pe.loc[both, "branch_id"] != ne.loc[both, "branch_id"])]
+    closed = pe.index.difference(ne.index)
+    added = ne.index.difference(pe.index)
+    ids = {("grid", g) for g in set(pe["grid_id"]) | set(ne["grid_id"]) if g} | \
+          {("branch", b) for b in set(pe["branch_id"]) | set(ne["branch_id"]) if b}
+    kinds = dict(zip(zip(ch["object"], ch["id"], strict=True), ch["change"], strict=True))
+    return {
+        "moved not listed": sum(kinds.get(("enterprise", u)) != "moved" for u in moved),
+        "closed not listed": sum(kinds.get(("enterprise", u)) != "dissolved" for u in closed),
+        "new not listed": sum(kinds.get(("enterprise", u)) != "new" for u in added),
+        "grid/branch ids not listed": len(ids - listed),
+    }
+
+
+def kept_share(prev: gc.Plan, plan: gc.Plan) -> tuple[float, int]:
+    pe, ne = prev.enterprises, plan.enterprises
+    both = pe.index.intersection(ne.index)
+    g = both[(pe.loc[both, "grid_id"] != "") & (ne.loc[both, "grid_id"] != "")]
+    same = (pe.loc[g, "grid_id"] == ne.loc[g, "grid_id"]) & (pe.loc[g, "branch_id"] == ne.loc[g, "branch_id"])
+    return float(same.mean()), int(len(g))
+
+
+def compactness(plan: gc.Plan) -> tuple[float, float]:
+    """Grids in one piece, and the mean distance (m) of enterprises to their grid's centre."""
+    from gridcover.partition import _to_metres, _utm_epsg
+
+    pieces = shapely.get_num_geometries(plan.grids.geometry.to_numpy())
+    e = plan.enterprises[plan.enterprises["grid_id"] != ""]
+    lon, lat = e["lon"].to_numpy(float), e["lat"].to_numpy(float)
+    xy = _to_metres(lon, lat, _utm_epsg(float(lon.mean()), float(lat.mean())))
+    df = pd.DataFrame({"g": e["grid_id"].to_numpy(), "x": xy[:, 0], "y": xy[:, 1]})
+    c = df.groupby("g")[["x", "y"]].transform("mean")
+    return float((pieces == 1).mean()), float(np.hypot(df["x"] - c["x"], df["y"] - c["y"]).mean())
+
+
+# --- the runs -----------------------------------------------------------------------------------------------
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def bench_order() -> dict:
+    """Shuffled and reversed data rows of the bundled ledger through ``gridcover plan``."""
+    import openpyxl
+
+    inputs = gc.sample_inputs()
+    ledger = gc.locate(inputs)
+    bad_rows = set(int(r) for r in ledger.rejects["source_row"]) if len(ledger.rejects) else set()
+    wb = openpyxl.load_workbook(inputs.ledger, read_only=True)
+    rows = [list(r) for r in wb.active.iter_rows(values_only=True)]
+    header_at = next(i for i, r in enumerate(rows) if any(str(c or "").strip() == "统一社会信用代码" for c in r))
+    head, data = rows[: header_at + 1], rows[header_at + 1:]
+    data = [r for j, r in enumerate(data) if header_at + 2 + j not in bad_rows and any(c is not None for c in r)]
+    out: dict = {"rows": len(data)}
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = {}
+        for name, order in (("as shipped", np.arange(len(data))),
+                            ("shuffled", np.random.default_rng(3).permutation(len(data))),
+                            ("reversed", np.arange(len(data))[::-1])):
+            book = openpyxl.Workbook()
+            ws = book.active
+            for r in head + [data[i] for i in order]:
+                ws.append(r)
+            path = Path(tmp) / f"{name.replace(' ', '_')}.xlsx"
+            book.save(path)
+            folder = Path(tmp) / name.replace(" ", "_")
+            cmd = [sys.executable, "-m", "gridcover", "plan", str(path), "--townships", str(inputs.townships),
+                   "--parks", str(inputs.parks), "--gazetteer", str(inputs.gazetteer),
+                   "--service-centres", str(inputs.service_centres), "--instructors", str(inputs.instructors),
+                   "--out", str(folder), "--quiet"]
+            subprocess.run(cmd, check=False, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": "1767225600",
+                                                        "PATH": "/usr/bin:/bin"})
+            folders[name] = folder
+        base = pd.read_csv(folders["as shipped"] / "enterprises.csv", dtype=str).set_index("uscc")
+        for name in ("shuffled", "reversed"):
+            other = pd.read_csv(folders[name] / "enterprises.csv", dtype=str).set_index("uscc").reindex(base.index)
+            moved = int(((base["grid_id"] != other["grid_id"]) | (base["branch_id"] != other["branch_id"])).sum())
+            files = sorted(p.name for p in folders["as shipped"].rglob("*") if p.is_file() and p.name != "run.json")
+            differ = [f for f in files if not (folders[name] / f).is_file()
+                      or _sha(folders["as shipped"] / f) != _sha(folders[name] / f)]
+            out[name] = {"enterprises changing grid or branch": moved, "files compared": len(files),
+                         "files differing": differ}
+    return out
+
+
+def bench_one(ent: pd.DataFrame, units: gpd.GeoDataFrame, label: str) -> dict:
+    cfg = Config()
+    prev = partition(Ledger(ent), units=units, config=cfg)
+    e = prev.enterprises
+    res = []
+    for j, u in enumerate(e.index[e["eligible"].astype(bool) & (e["grid_id"] != "")][:: max(1, len(e) // 5)][:5]):
+        row = ent.loc[[u]].copy()
+        row.index = pd.Index([f"ADD{j:015d}"], name=ent.index.name)
+        row["lon"] = row["lon"] + 0.0005
+        row["members"] = 0
+        row["org_type"] = "none"
+        row["org_name"] = ""
+        row["unit"] = _unit_of(units, row["lon"].to_numpy(float), row["lat"].to_numpy(float))
+        new = replan(Ledger(pd.concat([ent, row])), units=units, config=cfg, previous=prev)
+        ch = new.changes
+        grids_changed = ch[(ch["object"] == "grid") & (ch["change"] != "kept")]["id"].tolist()
+        moved = int((ch["object"].eq("enterprise") & ch["change"].eq("moved")).sum())
+        res.append({"grids not kept": len(grids_changed), "joins": new.enterprises.loc[row.index[0], "grid_id"],
+                    "changed": grids_changed, "enterprises moved": moved})
+    return {"county": label, "trials": res}
+
+
+def bench_quarter(ent: pd.DataFrame, units: gpd.GeoDataFrame, label: str) -> dict:
+    cfg = Config()
+    t0 = time.perf_counter()
+    prev = partition(Ledger(ent), units=units, config=cfg)
+    t_fresh = time.perf_counter() - t0
+    nxt = simulate_quarter(ent, units)
+    t0 = time.perf_counter()
+    new = replan(Ledger(nxt), units=units, config=cfg, previous=prev)
+    t_replan = time.perf_counter() - t0
+    fresh = partition(Ledger(nxt), units=units, config=cfg)
+    share, n = kept_share(prev, new)
+    share_fresh, _ = kept_share(prev, fresh)
+    ch = new.changes
+    counts = ch.groupby(["object", "change"]).size().to_dict()
+    return {"county": label, "enterprises": len(ent), "next quarter": len(nxt),
+            "surviving gridded": n, "keep grid and branch (re-plan)": round(share, 4),
+            "keep grid and branch (fresh plan)": round(share_fresh, 4),
+            "rule breaks previous": rule_breaks(prev, cfg), "rule breaks re-plan": rule_breaks(new, cfg),
+            "rule breaks fresh": rule_breaks(fresh, cfg), "not accounted": accounted(prev, new),
+            "changes": {f"{o}/{c}": int(v) for (o, c), v in counts.items()},
+            "in branch: previous, re-plan, fresh": [int((p.enterprises["branch_id"] != "").sum())
+                                                    for p in (prev, new, fresh)],
+            "seconds fresh, re-plan": [round(t_fresh, 1), round(t_replan, 1)]}
+
+
+def bench_contiguity(ent: pd.DataFrame, units: gpd.GeoDataFrame) -> dict:
+    plan = partition(Ledger(ent), units=units)
+    one, dist = compactness(plan)
+    return {"grids": len(plan.grids), "one piece": round(one, 4), "mean distance to grid centre m": round(dist, 1)}
+
+
+def bench_colocated(n: int) -> dict:
+    ent, units = synthetic_county(n)
+    u0 = ent["unit"].iloc[0]
+    idx = np.flatnonzero(ent["unit"].to_numpy() == u0)[:100]
+    ent.iloc[idx, ent.columns.get_loc("lon")] = ent["lon"].iloc[idx[0]]
+    ent.iloc[idx, ent.columns.get_loc("lat")] = ent["lat"].iloc[idx[0]]
+    t0 = time.perf_counter()
+    plan = partition(Ledger(ent), units=units)
+    grids = plan.enterprises.loc[ent.index[idx], "grid_id"]
+    return {"rows": n, "at one point": len(idx), "seconds": round(time.perf_counter() - t0, 1),
+            "grids at that point": int(grids.nunique()), "grids": len(plan.grids)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="order,one,quarter,contiguity,colocated")
+    ap.add_argument("--rows", type=int, default=20_000)
+    ap.add_argument("--colocated-rows", type=int, default=40_000)
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    out: dict = {}
+    if only & {"one", "quarter", "contiguity"}:
+        ent, units = sample_county()
+    if "order" in only:
+        out["order"] = bench_order()
+    if "contiguity" in only:
+        out["contiguity"] = bench_contiguity(ent, units)
+    if "one" in only:
+        out["one added"] = [bench_one(ent, units, "bundled"), bench_one(*synthetic_county(args.rows), f"{args.rows:,} rows")]
+    if "quarter" in only:
+        out["quarter"] = [bench_quarter(ent, units, "bundled"),
+                          bench_quarter(*synthetic_county(args.rows), f"{args.rows:,} rows")]
+    if "colocated" in only:
+        out["colocated"] = bench_colocated(args.colocated_rows)
+    print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
