@@ -90,6 +90,8 @@ CHANGE_COLUMNS = ("object", "id", "change", "reason")
 GRID_CHECK_COLUMNS = ("grid_id", "check", "ok", "detail")
 #: An enterprise whose point moved less than this (m) has not moved.
 MOVE_TOLERANCE_M = 1.0
+#: A point this close (degrees, about 1 cm) to a polygon lies on it (floating-point edges).
+ON_EDGE_DEG = 1e-7
 #: Branch changes accepted per enterprise a grid's re-packing newly covers.
 REPACK_MOVES_PER_GAIN = 2
 #: Areas below this share of the unit are numeric slivers, not overlaps or holes.
@@ -301,7 +303,30 @@ def replan_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, uni
     status: list[str] = []
     preset: dict[int, str] = {}
     locked_b: set[int] = set()
-    kept_rows = np.flatnonzero(jstatus == "kept")
+    short: list[tuple[str, str, list[int], list[str], list[str]]] = []
+    # locked branches first: their surviving grid-eligible units, whatever else changed
+    for bid in sorted(prior.branches):
+        gid, st, units_prev = prior.branches[bid]
+        if not (bid in prior.locked_branches or gid in prior.locked_grids):
+            continue
+        ok = [pos[u] for u in units_prev if u in pos and griddable[pos[u]] and branch[pos[u]] < 0]
+        problems = _branch_problems(ok, xy, members, config)
+        gone = [u for u in units_prev if u not in set(uscc[ok].tolist())]
+        if not ok:
+            notes[("branch", bid)] = "locked, but none of its units is left here"
+            continue
+        branch[ok] = len(status)
+        preset[len(status)] = bid
+        status.append(st if st in ("new", "split", "kept") else "new")
+        locked_b.add(len(status) - 1)
+        if problems or gone:
+            why = "; ".join([*problems, *([f"left: {';'.join(gone)}"] if gone else [])])
+            notes[("branch", bid)] = f"locked, not repaired: {why}"
+            logger.warning("locked branch %s breaks a rule: %s", bid, why)
+        else:
+            notes[("branch", bid)] = "locked"
+    # existing joint organisations that obey O6/O7 (their units not claimed by a lock)
+    kept_rows = np.flatnonzero((jstatus == "kept") & (branch < 0))
     for key in sorted(set(jkey[kept_rows].tolist())):
         rows = kept_rows[jkey[kept_rows] == key]
         branch[rows] = len(status)
@@ -314,40 +339,36 @@ def replan_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, uni
                 preset[len(status) - 1] = best
     for bid in sorted(prior.branches):
         gid, st, units_prev = prior.branches[bid]
-        if bid in preset.values():
+        if bid in preset.values() or bid in prior.locked_branches or gid in prior.locked_grids:
             continue
-        locked = bid in prior.locked_branches or gid in prior.locked_grids
         rows = [pos[u] for u in units_prev if u in pos]
-        if locked:
-            ok = [r for r in rows if branch[r] < 0 and griddable[r]]
-        else:
-            ok = [r for r in rows if branch[r] < 0 and origin[r] != ""]
+        ok = [r for r in rows if branch[r] < 0 and origin[r] != ""]
         problems = _branch_problems(ok, xy, members, config)
         gone = [u for u in units_prev if u not in set(uscc[ok].tolist())]
-        if locked:
-            if not ok:
-                notes[("branch", bid)] = "锁定但单位均已不在 locked, but none of its units is left"
-                continue
-            branch[ok] = len(status)
-            preset[len(status)] = bid
-            status.append(st if st in ("new", "split", "kept") else "new")
-            locked_b.add(len(status) - 1)
-            if problems or gone:
-                why = "; ".join([*problems, *([f"left: {';'.join(gone)}"] if gone else [])])
-                notes[("branch", bid)] = f"locked, not repaired: {why}"
-                logger.warning("locked branch %s breaks a rule: %s", bid, why)
-            else:
-                notes[("branch", bid)] = "locked"
-            continue
         if problems:
-            why = "; ".join(problems + ([f"left: {';'.join(gone)}"] if gone else []))
-            notes[("branch", bid)] = f"dissolved: {why}"
+            short.append((bid, st, ok, gone, problems))
             continue
         branch[ok] = len(status)
         preset[len(status)] = bid
         status.append(st if st in ("new", "split") else "new")
         if gone:
             notes[("branch", bid)] = f"units left: {';'.join(gone)}"
+    # a branch that fell below the member floor (O6) takes one member-holding candidate of
+    # its grid (a free one, or one a branch with surplus can spare) before it is dissolved
+    for bid, st, ok, gone, problems in short:
+        gid = prior.branches[bid][0]
+        taken = _top_up(ok, gid, branch, status, locked_b, origin, griddable, members, xy, uscc, prior, config) \
+            if len(ok) >= 2 and all(p.startswith("O6: ") and "formal members" in p for p in problems) else None
+        if taken is None:
+            why = "; ".join(problems + ([f"left: {';'.join(gone)}"] if gone else []))
+            notes[("branch", bid)] = f"dissolved: {why}"
+            continue
+        rows = [*ok, taken]
+        branch[rows] = len(status)
+        preset[len(status)] = bid
+        status.append(st if st in ("new", "split") else "new")
+        notes[("branch", bid)] = "; ".join([*([f"left: {';'.join(gone)}"] if gone else []),
+                                            f"took {uscc[taken]} to keep {config.joint_min_members} formal members (O6)"])
 
     # --- 2. grids ----------------------------------------------------------------------------------
     gidx = np.flatnonzero(griddable)
@@ -479,6 +500,40 @@ def _repack_for_cover(grid: NDArray[np.int64], branch: NDArray[np.int64], status
                 status.append("new")
 
 
+def _top_up(rows: list[int], gid: str, branch: NDArray[np.int64], status: list[str], locked_b: set[int],
+            origin: NDArray[np.object_],
+            griddable: NDArray[np.bool_], members: NDArray[np.int64], xy: NDArray[np.float64],
+            uscc: NDArray[np.object_], prior: _Prior, config: Config) -> int | None:
+    """The candidate that brings a branch (``rows``) back to the member floor: in the same
+    previous grid (or new), within the O7 distance of every unit, least surplus first, then
+    nearest; a free candidate before one taken from a branch that keeps its own floor. It is
+    taken out of its branch (in place)."""
+    need = config.joint_min_members - int(members[rows].sum())
+    if len(rows) + 1 > config.joint_max_units or need <= 0:
+        return None
+    pool = np.flatnonzero((origin != "") & griddable & (members >= need))
+    best: tuple[tuple[int, int, float, str], int] | None = None
+    for i in pool.tolist():
+        if i in rows or prior.grid_of.get(str(uscc[i]), gid) != gid:
+            continue
+        b = int(branch[i])
+        if b >= 0:
+            others = np.flatnonzero(branch == b)
+            if status[b] == "kept" or b in locked_b or len(others) - 1 < 2 \
+                    or int(members[others].sum()) - int(members[i]) < config.joint_min_members:
+                continue
+        d = float(np.max(np.hypot(*(xy[rows] - xy[i]).T)))
+        if d > config.joint_max_distance_m:
+            continue
+        key = (int(b >= 0), int(members[i]) - need, d, str(uscc[i]))
+        if best is None or key < best[0]:
+            best = (key, i)
+    if best is None:
+        return None
+    branch[best[1]] = -1
+    return best[1]
+
+
 def _branch_problems(rows: list[int], xy: NDArray[np.float64], members: NDArray[np.int64],
                      config: Config) -> list[str]:
     """O6/O7 breaks of a branch made of ``rows``."""
@@ -510,12 +565,16 @@ def _assign_by_polygon(lon: NDArray[np.float64], lat: NDArray[np.float64],
         shapely.prepare(p)
         inside[:, j] = shapely.covers(p, pts)
     lab = np.full(len(pts), -1, dtype=np.int64)
+    col = {g: j for j, g in enumerate(ids)}
     for i in range(len(pts)):
+        prev = grid_of.get(str(uscc[i]), "")
+        if prev in col and shapely.dwithin(polys[col[prev]], pts[i], ON_EDGE_DEG):
+            lab[i] = col[prev]  # on (or a rounding error from) its previous grid: stays there
+            continue
         hits = np.flatnonzero(inside[i])
         if len(hits) == 1:
             lab[i] = int(hits[0])
         elif len(hits) > 1:
-            prev = grid_of.get(str(uscc[i]), "")
             same = [int(h) for h in hits if ids[int(h)] == prev]
             lab[i] = same[0] if same else int(min(hits, key=lambda h: (ids[int(h)], int(h))))
     hole = lab < 0
@@ -559,7 +618,7 @@ def _replan_grids(gidx: NDArray[np.int64], uscc: NDArray[np.object_], xy: NDArra
         if old is not None and np.all(np.isfinite(old)):
             moved = math.hypot((old[0] - lon[gidx][i]) * 111_320 * math.cos(math.radians(old[1])),
                                (old[1] - lat[gidx][i]) * 110_540) > MOVE_TOLERANCE_M
-            if moved and not shapely.covers(geoms[g], pts[i]):
+            if moved and not shapely.dwithin(geoms[g], pts[i], ON_EDGE_DEG):
                 reason[str(pu[i])] = f"moved out of grid {prev}"
                 continue
         lab[i] = g
@@ -624,7 +683,7 @@ def _replan_grids(gidx: NDArray[np.int64], uscc: NDArray[np.object_], xy: NDArra
             reason[str(pu[far[0]])] = f"grid {prev_ids[g]} over {hi} enterprises"
     # left-over items: nearest grid with room within the O7 distance of its centre
     new_grids: list[list[int]] = []
-    for _round in range(3):
+    for _round in range(6):
         free = [rows for rows in _items(item) if lab[rows[0]] < 0]
         if not free:
             break
@@ -674,6 +733,20 @@ def _replan_grids(gidx: NDArray[np.int64], uscc: NDArray[np.object_], xy: NDArra
                 lab[lab == victim] = -1
                 break
             lab[rows] = target
+    # anything still unplaced (every grid locked or full): the nearest grid that is not
+    # locked, whatever its size, else a grid of its own; O10 is then reported, not met
+    rest = np.flatnonzero(lab < 0)
+    if len(rest):
+        alive = [g for g in sorted(set(lab[lab >= 0].tolist())) if g not in locked]
+        if alive:
+            centres = np.asarray([G.centre(g) for g in alive])
+            for rows in _items(item):
+                if lab[rows[0]] < 0:
+                    p = pxy[rows].mean(axis=0)
+                    lab[rows] = alive[int(np.argmin(np.hypot(*(centres - p).T)))]
+        else:
+            lab[rest] = max(int(lab.max()) + 1, len(prev_ids))
+        logger.warning("unit %r: %d enterprise(s) fit no grid within the size bounds", unit, len(rest))
     # ids: kept grids keep theirs; new grids the next free numbers in reading order
     present = sorted(set(lab[lab >= 0].tolist()))
     kept_labels = [g for g in present if g < len(prev_ids)]
@@ -873,11 +946,18 @@ def replan(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config: C
         for _, r in pb.iterrows():
             branches_prev[str(r["branch_id"])] = (str(r.get("grid_id", "")), str(r.get("status", "new")),
                                                   tuple(sorted(u for u in str(r["uscc"]).split(";") if u)))
+    # a previous branch belongs to the unit of its grid (else of most of its units)
+    grid_unit = dict(zip(pg["grid_id"].astype(str), pg["unit"].astype(str), strict=True)) if len(pg) else {}
+    prev_unit = pe["unit"].astype(str).to_dict() if "unit" in pe else {}
+    branch_unit = {}
+    for b, (gid, _, members_b) in branches_prev.items():
+        found = [prev_unit.get(u, "") for u in members_b]
+        branch_unit[b] = grid_unit.get(gid) or (max(sorted(set(found)), key=found.count) if found else "")
     src, jobs = _unit_jobs(ledger, units_gdf, config)
     full = []
     for sub, geometry, name, unit_type, cfg, joint in jobs:
         here = set(sub.index.astype(str))
-        unit_branches = {b: v for b, v in branches_prev.items() if here & set(v[2])}
+        unit_branches = {b: v for b, v in branches_prev.items() if branch_unit[b] == name and here & set(v[2])}
         prior = _Prior(grid_of={u: grid_of[u] for u in here if u in grid_of},
                        grid_geom=geom_by_unit.get(name, {}), branches=unit_branches,
                        lonlat={u: lonlat[u] for u in here if u in lonlat},
@@ -975,6 +1055,9 @@ def _changes(prev: Plan, plan: Plan, notes: dict[tuple[str, str], str], locked_g
                 note = f"unit {o.get('unit', '')} → {n.get('unit', '')}"
             if not note and not n["grid_id"] and o.get("grid_id", ""):
                 note = "no longer grid-eligible (E1) or not located"
+            bnote = notes.get(("branch", str(o.get("branch_id", ""))), "")
+            if not note and bnote.startswith("dissolved"):
+                note = f"branch {o.get('branch_id', '')} {bnote}"
             if not note and o.get("branch_id", "") and not n["branch_id"]:
                 note = f"action now {n['action']}"
             if not note and o.get("grid_id", "") and n["grid_id"] and o.get("grid_id", "") != n["grid_id"]:
