@@ -42,6 +42,14 @@ Decisions (documented here, tested in ``tests/test_partition.py``)
 * A grid without any formal member has ``leader_status`` "instructor post to fill" and
   an empty ``leader_uscc``; its ranked candidates are still listed (as contact points).
 
+* **Row order never matters**: enterprises are taken in uscc order before any step, so
+  the same rows in any order give the same plan, ids included (grid ids ``<unit>-G01`` …
+  in reading order of the grid centres, branch ids ``<grid_id>-B1`` … in order of their
+  sorted units). A re-plan from a previous plan keeps ids (:mod:`gridcover.replan`).
+* **Enterprises at one point share a grid**: those in no branch are one item of the grid
+  clustering (a point with more than ``grid_max_size`` is cut into as few chunks as the
+  size allows), and the branches there join them while the whole fits one grid.
+
 Work is per unit (:func:`partition_unit`, usable on its own, e.g. on Dask); the only
 cross-unit step is checking existing joint organisations (:func:`joint_status`).
 Kept joint organisations are one item of the grid clustering too, so their eligible
@@ -424,13 +432,61 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
     return UnitPartition(enterprises=out, grids=grids, branches=branches, leaders=leaders)
 
 
+def _items(xy: NDArray[np.float64], together: NDArray[np.object_], max_size: int) -> NDArray[np.int64]:
+    """Item per enterprise: a non-empty ``together`` key (a kept branch) is one item, and so
+    are enterprises at one point, merged with the branch items there while the whole stays
+    within ``max_size`` (O10); a point with more is cut into chunks of at most ``max_size``
+    in uscc order."""
+    n = len(xy)
+    key = np.where(together != "", together, "#" + np.arange(n).astype(str)).astype(str)
+    _, item = np.unique(key, return_inverse=True)
+    item = item.reshape(-1).astype(np.int64)
+    _, loc = np.unique(np.round(xy, 2), axis=0, return_inverse=True)
+    loc = loc.reshape(-1)
+    counts = np.bincount(loc)
+    if counts.max(initial=0) <= 1:
+        return item
+    parent = list(range(int(item.max()) + 1))
+    weight = np.bincount(item).tolist()
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb and weight[ra] + weight[rb] <= max_size:
+            lo, hi = min(ra, rb), max(ra, rb)
+            parent[hi] = lo
+            weight[lo] += weight[hi]
+
+    free = together == ""
+    for v in np.flatnonzero(counts > 1).tolist():
+        rows = np.flatnonzero(loc == v)  # uscc order
+        alone = rows[free[rows]]
+        # the enterprises in no branch: one item, or even chunks of at most max_size
+        for chunk in np.array_split(alone, math.ceil(len(alone) / max_size)) if len(alone) else []:
+            for a in chunk[1:]:
+                union(int(item[chunk[0]]), int(item[a]))
+        # then the branches there join them while the whole fits one grid
+        heads = [int(item[c[0]]) for c in np.array_split(alone, max(1, math.ceil(len(alone) / max_size)))
+                 if len(c)] if len(alone) else []
+        for r in rows[~free[rows]].tolist():
+            target = heads[0] if heads else int(item[rows[~free[rows]][0]])
+            union(target, int(item[r]))
+    roots = np.asarray([find(int(t)) for t in item], dtype=np.int64)
+    return np.unique(roots, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
 def _cluster(xy: NDArray[np.float64], members: NDArray[np.int64], together: NDArray[np.object_],
              config: Config, *, n_grids: int | None = None) -> tuple[NDArray[np.int64], int]:
-    """Grid label per enterprise; enterprises sharing a non-empty ``together`` key stay in one grid."""
+    """Grid label per enterprise; enterprises sharing a non-empty ``together`` key stay in
+    one grid, and so do enterprises at one point (up to ``grid_max_size`` of them)."""
     if not len(xy):
         return np.zeros(0, dtype=np.int64), 0
-    key = np.where(together != "", together, "#" + np.arange(len(xy)).astype(str)).astype(str)
-    _, item_of = np.unique(key, return_inverse=True)
+    item_of = _items(xy, together, config.grid_max_size)
     n_items = int(item_of.max()) + 1
     w = np.bincount(item_of, minlength=n_items).astype(np.int64)
     ixy = np.c_[np.bincount(item_of, weights=xy[:, 0], minlength=n_items),
@@ -439,7 +495,7 @@ def _cluster(xy: NDArray[np.float64], members: NDArray[np.int64], together: NDAr
     labels = cluster_grids(ixy, weight=w, members=imem, min_size=config.grid_min_size,
                            max_size=config.grid_max_size, min_members=config.grid_min_members,
                            target_size=config.grid_target_size, n_grids=n_grids)
-    # one piece per grid polygon where possible (moves keep branches whole)
+    # one piece per grid polygon where possible (moves keep branches and points whole)
     grid = connect_grids(xy, labels[item_of], item=item_of, members=members, min_size=config.grid_min_size,
                          max_size=config.grid_max_size, min_members=config.grid_min_members)
     return grid, int(labels.max()) + 1
