@@ -357,6 +357,11 @@ def replan_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, uni
     # its grid (a free one, or one a branch with surplus can spare) before it is dissolved
     for bid, st, ok, gone, problems in short:
         gid = prior.branches[bid][0]
+        taken_before = [r for r in ok if branch[r] >= 0]  # taken by an earlier top-up
+        if taken_before:
+            ok = [r for r in ok if branch[r] < 0]
+            gone = [*gone, *uscc[taken_before].tolist()]
+            problems = _branch_problems(ok, xy, members, config)
         taken = _top_up(ok, gid, branch, status, locked_b, origin, griddable, members, xy, uscc, prior, config) \
             if len(ok) >= 2 and all(p.startswith("O6: ") and "formal members" in p for p in problems) else None
         if taken is None:
@@ -367,6 +372,7 @@ def replan_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, uni
         branch[rows] = len(status)
         preset[len(status)] = bid
         status.append(st if st in ("new", "split") else "new")
+        notes[("enterprise", str(uscc[taken]))] = f"joined branch {bid} so it keeps {config.joint_min_members} formal members (O6)"
         notes[("branch", bid)] = "; ".join([*([f"left: {';'.join(gone)}"] if gone else []),
                                             f"took {uscc[taken]} to keep {config.joint_min_members} formal members (O6)"])
 
@@ -403,6 +409,12 @@ def replan_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, uni
             sub = in_g[np.isin(branch[in_g], open_b) | (branch[in_g] < 0)]
             before = branch[sub].copy()
             lab_b = fill_branches(xy[sub], members[sub], before, industry[sub], **kw)
+            # the fill may pass a unit on (an ejection chain): keep it only when every branch
+            # still obeys O6/O7 and no unit of a kept branch left it
+            if np.any((before >= 0) & (lab_b != before)) or any(
+                    _branch_problems(np.flatnonzero(lab_b == b).tolist(), xy[sub], members[sub], config)
+                    for b in set(lab_b[lab_b >= 0].tolist())):
+                lab_b = before
             joined = sub[(before < 0) & (lab_b >= 0)]
             branch[sub] = lab_b
             for b in sorted(set(branch[joined].tolist())):
@@ -1031,10 +1043,10 @@ def _changes(prev: Plan, plan: Plan, notes: dict[tuple[str, str], str], locked_g
             else:
                 joined = sorted(after[oid] - before[oid])
                 left = sorted(before[oid] - after[oid])
-                parts = [*([f"joined: {';'.join(joined)}"] if joined else []),
-                         *([f"left: {';'.join(left)}"] if left else [])]
+                parts = [p for p in (f"joined: {';'.join(joined)}" if joined else "",
+                                     f"left: {';'.join(left)}" if left else "") if p and p not in note]
                 why = "; ".join(parts)
-                rows.append((obj, oid, "changed", lock + (f"{note}; {why}" if note and note != why else why)))
+                rows.append((obj, oid, "changed", lock + "; ".join(p for p in (note, why) if p)))
     cols = [c for c in ("grid_id", "branch_id", "action", "unit") if c in pe]
     old = pe[cols] if cols else pd.DataFrame(index=pe.index)
     for u in sorted(set(old.index.astype(str)) | set(ne.index.astype(str))):
