@@ -1,6 +1,6 @@
 """Stability of a plan: row order, one enterprise added, a simulated quarter, contiguity.
 
-Run: ``python bench/bench_stability.py [--only order,one,quarter,contiguity,colocated]
+Run: ``python bench/bench_stability.py [--only order,one,quarter,contiguity,colocated,colocated-cli]
 [--rows 20000] [--colocated-rows 40000]``
 
 * **order**: the bundled county through ``gridcover plan`` three times — the ledger as
@@ -19,7 +19,8 @@ Run: ``python bench/bench_stability.py [--only order,one,quarter,contiguity,colo
 * **contiguity**: grids in one piece on the bundled county, and compactness (mean
   distance of a grid's enterprises to the grid centre).
 * **colocated**: 100 enterprises at one point in a synthetic county of
-  ``--colocated-rows`` rows, whole partition.
+  ``--colocated-rows`` rows, whole partition; **colocated-cli**: the whole ``gridcover
+  plan`` on such a ledger file with 30 points of 100 enterprises, and with 1,000 points of 25.
 """
 
 from __future__ import annotations
@@ -214,8 +215,11 @@ def _same_but_row_numbers(a: Path, b: Path) -> bool:
     import pyogrio
 
     if a.suffix == ".csv":
-        x, y = (pd.read_csv(p, dtype=str, keep_default_na=False) for p in (a, b))
-        return x.drop(columns="source_row", errors="ignore").equals(y.drop(columns="source_row", errors="ignore"))
+        x, y = (pd.read_csv(p, dtype=str, keep_default_na=False).drop(columns="source_row", errors="ignore")
+                for p in (a, b))
+        # rows listed in ledger order: the same rows once sorted
+        x, y = (t.sort_values(list(t.columns)).reset_index(drop=True) for t in (x, y))
+        return x.equals(y)
     if a.suffix == ".xlsx":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -359,9 +363,48 @@ def bench_colocated(n: int) -> dict:
             "grids at that point": int(grids.nunique()), "grids": len(plan.grids)}
 
 
+def bench_colocated_cli(n: int, groups: int, size: int) -> dict:
+    """The whole ``gridcover plan`` on an ``n``-row ledger file where ``groups`` points each
+    hold ``size`` enterprises (address-only rows geocoded to one village point do this)."""
+    from gridcover._uscc import make_uscc
+
+    ent, units = synthetic_county(n)
+    rng = np.random.default_rng(5)
+    lon, lat = ent["lon"].to_numpy().copy(), ent["lat"].to_numpy().copy()
+    unit = ent["unit"].to_numpy()
+    perm = rng.permutation(n)
+    for g in range(groups):
+        idx = perm[g * size:(g + 1) * size]
+        same = idx[unit[idx] == unit[idx[0]]]
+        lon[same], lat[same] = lon[idx[0]], lat[idx[0]]
+    codes: set[str] = set()
+    while len(codes) < n:
+        codes.add(make_uscc(rng))
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        pd.DataFrame({"统一社会信用代码": sorted(codes), "企业名称": ent["name"].to_numpy(), "经度": lon.round(6),
+                      "纬度": lat.round(6), "职工人数": ent["staff"].to_numpy(), "正式党员数": ent["members"].to_numpy(),
+                      "党组织组建方式": np.where(ent["org_type"] == "own", "单独建", "未建")}
+                     ).to_csv(t / "ledger.csv", index=False, encoding="utf-8-sig")
+        for kind, name in (("township", "townships"), ("park", "parks")):
+            units[units["unit_type"] == kind][["unit", "geometry"]].rename(columns={"unit": "name"}).to_file(
+                t / f"{name}.geojson", driver="GeoJSON")
+        t0 = time.perf_counter()
+        r = subprocess.run([sys.executable, "-m", "gridcover", "plan", str(t / "ledger.csv"), "--townships",
+                            str(t / "townships.geojson"), "--parks", str(t / "parks.geojson"), "--out", str(t / "out"),
+                            "--no-maps", "--quiet"], capture_output=True, text=True, cwd=ROOT,
+                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=False)
+        seconds = time.perf_counter() - t0
+        ent_out = pd.read_csv(t / "out" / "enterprises.csv", dtype=str, keep_default_na=False) if r.returncode == 0 \
+            else pd.DataFrame()
+    return {"rows": n, "points": groups, "enterprises per point": size, "exit code": r.returncode,
+            "stderr last line": (r.stderr.strip().splitlines() or [""])[-1][:200], "seconds": round(seconds, 1),
+            "enterprises written": len(ent_out)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="order,one,quarter,contiguity,colocated")
+    ap.add_argument("--only", default="order,one,quarter,contiguity,colocated,colocated-cli")
     ap.add_argument("--rows", type=int, default=20_000)
     ap.add_argument("--colocated-rows", type=int, default=40_000)
     args = ap.parse_args()
@@ -380,6 +423,9 @@ def main() -> None:
                           bench_quarter(*synthetic_county(args.rows), f"{args.rows:,} rows")]
     if "colocated" in only:
         out["colocated"] = bench_colocated(args.colocated_rows)
+    if "colocated-cli" in only:
+        out["colocated plan"] = [bench_colocated_cli(args.colocated_rows, 30, 100),
+                                 bench_colocated_cli(args.colocated_rows, 1000, 25)]
     print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
 
 
