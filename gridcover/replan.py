@@ -260,9 +260,6 @@ class _Grids:
     def centre(self, g: int) -> NDArray[np.float64]:
         return np.asarray(self.xy[self.lab == g].mean(axis=0), dtype=float)
 
-    def labels_in_use(self) -> list[int]:
-        return sorted(set(self.lab[self.lab >= 0].tolist()))
-
 
 def replan_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, unit: str, unit_type: str = "",
                 config: Config | None = None, joint: pd.DataFrame | None = None,
@@ -759,6 +756,15 @@ def _replan_grids(gidx: NDArray[np.int64], uscc: NDArray[np.object_], xy: NDArra
         else:
             lab[rest] = max(int(lab.max()) + 1, len(prev_ids))
         logger.warning("unit %r: %d enterprise(s) fit no grid within the size bounds", unit, len(rest))
+    for g in sorted(locked):  # a locked grid is kept as it is: its rule breaks are reported
+        breaks = []
+        if not lo <= G.size(g) <= hi:
+            breaks.append(f"O10: {G.size(g)} enterprises outside {lo}–{hi}")
+        if G.size(g) and G.gmem(g) < floor:
+            breaks.append(f"O9: {G.gmem(g)} formal members < {floor}")
+        if breaks:
+            notes[("grid", prev_ids[g])] = f"locked, not repaired: {'; '.join(breaks)}"
+            logger.warning("locked grid %s breaks a rule: %s", prev_ids[g], "; ".join(breaks))
     # ids: kept grids keep theirs; new grids the next free numbers in reading order
     present = sorted(set(lab[lab >= 0].tolist()))
     kept_labels = [g for g in present if g < len(prev_ids)]
@@ -981,7 +987,8 @@ def replan(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config: C
     notes: dict[tuple[str, str], str] = {}
     for r in results:
         notes.update(r.notes)
-    changes = _changes(prev, plan, notes, locked_grids, locked_branches)
+    changes = (_changes(prev, plan, notes, locked_grids, locked_branches) if previous is not None
+               else pd.DataFrame(columns=list(CHANGE_COLUMNS)))
     checks = _grid_checks(edited_table, plan, units_gdf, config) if edited_table is not None else pd.DataFrame()
     return plan.replace(changes=changes, grid_checks=checks)
 

@@ -321,6 +321,30 @@ def test_edited_grids_assign_enterprises_by_polygon_and_are_checked(case):
             assert set(e.loc[b.uscc.split(";"), "grid_id"]) == {b.grid_id}
 
 
+def test_locked_grid_that_breaks_a_rule_is_reported_not_repaired():
+    df = make_county(400, 12)
+    units = _units()
+    prev = partition(Ledger(df), units=units)
+    sizes = prev.enterprises[prev.enterprises["grid_id"] != ""].groupby("grid_id").size()
+    gid = sizes.idxmin()
+    rows = prev.enterprises.index[prev.enterprises["grid_id"] == gid]
+    gone = rows[: len(rows) - 4]  # four enterprises left: below the minimum of 5
+    new = replan(Ledger(df.drop(index=gone)), units=units, previous=prev, lock=[gid])
+    after = new.enterprises.index[new.enterprises["grid_id"] == gid]
+    assert set(after) == set(rows) - set(gone)  # kept exactly, not topped up
+    row = new.changes.set_index(["object", "id"]).loc[("grid", gid)]
+    assert row["change"] == "changed" and "locked, not repaired: O10: 4 enterprises" in row["reason"]
+
+
+def test_edited_grids_without_a_previous_plan_are_checked_and_list_no_changes():
+    df = make_county(300, 13)
+    units = _units()
+    drawn = partition(Ledger(df), units=units).grids[["grid_id", "geometry"]]
+    new = replan(Ledger(df), units=units, grids=drawn)
+    assert set(new.grids["grid_id"]) <= set(drawn["grid_id"]) and new.changes.empty
+    assert len(new.grid_checks) == 5 * len(drawn)
+
+
 # --- the command line --------------------------------------------------------------------------------------
 def _gridcover(*args):
     return subprocess.run([sys.executable, "-m", "gridcover", *map(str, args)], capture_output=True, text=True,
