@@ -842,6 +842,10 @@ def _replan_geometries(xy: NDArray[np.float64], glab: NDArray[np.int64], ids: li
     rest_ids = [j for j in range(k) if j not in fixed]
     if rest_ids:
         rest = shapely.difference(unit_geom, shapely.union_all([out[j] for j in fixed]))
+        if not rest.is_valid:
+            rest = shapely.make_valid(rest)
+        rest = shapely.union_all([p for p in shapely.get_parts(rest) if p.geom_type in ("Polygon", "MultiPolygon")]) \
+            if rest.geom_type == "GeometryCollection" else rest
         rows = np.flatnonzero(np.isin(glab, rest_ids))
         sub = np.searchsorted(np.asarray(rest_ids), glab[rows])
         back = _transformer(epsg, True)

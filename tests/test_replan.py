@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridcover import Config, Ledger, datasets
+from gridcover import locate as gc_locate
+from gridcover import sample_inputs as gc_sample
 from gridcover.outputs import write_plan
 from gridcover.partition import partition
 from gridcover.replan import ReplanError, read_locks, replan
@@ -246,6 +248,18 @@ def test_locked_grids_and_branches_are_kept_exactly(case):
     ch = new.changes.set_index(["object", "id"])
     for g in lg:
         assert ch.loc[("grid", g), "reason"].startswith("locked")
+    # a locked grid keeps its polygon; the unit is still tiled
+    old_shape = prev.grids.set_index("grid_id").geometry
+    new_shape = new.grids.set_index("grid_id").geometry
+    for g in lg:
+        if g in new_shape.index:
+            assert shapely.symmetric_difference(new_shape[g], old_shape[g]).area <= 1e-9 * old_shape[g].area
+    for name, geom in zip(new.units["unit"], new.units.geometry, strict=True):
+        polys = new.grids.loc[new.grids["unit"] == name].geometry.to_numpy()
+        if len(polys):
+            union = shapely.union_all(polys)
+            assert shapely.symmetric_difference(union, geom).area <= 1e-6 * geom.area
+            assert sum(p.area for p in polys) - union.area <= 1e-6 * geom.area
 
 
 def test_lock_needs_known_ids_and_a_grid_or_branch_column(tmp_path):
@@ -365,6 +379,21 @@ def _plan_args(out):
     return ("plan", datasets.get_path("ledger"), "--townships", datasets.get_path("townships"),
             "--parks", datasets.get_path("parks"), "--gazetteer", datasets.get_path("gazetteer"),
             "--out", out, "--no-maps", "--quiet")
+
+
+def test_locking_grids_of_the_bundled_county_keeps_their_polygons():
+    from gridcover.jurisdictions import load_jurisdictions
+
+    inputs = gc_sample()
+    ledger = gc_locate(inputs)
+    units = load_jurisdictions(inputs.townships, inputs.parks).units()
+    prev = partition(ledger, units=units)
+    lock = list(prev.grids["grid_id"][:3]) + list(prev.grids["grid_id"][-3:])
+    new = replan(ledger, units=units, previous=prev, lock=lock)
+    old_shape, new_shape = prev.grids.set_index("grid_id").geometry, new.grids.set_index("grid_id").geometry
+    for g in lock:
+        assert shapely.symmetric_difference(new_shape[g], old_shape[g]).area <= 1e-9 * old_shape[g].area
+    assert set(new.changes["change"]) == {"kept"}
 
 
 def test_cli_replan_writes_changes_and_the_excel_sheet(sample_plan, tmp_path):
