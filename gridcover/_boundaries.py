@@ -181,7 +181,12 @@ def grid_polygons(xy: ArrayLike, labels: ArrayLike, unit: BaseGeometry, *,
         return [unit]
     metric = unit if to_unit is None else (unit_m if unit_m is not None else shapely.multipoints(pts))
     sites, site_lab = _sites(pts, lab)
-    minx, miny, maxx, maxy = shapely.bounds(shapely.union(metric, shapely.multipoints(pts)))
+    # the extent of the unit and the points, from their bounds (an overlay of a polygon with
+    # many co-located points, or with a sliver-thin unit, can raise a GEOS TopologyException)
+    bx = np.r_[shapely.bounds(metric).reshape(-1, 4), np.c_[pts, pts]]
+    bx = bx[np.all(np.isfinite(bx), axis=1)]
+    minx, miny = bx[:, 0].min(), bx[:, 1].min()
+    maxx, maxy = bx[:, 2].max(), bx[:, 3].max()
     pad = max(maxx - minx, maxy - miny, 1.0)
     envelope = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
     cells = _voronoi_cells(sites, envelope)

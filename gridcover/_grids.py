@@ -140,6 +140,10 @@ def cluster_grids(xy: ArrayLike, *, weight: ArrayLike | None = None, members: Ar
         target_size=target_size)
     k = max(1, min(int(k), n_items))
     labels = _bisect(pts, w, cap, k, min_size=min_size, max_size=max_size, min_members=min_members)
+    # heavy items (a branch, a point shared by many) can leave fewer grids than asked: no empty grid
+    _, labels = np.unique(labels, return_inverse=True)
+    labels = labels.reshape(-1).astype(np.int64)
+    k = int(labels.max()) + 1
     if k > 1:
         labels = _repair_sizes(pts, w, mem, labels, k, min_size=min_size, max_size=max_size,
                                min_members=min_members)

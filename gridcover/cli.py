@@ -226,13 +226,13 @@ def _sheet(sheet: str | None) -> str | int | None:
 
 
 def _run_plan(inputs: Any, config: Config, out_dir: Path, *, online: bool, maps: bool, offline: bool,
-              basemap: str | None, shapefiles: bool = False, workers: int = 1) -> None:
+              basemap: str | None, shapefiles: bool = False, workers: int = 1, **replan: Any) -> None:
     from .outputs import write_plan
     from .pipeline import run
 
     with _progress(8) as on_stage:
         plan = run(inputs, config=config, geocoder=_geocoder(config, online), on_stage=on_stage,
-                   workers=workers)
+                   workers=workers, **{k: v for k, v in replan.items() if v is not None})
         if on_stage is not None:
             on_stage("writing outputs")
         written = write_plan(plan, out_dir, maps=maps, offline=offline, basemap=_basemap(basemap),
@@ -282,6 +282,9 @@ def plan(
     area: Annotated[str, typer.Option("--area", help="The area's name for map titles and reports.")] = "",
     shapefiles: Annotated[bool, typer.Option("--shapefiles", help="Also write GBK Shapefiles for older GIS software.")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Processes partitioning the units in parallel.")] = 1,
+    previous: Annotated[Path | None, typer.Option("--previous", help="Re-plan from this earlier plan folder (quarterly update).")] = None,
+    lock: Annotated[Path | None, typer.Option("--lock", help="CSV with grid_id or branch_id: kept exactly (with --previous).")] = None,
+    grids: Annotated[Path | None, typer.Option("--grids", help="Planner-edited grids (GeoJSON from QGIS) to use as the grids.")] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -293,10 +296,12 @@ def plan(
         inputs = Inputs(ledger=ledger, townships=townships, parks=parks, gazetteer=gazetteer,
                         service_centres=service_centres, instructors=instructors, sheet=_sheet(sheet),
                         name_field=name_field, encoding=encoding, area=area)
+        if lock is not None and previous is None:
+            raise _fail("--lock needs --previous", EXIT_INPUT)
         _check_out(out_dir, inputs, config_file, whole=True)
         config = _config(config_file)
         _run_plan(inputs, config, out_dir, online=online, maps=maps, offline=offline, basemap=basemap,
-                  shapefiles=shapefiles, workers=workers)
+                  shapefiles=shapefiles, workers=workers, previous=previous, lock=lock, grids=grids)
 
 
 @app.command()

@@ -171,6 +171,10 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
         if plan.conflicts is not None and not plan.conflicts.empty:
             todo.append(lambda: write_csv(plan.conflicts, out / "conflicts.csv"))
         todo.append(lambda: write_csv(advice_table(plan.enterprises), out / "advice.csv", columns=ADVICE_COLUMNS))
+        if len(plan.changes):  # a re-plan (--previous)
+            todo.append(lambda: write_csv(plan.changes, out / "changes.csv"))
+        if len(plan.grid_checks):  # planner-edited grids (--grids)
+            todo.append(lambda: write_csv(plan.grid_checks, out / "grid_checks.csv"))
         todo.append(lambda: write_excel(plan, out / "plan.xlsx"))
         todo.append(lambda: write_geopackage(plan, out / "plan.gpkg"))
         if png and len(plan.units):

@@ -42,6 +42,14 @@ Decisions (documented here, tested in ``tests/test_partition.py``)
 * A grid without any formal member has ``leader_status`` "instructor post to fill" and
   an empty ``leader_uscc``; its ranked candidates are still listed (as contact points).
 
+* **Row order never matters**: enterprises are taken in uscc order before any step, so
+  the same rows in any order give the same plan, ids included (grid ids ``<unit>-G01`` …
+  in reading order of the grid centres, branch ids ``<grid_id>-B1`` … in order of their
+  sorted units). A re-plan from a previous plan keeps ids (:mod:`gridcover.replan`).
+* **Enterprises at one point share a grid**: those in no branch are one item of the grid
+  clustering (a point with more than ``grid_max_size`` is cut into as few chunks as the
+  size allows), and the branches there join them while the whole fits one grid.
+
 Work is per unit (:func:`partition_unit`, usable on its own, e.g. on Dask); the only
 cross-unit step is checking existing joint organisations (:func:`joint_status`).
 Kept joint organisations are one item of the grid clustering too, so their eligible
@@ -353,7 +361,7 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
     UnitPartition
     """
     config = config or Config()
-    df = _prepare(enterprises)
+    df = _prepare(enterprises).sort_index(kind="stable")  # uscc order: row order never matters
     n = len(df)
     js = joint_status(df, config) if joint is None else joint.reindex(df.index).fillna("")
     jstatus = js["joint_status"].to_numpy(dtype=object)
@@ -432,13 +440,61 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
     return UnitPartition(enterprises=out, grids=grids, branches=branches, leaders=leaders)
 
 
+def _items(xy: NDArray[np.float64], together: NDArray[np.object_], max_size: int) -> NDArray[np.int64]:
+    """Item per enterprise: a non-empty ``together`` key (a kept branch) is one item, and so
+    are enterprises at one point, merged with the branch items there while the whole stays
+    within ``max_size`` (O10); a point with more is cut into chunks of at most ``max_size``
+    in uscc order."""
+    n = len(xy)
+    key = np.where(together != "", together, "#" + np.arange(n).astype(str)).astype(str)
+    _, item = np.unique(key, return_inverse=True)
+    item = item.reshape(-1).astype(np.int64)
+    _, loc = np.unique(np.round(xy, 2), axis=0, return_inverse=True)
+    loc = loc.reshape(-1)
+    counts = np.bincount(loc)
+    if counts.max(initial=0) <= 1:
+        return item
+    parent = list(range(int(item.max()) + 1))
+    weight = np.bincount(item).tolist()
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb and weight[ra] + weight[rb] <= max_size:
+            lo, hi = min(ra, rb), max(ra, rb)
+            parent[hi] = lo
+            weight[lo] += weight[hi]
+
+    free = together == ""
+    for v in np.flatnonzero(counts > 1).tolist():
+        rows = np.flatnonzero(loc == v)  # uscc order
+        alone = rows[free[rows]]
+        # the enterprises in no branch: one item, or even chunks of at most max_size
+        for chunk in np.array_split(alone, math.ceil(len(alone) / max_size)) if len(alone) else []:
+            for a in chunk[1:]:
+                union(int(item[chunk[0]]), int(item[a]))
+        # then the branches there join them while the whole fits one grid
+        heads = [int(item[c[0]]) for c in np.array_split(alone, max(1, math.ceil(len(alone) / max_size)))
+                 if len(c)] if len(alone) else []
+        for r in rows[~free[rows]].tolist():
+            target = heads[0] if heads else int(item[rows[~free[rows]][0]])
+            union(target, int(item[r]))
+    roots = np.asarray([find(int(t)) for t in item], dtype=np.int64)
+    return np.unique(roots, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
 def _cluster(xy: NDArray[np.float64], members: NDArray[np.int64], together: NDArray[np.object_],
              config: Config, *, n_grids: int | None = None) -> tuple[NDArray[np.int64], int]:
-    """Grid label per enterprise; enterprises sharing a non-empty ``together`` key stay in one grid."""
+    """Grid label per enterprise; enterprises sharing a non-empty ``together`` key stay in
+    one grid, and so do enterprises at one point (up to ``grid_max_size`` of them)."""
     if not len(xy):
         return np.zeros(0, dtype=np.int64), 0
-    key = np.where(together != "", together, "#" + np.arange(len(xy)).astype(str)).astype(str)
-    _, item_of = np.unique(key, return_inverse=True)
+    item_of = _items(xy, together, config.grid_max_size)
     n_items = int(item_of.max()) + 1
     w = np.bincount(item_of, minlength=n_items).astype(np.int64)
     ixy = np.c_[np.bincount(item_of, weights=xy[:, 0], minlength=n_items),
@@ -447,7 +503,7 @@ def _cluster(xy: NDArray[np.float64], members: NDArray[np.int64], together: NDAr
     labels = cluster_grids(ixy, weight=w, members=imem, min_size=config.grid_min_size,
                            max_size=config.grid_max_size, min_members=config.grid_min_members,
                            target_size=config.grid_target_size, n_grids=n_grids)
-    # one piece per grid polygon where possible (moves keep branches whole)
+    # one piece per grid polygon where possible (moves keep branches and points whole)
     grid = connect_grids(xy, labels[item_of], item=item_of, members=members, min_size=config.grid_min_size,
                          max_size=config.grid_max_size, min_members=config.grid_min_members)
     return grid, int(labels.max()) + 1
@@ -536,9 +592,13 @@ def _repack_grids(cand: NDArray[np.int64], xy: NDArray[np.float64], members: NDA
 
 def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np.int64],
                   grid_ids: list[str], uscc: NDArray[np.object_], members: NDArray[np.int64],
-                  xy: NDArray[np.float64], unit: str) -> tuple[list[str], pd.DataFrame]:
+                  xy: NDArray[np.float64], unit: str, *, preset: dict[int, str] | None = None,
+                  used: Iterable[str] = ()) -> tuple[list[str], pd.DataFrame]:
     """Branch ids (``<grid_id>-B1`` …; ``<unit>-B1`` … for a kept organisation of below-E1
-    units only, ``unlocated-B1`` … when none of its units is located) and rows."""
+    units only, ``unlocated-B1`` … when none of its units is located) and rows.
+
+    ``preset`` gives some branches their id (a re-plan keeps ids); the others are numbered
+    per grid after the highest number in ``preset`` and ``used`` (ids are never reused)."""
     rows: list[_BranchRow] = []
     for b in range(len(status)):
         idx = np.flatnonzero(branch == b)
@@ -561,11 +621,20 @@ def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np
     rank = {"kept": 0, "split": 1, "new": 2}
     rows.sort(key=lambda r: (r.g < 0, r.g, rank[r.status], r.uscc))
     ids = [""] * len(status)
-    counter: dict[int, int] = {}
+    preset = preset or {}
+    taken = {*preset.values(), *used}
+    counter: dict[str, int] = {}
+    for i in sorted(taken):
+        head, _, num = i.rpartition("-B")
+        if num.isdigit():
+            counter[head] = max(counter.get(head, 0), int(num))
     for r in rows:
-        counter[r.g] = counter.get(r.g, 0) + 1
+        if r.b in preset:
+            ids[r.b] = preset[r.b]
+            continue
         prefix = grid_ids[r.g] if r.g >= 0 else (unit or UNLOCATED_PREFIX)
-        ids[r.b] = f"{prefix}-B{counter[r.g]}"
+        counter[prefix] = counter.get(prefix, 0) + 1
+        ids[r.b] = f"{prefix}-B{counter[prefix]}"
     table = pd.DataFrame({
         "branch_id": [ids[r.b] for r in rows],
         "grid_id": [grid_ids[r.g] if r.g >= 0 else "" for r in rows],
@@ -777,7 +846,16 @@ def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config
     """
     config = config or Config()
     units_gdf = _units_frame(jurisdictions, units)
-    src = ledger.enterprises
+    src, jobs = _unit_jobs(ledger, units_gdf, config)
+    return _assemble(ledger, src, units_gdf, config, _map_units(_run_unit, jobs, executor))
+
+
+def _unit_jobs(ledger: Ledger, units_gdf: gpd.GeoDataFrame, config: Config
+               ) -> tuple[pd.DataFrame, list[tuple[Any, ...]]]:
+    """The ledger in uscc order and one job ``(enterprises, geometry, unit, unit_type, config,
+    joint)`` per unit (units in the boundary file's order, then unknown units, then "")."""
+    # row order never matters: every step works in uscc order (ties included)
+    src = ledger.enterprises.sort_index(kind="stable")
     df = _prepare(src)
     js = joint_status(df, config)
     # unlocated units of a kept joint organisation go with their organisation's unit
@@ -796,12 +874,21 @@ def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config
         sub = df.loc[rows]
         unit_type = type_of.get(name, "") or (str(sub["unit_type"].iloc[0]) if name else "")
         jobs.append((sub, geom_of.get(name), name, unit_type, config, js.loc[rows]))
-    # largest units first keeps a pool busy; results are put back in unit order
+    return src, jobs
+
+
+def _map_units(fn: Any, jobs: list[Any], executor: Executor | None) -> list[Any]:
+    """``fn`` over the jobs, largest unit first (keeps a pool busy); results in job order."""
     order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
-    done = list((executor.map if executor is not None else map)(_run_unit, [jobs[i] for i in order]))
-    results: list[UnitPartition] = [r for _, r in sorted(zip(order, done, strict=True), key=lambda t: t[0])]
+    done = list((executor.map if executor is not None else map)(fn, [jobs[i] for i in order]))
+    return [r for _, r in sorted(zip(order, done, strict=True), key=lambda t: t[0])]
+
+
+def _assemble(ledger: Ledger, src: pd.DataFrame, units_gdf: gpd.GeoDataFrame, config: Config,
+              results: list[UnitPartition]) -> Plan:
+    """The area's :class:`Plan` from the units' partitions (enterprises in uscc order)."""
     assigned = pd.concat([r.enterprises for r in results]) if results else pd.DataFrame(
-        columns=["grid_id", "branch_id", "action"], index=df.index[:0])
+        columns=["grid_id", "branch_id", "action"], index=src.index[:0])
     enterprises = src.copy()
     for c in PLAN_COLUMNS:
         if c in enterprises.columns:

@@ -169,7 +169,8 @@ def locate(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None
 
 
 def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
-        on_stage: StageCallback | None = None, workers: int = 1) -> Plan:
+        on_stage: StageCallback | None = None, workers: int = 1, previous: Plan | PathLike | None = None,
+        lock: PathLike | list[str] | None = None, grids: PathLike | gpd.GeoDataFrame | None = None) -> Plan:
     """The whole pipeline: ingest → geocode → classify → partition → gaps → instructors → measure.
 
     Parameters
@@ -186,6 +187,15 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     workers
         Processes that partition the jurisdiction units in parallel (1: serial). The
         result is the same whatever the number.
+    previous
+        A previous plan (a :class:`Plan` or a plan folder): re-plan from it (quarterly
+        update, :func:`gridcover.replan.replan`), keeping what still obeys the rules;
+        the plan's ``changes`` say what changed and why.
+    lock
+        With ``previous``: a lock file (CSV with ``grid_id`` or ``branch_id``) or ids kept exactly.
+    grids
+        Planner-edited grid polygons (e.g. an edited ``grids.geojson``) that become the
+        grids; the plan's ``grid_checks`` check each against the rules.
 
     Returns
     -------
@@ -214,14 +224,25 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     if jurisdictions is None:
         msg = "a township boundary file is needed to plan grids (--townships)"
         raise ValueError(msg)
+    if lock is not None and previous is None:
+        msg = "a lock needs the previous plan (--previous)"
+        raise ValueError(msg)
+
+    def _partition(executor: Any) -> Plan:
+        if previous is None and grids is None:
+            return partition(ledger, jurisdictions, config, executor=executor)
+        from .replan import replan
+
+        return replan(ledger, jurisdictions, config, previous=previous, lock=lock, grids=grids, executor=executor)
+
     with timer.stage("partition"):
         if workers > 1:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                plan = partition(ledger, jurisdictions, config, executor=pool)
+                plan = _partition(pool)
         else:
-            plan = partition(ledger, jurisdictions, config)
+            plan = _partition(None)
     with timer.stage("gaps"):
         centres = (read_service_centres(inputs.service_centres) if inputs.service_centres is not None
                    else gpd.GeoDataFrame({"name": [], "township": []}, geometry=gpd.GeoSeries([], crs="EPSG:4326")))

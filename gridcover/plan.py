@@ -69,6 +69,12 @@ class Plan:
         M1/M2/M3/M5 on every scope, targets, funding), set by :func:`~gridcover.run`;
         ``None`` until measured (readers then measure once with
         :func:`~gridcover.coverage.measured`).
+    changes
+        With a previous plan (re-plan): ``object`` (grid/branch/enterprise), ``id``,
+        ``change`` (kept/changed/new/dissolved/moved), ``reason``; empty otherwise.
+    grid_checks
+        With planner-edited grids: ``grid_id, check`` (size/unit/members/overlap/hole),
+        ``ok, detail``; empty otherwise.
     """
 
     enterprises: pd.DataFrame
@@ -86,6 +92,8 @@ class Plan:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
     coverage: Coverage | None = None
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    grid_checks: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def replace(self, **changes: Any) -> Plan:
         """A copy with some attributes replaced (plans are immutable).

@@ -513,6 +513,13 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
                     .rename(columns=FUNDING_HEADERS))
         rejects = plan.rejects if plan.rejects is not None else pd.DataFrame()
         _data_sheet(book, "未入库", _ordered(rejects, REJECT_HEADERS), note="全部入库")
+        if len(plan.changes):  # a re-plan from a previous plan: what changed and why
+            labels = {"grid": "网格", "branch": "联合党支部", "enterprise": "企业", "kept": "保留",
+                      "changed": "调整", "new": "新增", "dissolved": "撤销", "moved": "变动"}
+            changes = plan.changes.assign(object=lambda d: d["object"].map(labels).fillna(d["object"]),
+                                          change=lambda d: d["change"].map(labels).fillna(d["change"]))
+            _data_sheet(book, "变更", changes.rename(columns={"object": "对象", "id": "编号", "change": "变更",
+                                                               "reason": "原因"}))
         book.close()
     logger.info("wrote %s", target)
     return target

@@ -237,7 +237,8 @@ NOTEBOOKS["04_quarterly_update.ipynb"] = [
 
 Each quarter the ledger changes: enterprises open and close, move, hire, gain members or
 form organisations. This notebook makes a modified copy of the sample ledger (as next
-quarter's ledger would be), compares the two, and shows how coverage moved."""),
+quarter's ledger would be), compares the two, shows how coverage moved, and re-plans from
+last quarter's plan: the plan keeps what it can, and every change is explained."""),
     ("code", SETUP),
     ("code", """import unicodedata
 
@@ -296,6 +297,41 @@ plt.tight_layout()"""),
     ("md", "The same comparison from the command line: `gridcover diff OLD NEW --out DIR`."),
     ("code", """written = gc.write_diff(change, OUT / "diff")
 sorted(p.name for p in written)"""),
+    ("md", """## Re-plan: keep what still obeys the rules (在上期规划基础上调整)
+
+Last quarter's grids and joint branches now have leaders and instructors. Re-planning from
+last quarter's plan keeps every grid and joint branch that still obeys the rules, with its
+id; new enterprises join the grid whose area holds them where it has room; only what broke
+(a grid too small, a branch short of members, an enterprise closed or moved away) is
+re-planned. `plan.changes` says what changed and why (on the command line:
+`gridcover plan … --previous LAST_PLAN_DIR`, which writes `changes.csv` and the 变更 sheet)."""),
+    ("code", """last = gc.run(gc.Inputs(ledger=inputs.ledger, **common))
+this = gc.run(gc.Inputs(ledger=new_path, **common), previous=last)
+fresh = gc.run(gc.Inputs(ledger=new_path, **common))          # planned from scratch, for comparison
+this.changes.groupby(["object", "change"]).size().unstack(fill_value=0)"""),
+    ("code", """def kept(before, after):
+    # share of the enterprises gridded in both plans that keep their grid and branch
+    both = before.enterprises.index.intersection(after.enterprises.index)
+    b, a = before.enterprises.loc[both], after.enterprises.loc[both]
+    gridded = (b.grid_id != "") & (a.grid_id != "")
+    same = (b.grid_id == a.grid_id) & (b.branch_id == a.branch_id)
+    return f"{same[gridded].mean():.1%} of {int(gridded.sum())}"
+
+
+{"re-plan from last quarter": kept(last, this), "plan from scratch": kept(last, fresh)}"""),
+    ("md", "Why grids and branches changed, and why enterprises moved:"),
+    ("code", """this.changes.query("object != 'enterprise' and change != 'kept'").head(12)"""),
+    ("code", """this.changes.query("object == 'enterprise' and change == 'moved'").head(12)"""),
+    ("md", """### Locks (锁定)
+
+A grid or branch the township has already set up can be locked: it is kept exactly, even
+where it now breaks a rule — the break is reported in `changes`, not repaired
+(`--lock FILE`, a CSV with a `grid_id` or `branch_id` column)."""),
+    ("code", """locks = list(last.grids.grid_id[:2]) + list(last.branches.branch_id[:2])
+locked = gc.run(gc.Inputs(ledger=new_path, **common), previous=last, lock=locks)
+locked.changes[locked.changes.id.isin(locks)]"""),
+    ("code", """written = gc.write_plan(this, OUT / "replan", maps=False, png=False)
+pd.read_csv(OUT / "replan" / "changes.csv").head()"""),
 ]
 
 

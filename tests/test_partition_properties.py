@@ -291,3 +291,24 @@ def test_partition_invariants(case):
     pd.testing.assert_frame_equal(plan.leaders, again.leaders)
     assert plan.grids.drop(columns="geometry").equals(again.grids.drop(columns="geometry"))
     assert all(a.equals_exact(b, 0) for a, b in zip(plan.grids.geometry, again.grids.geometry, strict=True))
+
+
+@SLOW
+@given(st.integers(0, 2**31 - 1), st.integers(2, 60))
+def test_enterprises_at_one_point_share_a_grid(seed, m):
+    """Enterprises at one point in no branch share one grid (up to the grid size; more are
+    cut into as few grids as the size allows), whatever else lies around."""
+    rng = np.random.default_rng(seed)
+    n = 150
+    lon = rng.uniform(LON0 + 0.001, LON0 + 0.079, n)
+    lat = rng.uniform(LAT0 + 0.001, LAT0 + 0.079, n)
+    lon[:m], lat[:m] = lon[0], lat[0]
+    members = np.where(np.arange(n) < m, 3, rng.choice([0, 1, 2, 3], n))
+    df = pd.DataFrame({"lon": lon, "lat": lat, "unit": "西镇", "eligible": True, "staff": 30,
+                       "members": members.astype("int64"), "org_type": np.where(members >= 3, "own", "none")},
+                      index=pd.Index([f"9135{seed % 10**6:06d}{i:08d}" for i in rng.permutation(n)], name="uscc"))
+    units = gpd.GeoDataFrame({"unit": ["西镇"], "unit_type": ["township"], "township": ["西镇"]},
+                             geometry=[shapely.box(LON0, LAT0, LON0 + 0.08, LAT0 + 0.08)], crs="EPSG:4326")
+    plan = partition(Ledger(df), units=units)
+    at_point = plan.enterprises.loc[df.index[:m], "grid_id"]
+    assert at_point.nunique() == -(-m // 15)  # ceil(m / 15): one grid when they fit in one
