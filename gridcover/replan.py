@@ -71,7 +71,9 @@ from .partition import (
     _grid_geometries,
     _grid_tables,
     _map_units,
+    _o9_attached,
     _prepare,
+    _Rules,
     _to_metres,
     _transformer,
     _unit_jobs,
@@ -430,6 +432,11 @@ def replan_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, uni
     for b in range(len(status)):
         if status[b] == "new" and b not in preset and np.any(origin[branch == b] == "split"):
             status[b] = "split"
+
+    if grid_ids:  # O9: a grid with members only in attached enterprises still forms a branch
+        _o9_attached(df, grid, branch, status, origin, action, xy, members, industry,
+                     _Rules(config.joint_max_units, config.joint_min_members, config.joint_max_distance_m),
+                     list(grid_ids))
 
     # --- actions -------------------------------------------------------------------------------------
     placed = (origin != "") & (branch >= 0)

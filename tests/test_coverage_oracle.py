@@ -294,3 +294,29 @@ def test_oracle_on_mixed_small_ledgers(tmp_path_factory, rows, roster_size):
     truth = check_outputs(ledger, roster, out, townships, parks)
     f = truth["flags"]
     assert (f[["work_after", "short", "backstop"]].astype(int).sum(axis=1) == 1).all()
+
+
+@pytest.mark.slow
+def test_oracle_on_a_quarterly_replan(tmp_path):
+    """A re-plan from last quarter's plan reports figures as honest as a fresh plan's."""
+    county = make_county(tmp_path / "in", 3_000, seed=5, roster_share=0.5)
+    inputs = gc.Inputs(ledger=county.ledger, townships=county.townships, parks=county.parks,
+                       instructors=county.roster)
+    first = gc.run(inputs)
+    gc.write_plan(first, tmp_path / "q1", maps=False, png=False)
+    # next quarter: 3% closed, members change in 5%
+    raw = pd.read_csv(county.ledger, dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(2)
+    raw = raw.drop(index=rng.choice(len(raw), size=90, replace=False)).reset_index(drop=True)
+    pick = rng.choice(len(raw), size=150, replace=False)
+    members = raw[HEADERS["members"]].astype(int)
+    staff = raw[HEADERS["staff"]].astype(int)
+    members.iloc[pick] = np.minimum(staff.iloc[pick], (members.iloc[pick] + 1) % 4)
+    raw[HEADERS["members"]] = members.astype(str)
+    ledger2 = tmp_path / "ledger_q2.csv"
+    raw.to_csv(ledger2, index=False, encoding="utf-8")
+    second = gc.run(gc.Inputs(ledger=ledger2, townships=county.townships, parks=county.parks,
+                              instructors=county.roster), previous=tmp_path / "q1")
+    assert len(second.changes)
+    gc.write_plan(second, tmp_path / "q2", maps=False, png=False)
+    check_outputs(ledger2, county.roster, tmp_path / "q2", county.townships, county.parks)

@@ -155,7 +155,7 @@ def synthetic_county(seed: int = 7, n: int = 3000) -> County:
         rec = {"uscc": uscc, "source_row": k + 3, "name": f"企业{k}", "address": "", "lon_src": np.nan,
                "lat_src": np.nan, "crs": "wgs84", "township_declared": "", "village": "", "park_declared": "",
                "industry": "C", "staff": 10, "fixed_premises": True, "above_scale": False, "members": 0,
-               "probationary": 0, "org_type": "none", "org_name": "", "instructor": "", "investor_member": False}
+               "probationary": 0, "org_type": "none", "org_name": "", "org_level": "", "instructor": "", "investor_member": False}
         u = rng.random()
         num = int(rng.integers(1, 300))
         if u < 0.70:  # exact point in one of three systems
@@ -468,7 +468,7 @@ def _ledger(rows: list[dict]) -> Ledger:
     base = {"source_row": 0, "name": "x", "address": "", "lon_src": np.nan, "lat_src": np.nan, "crs": "wgs84",
             "township_declared": "", "village": "", "park_declared": "", "industry": "C", "staff": 10,
             "fixed_premises": True, "above_scale": False, "members": 0, "probationary": 0, "org_type": "none",
-            "org_name": "", "instructor": "", "investor_member": False}
+            "org_name": "", "org_level": "", "instructor": "", "investor_member": False}
     frame = pd.DataFrame([{**base, "source_row": k + 3, **r} for k, r in enumerate(rows)])
     frame = frame.set_index("uscc")[list(LEDGER_COLUMNS)]
     rejects = pd.DataFrame({"source_row": pd.Series([2], dtype="int64"), "uscc": ["BAD"], "reason": ["bad"]})
@@ -884,7 +884,7 @@ def trap_ledger(n: int = 6000, seed: int = 14) -> TrapLedger:
         rec = {"uscc": make_uscc(rng, "350799"), "source_row": k + 2, "name": f"企业{k}", "address": "",
                "lon_src": np.nan, "lat_src": np.nan, "crs": "wgs84", "township_declared": "", "village": "",
                "park_declared": "", "industry": "C", "staff": 10, "fixed_premises": True, "above_scale": False,
-               "members": 0, "probationary": 0, "org_type": "none", "org_name": "", "instructor": "",
+               "members": 0, "probationary": 0, "org_type": "none", "org_name": "", "org_level": "", "instructor": "",
                "investor_member": False}
         expected = ""  # the conflict field the row must produce
         point = (np.nan, np.nan)  # where it must be placed (NaN: anywhere in its unit)

@@ -276,7 +276,7 @@ def test_geocode_takes_a_provider_and_places_its_answer_in_the_right_township(tm
     row = {"source_row": 2, "name": "甲公司", "address": "不在地名表的某某路8号", "lon_src": np.nan, "lat_src": np.nan,
            "crs": "wgs84", "township_declared": "", "village": "", "park_declared": "", "industry": "C", "staff": 10,
            "fixed_premises": True, "above_scale": False, "members": 0, "probationary": 0, "org_type": "none",
-           "org_name": "", "instructor": "", "investor_member": False}
+           "org_name": "", "org_level": "", "instructor": "", "investor_member": False}
     import pandas as pd
 
     frame = pd.DataFrame([{"uscc": "A", **row}]).set_index("uscc")[list(LEDGER_COLUMNS)]
