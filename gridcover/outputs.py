@@ -130,7 +130,8 @@ def run_record(plan: Plan) -> dict[str, Any]:
 
 
 def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: bool = True,
-               basemap: Basemap | None = None, png: bool = True, shapefiles: bool = False) -> list[Path]:
+               basemap: Basemap | None = None, png: bool = True, shapefiles: bool = False,
+               tile_url: str | None = None, attribution: str | None = None) -> list[Path]:
     """Write every output file of a plan into ``out_dir`` as a whole (see DESIGN.md's table).
 
     Besides the contract files: ``conflicts.csv`` (when any), ``plan.gpkg`` (enterprises,
@@ -180,7 +181,8 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
         if maps:
             from .maps import write_maps
 
-            todo.append(lambda: write_maps(plan, out, offline=offline, basemap=basemap))
+            todo.append(lambda: write_maps(plan, out, offline=offline, basemap=basemap, tile_url=tile_url,
+                                           attribution=attribution))
         return todo
 
     def fill(out: Path) -> None:
@@ -199,7 +201,8 @@ def _coverage_png(writer: Callable[[Plan, Path], Path], plan: Plan, path: Path) 
 
 
 def rewrite_maps(plan_dir: str | Path, *, offline: bool = True, basemap: Basemap | None = None,
-                 per_unit: bool = True) -> list[Path]:
+                 per_unit: bool = True, tile_url: str | None = None,
+                 attribution: str | None = None) -> list[Path]:
     """Re-render the maps of a plan folder in place, as a whole (``gridcover map``).
 
     The folder is checked against its ``run.json`` first; the new folder holds the
@@ -222,7 +225,8 @@ def rewrite_maps(plan_dir: str | Path, *, offline: bool = True, basemap: Basemap
                 continue
             (new / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(folder / name, new / name)
-        write_maps(plan, new, offline=offline, basemap=basemap, per_unit=per_unit)
+        write_maps(plan, new, offline=offline, basemap=basemap, per_unit=per_unit, tile_url=tile_url,
+                   attribution=attribution)
 
     rest = {k: v for k, v in record.items() if k != "files"}
     written = _io.write_folder(folder, fill, rest, known=PLAN_NAMES)
