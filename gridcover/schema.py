@@ -48,6 +48,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "PRECISIONS",
     "REJECT_COLUMNS",
+    "REJECT_FILE_COLUMNS",
     "SIZE_CLASSES",
 ]
 
@@ -68,6 +69,9 @@ ENTERPRISE_OUTPUT_COLUMNS: Final = (
 )
 #: Columns of ``rejects.csv``.
 REJECT_COLUMNS: Final = ("source_row", "uscc", "reason")
+#: Columns of ``rejects.csv`` (DESIGN.md): the rejects table's, with ``reason_cn`` (the reason in
+#: Chinese) whether or not the table already carries it.
+REJECT_FILE_COLUMNS: Final = tuple(dict.fromkeys((*REJECT_COLUMNS, "reason_cn")))
 
 #: Organisation codes (组建方式) and their ledger labels.
 ORG_TYPES: Final = ("own", "joint", "attached", "none")
