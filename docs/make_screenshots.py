@@ -17,10 +17,13 @@ HERE = Path(__file__).parent
 
 
 def shoot(page, html: Path, png: Path) -> None:
+    from PIL import Image
+
     page.goto(html.resolve().as_uri())
     page.wait_for_function("window.gridcover && window.gridcover.ready && window.gridcover.layers.enterprises.gcLoaded")
     page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.screenshot(path=str(png), type="png")
+    Image.open(png).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(png, optimize=True)
 
 
 def main(plan_dir: str) -> None:
