@@ -1226,7 +1226,8 @@ def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: b
         gap_totals[rule] = total
         names[key] = f"问题 {rule}：{GAP_LAYER_LABELS[rule]}（{total:,}家）"
         badges = [[u["at"][0], u["at"][1], u["gaps"][rule]] for u in summary if u["gaps"][rule]]
-        layer(key, f"GC.gaps({mv}, {_js(_gap_points(ent, rule, to_map))}, {_js(badges)}, "
+        rings = [] if aggregate else _gap_points(ent, rule, to_map)  # at scale: the counts per unit only
+        layer(key, f"GC.gaps({mv}, {_js(rings)}, {_js(badges)}, "
               f"{_js({'rule': rule, 'color': _GAP_COLORS[rule], 'slot': i})})", show=False)
     layer("labels", f"GC.labels({mv}, {_js(summary)}, {_js({'measure': _DEFAULT_MEASURE})})")
 
