@@ -3,6 +3,9 @@
 Exit codes: 0 success; 1 ``validate`` found rejected rows; 2 an input could not be
 read or used at all (one line on stderr, no traceback); 3 an unexpected internal error
 (one line; ``--verbose`` shows the traceback).
+
+Help and messages are in Chinese; ``GRIDCOVER_LANG=en`` switches them to English. Every
+string a user reads comes from one catalogue (:mod:`gridcover._messages`).
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from ._messages import lang, msg
 from .config import Basemap as BasemapName
 from .config import Config, load_config
 from .errors import AccountingError, ConfigError, GridcoverError
 
 app = typer.Typer(
     name="gridcover",
-    help="Plan party-building coverage (两个覆盖) of non-public enterprises: grids, joint branches, maps.",
+    help=msg("app.help"),
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -37,15 +41,20 @@ EXIT_REJECTS = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
 
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each step (and tracebacks of internal errors).")]
-OutDir = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")]
-Townships = Annotated[Path | None, typer.Option("--townships", help="Township/street boundaries (GeoJSON, GeoPackage, Shapefile).")]
-Parks = Annotated[Path | None, typer.Option("--parks", help="Park boundaries.")]
-Gazetteer = Annotated[Path | None, typer.Option("--gazetteer", help="Village/community gazetteer CSV for address-only rows.")]
-Sheet = Annotated[str | None, typer.Option("--sheet", help="Sheet of an XLSX ledger (name or 0-based index).")]
-NameField = Annotated[str | None, typer.Option("--name-field", help="Name field of the boundary files, when not detected.")]
-Encoding = Annotated[str | None, typer.Option("--encoding", help="Attribute encoding of Shapefile boundaries (e.g. GBK).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help=msg("opt.quiet"))]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help=msg("opt.verbose"))]
+OutDir = Annotated[Path | None, typer.Option("--out", "-o", help=msg("opt.out"))]
+Townships = Annotated[Path | None, typer.Option("--townships", help=msg("opt.townships"))]
+Parks = Annotated[Path | None, typer.Option("--parks", help=msg("opt.parks"))]
+Gazetteer = Annotated[Path | None, typer.Option("--gazetteer", help=msg("opt.gazetteer"))]
+Sheet = Annotated[str | None, typer.Option("--sheet", help=msg("opt.sheet"))]
+NameField = Annotated[str | None, typer.Option("--name-field", help=msg("opt.name_field"))]
+Encoding = Annotated[str | None, typer.Option("--encoding", help=msg("opt.encoding"))]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help=msg("opt.config"))]
+Online = Annotated[bool, typer.Option("--online-geocode", help=msg("opt.online"))]
+Ledger = Annotated[Path, typer.Argument(help=msg("opt.ledger"))]
+Tiles = Annotated[str | None, typer.Option("--tiles", help=msg("opt.tiles"))]
+Attribution = Annotated[str | None, typer.Option("--attribution", help=msg("opt.attribution"))]
 
 
 class _State:
@@ -62,7 +71,7 @@ def _setup(quiet: bool, verbose: bool) -> None:
 
     def show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
         if not quiet:
-            err.print(f"gridcover: warning: {message}", markup=False)
+            err.print(msg("warn.prefix", msg=message), markup=False)
 
     warnings.showwarning = show_warning
 
@@ -72,8 +81,8 @@ def _say(msg: str) -> None:
         out.print(msg)
 
 
-def _fail(msg: str, code: int) -> typer.Exit:
-    err.print(f"gridcover: error: {msg}", markup=False)
+def _fail(text: str, code: int) -> typer.Exit:
+    err.print(msg("err.prefix", msg=text), markup=False)
     return typer.Exit(code)
 
 
@@ -93,11 +102,11 @@ def _errors() -> Iterator[None]:
     except ImportError as exc:
         raise _fail(str(exc), EXIT_INPUT) from None
     except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
+        raise _fail(msg("err.interrupted"), 130) from None
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
         if _State.verbose:
             err.print_exception()
-        raise _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL) from None
+        raise _fail(msg("err.internal", kind=type(exc).__name__, msg=exc), EXIT_INTERNAL) from None
 
 
 @contextmanager
@@ -110,7 +119,7 @@ def _progress(stages: int) -> Iterator[Callable[[str], None] | None]:
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err,
                   transient=True) as bar:
-        task = bar.add_task("starting", total=stages)
+        task = bar.add_task(msg("stage.starting"), total=stages)
         seen: list[str] = []
 
         def on_stage(name: str) -> None:
@@ -148,8 +157,16 @@ def _basemap(value: str | None) -> BasemapName | None:
     for choice in choices:
         if value.strip().lower() == choice:
             return choice
-    msg = f"--basemap {value!r} is not one of {', '.join(choices)}"
-    raise ConfigError(msg)
+    text = msg("err.basemap", value=value, choices=", ".join(choices))
+    raise ConfigError(text)
+
+
+def _check_tiles(tiles: str | None) -> None:
+    """Refuse a bad --tiles URL before any work (exit 2, one line)."""
+    if tiles is not None:
+        from .maps import check_tile_url
+
+        check_tile_url(tiles)
 
 
 def _geocoder(config: Config, online: bool) -> Any:
@@ -163,26 +180,34 @@ def _geocoder(config: Config, online: bool) -> Any:
 def _summary_ledger(ledger: Any) -> None:
     from collections import Counter
 
-    _say(f"rows read: {ledger.n_rows}   accepted: {len(ledger.enterprises)}   rejected: {len(ledger.rejects)}")
+    _say(msg("run.rows", read=ledger.n_rows, accepted=len(ledger.enterprises), rejected=len(ledger.rejects)))
     ent = ledger.enterprises
     if "precision" in ent:
         counts = Counter(ent["precision"])
-        _say("located: " + ", ".join(f"{k} {counts[k]}" for k in ("exact", "village", "township", "park", "unlocated")
-                                      if counts.get(k)))
+        from ._labels import PRECISION_LABELS
+
+        names = PRECISION_LABELS if lang() == "zh" else {k: k for k in PRECISION_LABELS}
+        _say(msg("run.located", counts=", ".join(f"{names[k]} {counts[k]}" for k in
+                                                 ("exact", "village", "township", "park", "unlocated")
+                                                 if counts.get(k))))
     if ledger.conflicts is not None and len(ledger.conflicts):
-        _say(f"declared township/park conflicts: {len(ledger.conflicts)}")
+        _say(msg("run.conflicts", n=len(ledger.conflicts)))
     if len(ledger.rejects) and not _State.quiet:
-        _say("rejected rows:")
+        from ._messages import reason_cn
+
+        _say(msg("run.rejected_rows"))
         rows = ledger.rejects.sort_values("source_row", kind="stable")
         for r in rows.head(50).itertuples(index=False):
-            out.print(f"  row {r.source_row}: {r.uscc or '(no code)'}: {r.reason}", markup=False)
+            reason = r.reason if lang() == "en" else (getattr(r, "reason_cn", "") or reason_cn(r.reason))
+            out.print(msg("run.reject_row", row=r.source_row, uscc=r.uscc or msg("run.no_code"), reason=reason),
+                      markup=False)
         if len(rows) > 50:
-            _say(f"  … and {len(rows) - 50} more (see rejects.csv with --out)")
+            _say(msg("run.more_rejects", n=len(rows) - 50))
 
 
-@app.command()
+@app.command(help=msg("cmd.validate"))
 def validate(
-    ledger: Annotated[Path, typer.Argument(help="Ledger file: CSV (UTF-8/GBK), XLSX, GeoJSON or GeoPackage.")],
+    ledger: Ledger,
     townships: Townships = None,
     parks: Parks = None,
     gazetteer: Gazetteer = None,
@@ -190,8 +215,8 @@ def validate(
     sheet: Sheet = None,
     name_field: NameField = None,
     encoding: Encoding = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="Config TOML.")] = None,
-    online: Annotated[bool, typer.Option("--online-geocode", help="Opt in to the online geocoder of the config.")] = False,
+    config_file: ConfigFile = None,
+    online: Online = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -214,7 +239,7 @@ def validate(
         _summary_ledger(result)
         if out_dir is not None:
             for p in write_validation(result, out_dir):
-                _say(f"wrote {p}")
+                _say(msg("run.wrote", path=p))
     if len(result.rejects):
         raise typer.Exit(EXIT_REJECTS)
 
@@ -226,7 +251,8 @@ def _sheet(sheet: str | None) -> str | int | None:
 
 
 def _run_plan(inputs: Any, config: Config, out_dir: Path, *, online: bool, maps: bool, offline: bool,
-              basemap: str | None, shapefiles: bool = False, workers: int = 1, **replan: Any) -> None:
+              basemap: str | None, shapefiles: bool = False, workers: int = 1, tiles: str | None = None,
+              attribution: str | None = None, per_unit_books: bool = False, **replan: Any) -> None:
     from .outputs import write_plan
     from .pipeline import run
 
@@ -234,57 +260,62 @@ def _run_plan(inputs: Any, config: Config, out_dir: Path, *, online: bool, maps:
         plan = run(inputs, config=config, geocoder=_geocoder(config, online), on_stage=on_stage,
                    workers=workers, **{k: v for k, v in replan.items() if v is not None})
         if on_stage is not None:
-            on_stage("writing outputs")
+            on_stage(msg("stage.writing"))
         written = write_plan(plan, out_dir, maps=maps, offline=offline, basemap=_basemap(basemap),
-                             shapefiles=shapefiles)
+                             shapefiles=shapefiles, tile_url=tiles, attribution=attribution,
+                             per_unit_books=per_unit_books)
     _summary_plan(plan)
-    _say(f"wrote {len(written)} files to {out_dir}")
+    _say(msg("run.wrote_files", n=len(written), out=out_dir))
 
 
 def _summary_plan(plan: Any) -> None:
     from .coverage import measured
 
     counts = plan.inputs.get("counts", {})
-    _say(f"rows read: {counts.get('input_rows')}   accepted: {len(plan.enterprises)}   rejected: {len(plan.rejects)}")
-    _say(f"grids: {len(plan.grids)}   joint branches: {len(plan.branches)}")
+    _say(msg("run.rows", read=counts.get("input_rows"), accepted=len(plan.enterprises), rejected=len(plan.rejects)))
+    _say(msg("run.grids", grids=len(plan.grids), branches=len(plan.branches)))
     cov = measured(plan)
     t = cov.total()
     if int(t["enterprises"]):
-        _say(f"organisational coverage: {t.org_rate_before:.1%} → {t.org_rate_after:.1%}   "
-             f"work coverage: {t.work_rate_before:.1%} → {t.work_rate_after:.1%}   "
-             f"backstop only (M5): {t.backstop_rate_after:.1%}")
+        _say(msg("run.coverage", org_b=f"{t.org_rate_before:.1%}", org_a=f"{t.org_rate_after:.1%}",
+                 work_b=f"{t.work_rate_before:.1%}", work_a=f"{t.work_rate_after:.1%}",
+                 backstop=f"{t.backstop_rate_after:.1%}"))
         for line in cov.shortfall():
-            _say(f"注意：{line}")
+            _say(msg("run.note", line=line))
 
 
-MapsFlag = Annotated[bool, typer.Option("--maps/--no-maps", help="Write map.html and one map per unit.")]
-OfflineFlag = Annotated[bool, typer.Option("--offline/--online-assets", help="Inline every map asset (no network needed).")]
-Basemap = Annotated[str | None, typer.Option("--basemap", help="osm, amap, tianditu or none.")]
+MapsFlag = Annotated[bool, typer.Option("--maps/--no-maps", help=msg("opt.maps"))]
+OfflineFlag = Annotated[bool, typer.Option("--offline/--online-assets", help=msg("opt.offline"))]
+Basemap = Annotated[str | None, typer.Option("--basemap", help=msg("opt.basemap"))]
+UnitBooks = Annotated[bool, typer.Option("--per-unit-books", help=msg("opt.per_unit_books"))]
 
 
-@app.command()
+@app.command(help=msg("cmd.plan"))
 def plan(
-    ledger: Annotated[Path, typer.Argument(help="Ledger file: CSV (UTF-8/GBK), XLSX, GeoJSON or GeoPackage.")],
-    townships: Annotated[Path, typer.Option("--townships", help="Township/street boundaries (required).")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    ledger: Ledger,
+    townships: Annotated[Path, typer.Option("--townships", help=msg("opt.townships_required"))],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help=msg("opt.out"))],
     parks: Parks = None,
     gazetteer: Gazetteer = None,
-    service_centres: Annotated[Path | None, typer.Option("--service-centres", help="Party-mass service centres (CSV with lon/lat).")] = None,
-    instructors: Annotated[Path | None, typer.Option("--instructors", help="Instructor roster (CSV/XLSX).")] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="Config TOML.")] = None,
+    service_centres: Annotated[Path | None, typer.Option("--service-centres", help=msg("opt.service_centres"))] = None,
+    instructors: Annotated[Path | None, typer.Option("--instructors", help=msg("opt.instructors"))] = None,
+    config_file: ConfigFile = None,
     sheet: Sheet = None,
     name_field: NameField = None,
     encoding: Encoding = None,
-    online: Annotated[bool, typer.Option("--online-geocode", help="Opt in to the online geocoder of the config.")] = False,
+    online: Online = False,
     maps: MapsFlag = True,
     offline: OfflineFlag = True,
     basemap: Basemap = None,
-    area: Annotated[str, typer.Option("--area", help="The area's name for map titles and reports.")] = "",
-    shapefiles: Annotated[bool, typer.Option("--shapefiles", help="Also write GBK Shapefiles for older GIS software.")] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes partitioning the units in parallel.")] = 1,
-    previous: Annotated[Path | None, typer.Option("--previous", help="Re-plan from this earlier plan folder (quarterly update).")] = None,
-    lock: Annotated[Path | None, typer.Option("--lock", help="CSV with grid_id or branch_id: kept exactly (with --previous).")] = None,
-    grids: Annotated[Path | None, typer.Option("--grids", help="Planner-edited grids (GeoJSON from QGIS) to use as the grids.")] = None,
+    tiles: Tiles = None,
+    attribution: Attribution = None,
+    area: Annotated[str, typer.Option("--area", help=msg("opt.area"))] = "",
+    shapefiles: Annotated[bool, typer.Option("--shapefiles", help=msg("opt.shapefiles"))] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help=msg("opt.workers"))] = 1,
+    per_unit_books: UnitBooks = False,
+    previous: Annotated[Path | None, typer.Option("--previous", help=msg("opt.previous"))] = None,
+    lock: Annotated[Path | None, typer.Option("--lock", help=msg("opt.lock"))] = None,
+    grids: Annotated[Path | None, typer.Option("--grids", help=msg("opt.grids"))] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -297,19 +328,24 @@ def plan(
                         service_centres=service_centres, instructors=instructors, sheet=_sheet(sheet),
                         name_field=name_field, encoding=encoding, area=area)
         if lock is not None and previous is None:
-            raise _fail("--lock needs --previous", EXIT_INPUT)
+            raise _fail(msg("err.lock_needs_previous"), EXIT_INPUT)
         _check_out(out_dir, inputs, config_file, whole=True)
         config = _config(config_file)
+        _check_tiles(tiles)
         _run_plan(inputs, config, out_dir, online=online, maps=maps, offline=offline, basemap=basemap,
-                  shapefiles=shapefiles, workers=workers, previous=previous, lock=lock, grids=grids)
+                  shapefiles=shapefiles, workers=workers, tiles=tiles, attribution=attribution,
+                  per_unit_books=per_unit_books, previous=previous, lock=lock, grids=grids)
 
 
-@app.command()
+@app.command(help=msg("cmd.demo"))
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("maps"),
-    config_file: Annotated[Path | None, typer.Option("--config", help="Config TOML.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help=msg("opt.demo_out"))] = Path("maps"),
+    config_file: ConfigFile = None,
     maps: MapsFlag = True,
     basemap: Basemap = None,
+    tiles: Tiles = None,
+    attribution: Attribution = None,
+    per_unit_books: UnitBooks = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -320,19 +356,21 @@ def demo(
     with _errors():
         _check_out(out_dir, sample_inputs(), config_file, whole=True)
         config = _config(config_file)
-        _say(f"sample county: {sample_inputs().ledger}")
-        _run_plan(sample_inputs(), config, out_dir, online=False, maps=maps, offline=True, basemap=basemap)
+        _check_tiles(tiles)
+        _say(msg("run.sample", path=sample_inputs().ledger))
+        _run_plan(sample_inputs(), config, out_dir, online=False, maps=maps, offline=True, basemap=basemap,
+                  tiles=tiles, attribution=attribution, per_unit_books=per_unit_books)
 
 
-@app.command()
+@app.command(help=msg("cmd.diff"))
 def diff(
-    old_ledger: Annotated[Path, typer.Argument(help="Last quarter's ledger.")],
-    new_ledger: Annotated[Path, typer.Argument(help="This quarter's ledger.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    old_ledger: Annotated[Path, typer.Argument(help=msg("opt.old_ledger"))],
+    new_ledger: Annotated[Path, typer.Argument(help=msg("opt.new_ledger"))],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help=msg("opt.out"))],
     townships: Townships = None,
     parks: Parks = None,
     gazetteer: Gazetteer = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="Config TOML.")] = None,
+    config_file: ConfigFile = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -350,14 +388,14 @@ def diff(
         for name in ("added", "closed", "moved", "changed"):
             table = getattr(result, name, None)
             if table is not None:
-                _say(f"{name}: {len(table)}")
-        _say(f"wrote {len(written)} files to {out_dir}")
+                _say(msg("run.diff_count", label=msg(f"diff.{name}"), n=len(table)))
+        _say(msg("run.wrote_files", n=len(written), out=out_dir))
 
 
-@app.command(name="config")
+@app.command(name="config", help=msg("cmd.config"))
 def config_(
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the TOML here instead of printing it.")] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="Start from this config instead of the defaults.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help=msg("opt.config_out"))] = None,
+    config_file: Annotated[Path | None, typer.Option("--config", help=msg("opt.config_from"))] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -373,16 +411,18 @@ def config_(
         else:
             with atomic_path(out_file) as tmp:
                 tmp.write_text(text, encoding="utf-8")
-            _say(f"wrote {out_file}")
+            _say(msg("run.wrote", path=out_file))
 
 
-@app.command(name="map")
+@app.command(name="map", help=msg("cmd.map"))
 def map_(
-    plan_dir: Annotated[Path, typer.Argument(help="A folder written by `gridcover plan` or `demo`.")],
+    plan_dir: Annotated[Path, typer.Argument(help=msg("opt.plan_dir"))],
     out_dir: OutDir = None,
     basemap: Basemap = None,
     offline: OfflineFlag = True,
-    per_unit: Annotated[bool, typer.Option("--per-unit/--no-per-unit", help="Also one map per unit.")] = True,
+    tiles: Tiles = None,
+    attribution: Attribution = None,
+    per_unit: Annotated[bool, typer.Option("--per-unit/--no-per-unit", help=msg("opt.per_unit"))] = True,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -393,12 +433,15 @@ def map_(
 
     with _errors():
         chosen = _basemap(basemap)
+        _check_tiles(tiles)
         if out_dir is None or (out_dir.exists() and plan_dir.exists() and out_dir.samefile(plan_dir)):
-            written = rewrite_maps(plan_dir, offline=offline, basemap=chosen, per_unit=per_unit)
+            written = rewrite_maps(plan_dir, offline=offline, basemap=chosen, per_unit=per_unit, tile_url=tiles,
+                                   attribution=attribution)
         else:
             saved = read_plan(plan_dir)
-            written = write_maps(saved, out_dir, offline=offline, basemap=chosen, per_unit=per_unit)
-        _say(f"wrote {len(written)} maps to {out_dir or plan_dir}")
+            written = write_maps(saved, out_dir, offline=offline, basemap=chosen, per_unit=per_unit, tile_url=tiles,
+                                 attribution=attribution)
+        _say(msg("run.wrote_maps", n=len(written), out=out_dir or plan_dir))
 
 
 def main() -> None:

@@ -2,17 +2,22 @@
 
 One map shows, each layer switchable in the layer control (Chinese names):
 
-* the township (乡镇（街道）) choropleth of organisational coverage after the plan, before
-  and after in the tooltip, and the parks (园区) the same way;
+* the townships (乡镇（街道）) and parks (园区) coloured by coverage on five classes
+  anchored at the M4 targets (< 30 %, 30–60 %, 60–90 %, 90–<100 %, 100 % with the
+  defaults), switched between M1 and M2, before and after the plan (the measure switch
+  of the ranking panel), with permanent labels of each unit's name and rate;
+* a ranking panel of the units by the enterprises still short of the target;
+* one layer per gap rule (G1, G2, G7, G8, G9): rings on the enterprises showing it and
+  its count per unit (hidden at first);
 * the grids (网格) with their proposed boundaries, the grid leader (网格长) ringed;
 * the proposed joint branches (联合党支部) as spokes from their centre to the members;
 * party-mass service centres (党群服务中心) with their catchment circles;
-* a heat map of the staff of enterprises still without a party organisation after the
-  plan (hidden at first);
+* a heat map of the staff of the enterprises 未覆盖 after the plan (no organisation and no
+  named instructor: the same meaning as in the legend; hidden at first);
 * the enterprises coloured by their status after the plan: own organisation, in a joint
   branch, attached, instructor only, uncovered, not gridded. A click opens the
-  enterprise's profile (一企一档): the ledger fields, its gaps with their rule text, the
-  proposed action, grid and branch.
+  enterprise's profile (一企一档): the proposed action, grid and branch first, its gaps
+  with their rule text, then the ledger fields.
 
 plus a legend, a title with the area, date and headline rates, a search box over
 enterprise names, a fullscreen toggle and a distance tool — all small self-contained
@@ -25,14 +30,17 @@ their coverage, the points clustered (MarkerCluster) with a short profile and a 
 the unit's own map, which has the full profiles.
 
 Offline (the default): :func:`map_html` inlines every JS/CSS asset from the installed
-XStatic packages (see :mod:`gridcover._assets`), so the file opens with no network; the
-base map tiles are then blank unless ``tile_url`` points at a local tile server. Element
-ids are made stable, so the same plan gives byte-identical HTML.
+XStatic packages (see :mod:`gridcover._assets`), so the file opens with no network, and
+no online base map is added unless one is asked for by name: the units are drawn on a
+plain ground with a note that the map is offline, and the page makes no request at all.
+``tile_url`` (``--tiles``) points at an intranet tile server (政务外网, a 天地图
+deployment), with its ``attribution``. Element ids are made stable, so the same plan
+gives byte-identical HTML.
 
-Base maps: ``osm`` (OpenStreetMap, default), ``amap`` (高德, GCJ-02: every vector is
-shifted to GCJ-02 so it sits on AMap's streets), ``tianditu`` (天地图, CGCS2000 ≈ WGS-84,
-key from ``config.tianditu_key`` or ``GRIDCOVER_TIANDITU_KEY``; the key is written into
-the HTML, as the browser needs it), ``none`` (intranets).
+Base maps: ``osm`` (OpenStreetMap, the config's default online), ``amap`` (高德, GCJ-02:
+every vector is shifted to GCJ-02 so it sits on AMap's streets), ``tianditu`` (天地图,
+CGCS2000 ≈ WGS-84, key from ``config.tianditu_key`` or ``GRIDCOVER_TIANDITU_KEY``; the key
+is written into the HTML, as the browser needs it), ``none`` (intranets).
 """
 
 from __future__ import annotations
@@ -52,7 +60,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
 
-import branca.colormap
 import folium
 import folium.plugins
 import geopandas as gpd
@@ -67,7 +74,16 @@ from numpy.typing import NDArray
 
 from ._assets import GRIDCOVER_CSS, GRIDCOVER_JS, inline_assets
 from ._io import atomic_file
-from ._labels import BRANCH_STATUS_LABELS, PRECISION_LABELS, UNIT_TYPE_LABELS
+from ._labels import (
+    BRANCH_STATUS_LABELS,
+    GAP_LAYER_LABELS,
+    NO_DATA_COLOR,
+    PRECISION_LABELS,
+    RATE_CLASS_COLORS,
+    UNIT_TYPE_LABELS,
+    rate_class,
+    rate_class_labels,
+)
 from .config import Config
 from .coords import wgs84_to_gcj02
 from .coverage import enterprise_status as _enterprise_status
@@ -79,10 +95,13 @@ from .schema import ACTION_LABELS, INDUSTRY_SECTIONS, ORG_TYPE_LABELS
 
 __all__ = [
     "BASEMAPS",
+    "GAP_LAYERS",
+    "MEASURES",
     "DETAIL_MAX_ENTERPRISES",
     "STATUSES",
     "STATUS_LABELS",
     "CoverageMap",
+    "check_tile_url",
     "coverage_map",
     "enterprise_status",
     "map_html",
@@ -108,7 +127,7 @@ STATUS_LABELS: Final = {
     "joint": "在联合党支部",
     "attached": "挂靠建",
     "instructor": "仅有党建工作指导员",
-    "uncovered": "未覆盖",
+    "uncovered": "未覆盖（无党组织、无指导员）",
     "not_gridded": "不入网格（属地兜底）",
 }
 _STATUS_COLORS: Final = {
@@ -124,9 +143,19 @@ _LAYER_NAMES: Final = {
     "grids": "网格及网格长",
     "branches": "拟建联合党支部",
     "centres": "党群服务中心及服务半径",
-    "heat": "未覆盖职工热力图",
+    "heat": "未覆盖（无党组织、无指导员）企业职工热力图",
     "enterprises": "企业（按覆盖状态）",
+    "labels": "单位名称及覆盖率",
 }
+#: Gap rules drawn as a layer each (RULES.md G1, G2, G7, G8, G9), with their ring colours.
+GAP_LAYERS: Final = ("G1", "G2", "G7", "G8", "G9")
+_GAP_COLORS: Final = {"G1": "#6a3d9a", "G2": "#e31a1c", "G7": "#ff7f00", "G8": "#b15928", "G9": "#1f78b4"}
+#: The four colourings of the units: (metric, phase) in the order of the measure switch.
+MEASURES: Final = (("org", "before"), ("org", "after"), ("work", "before"), ("work", "after"))
+_MEASURE_LABELS: Final = ("党组织覆盖率·规划前", "党组织覆盖率·规划后", "工作覆盖率·规划前", "工作覆盖率·规划后")
+#: Measure the units are coloured by when a map opens (M1 after the plan).
+_DEFAULT_MEASURE: Final = 1
+_OFFLINE_NOTE: Final = "离线模式：未加载在线底图，仅显示辖区边界（可用 --tiles 指定内网瓦片服务）"
 _BRANCH_STATUS: Final = BRANCH_STATUS_LABELS
 _BRANCH_STYLES: Final = (
     {"color": "#8e44ad", "weight": 2.2},                      # new
@@ -135,9 +164,7 @@ _BRANCH_STYLES: Final = (
 )
 _PRECISION_LABELS: Final = PRECISION_LABELS
 _UNIT_TYPE_LABELS: Final = UNIT_TYPE_LABELS
-#: Colours of organisational coverage after the plan (M1), low to high.
-_RATE_COLORS: Final = ("#d73027", "#fc8d59", "#fee08b", "#1a9850")
-_NO_DATA_COLOR: Final = "#d9d9d9"
+_NO_DATA_COLOR: Final = NO_DATA_COLOR
 _HEAT_GRADIENT: Final = ((0.25, "#2c7bb6"), (0.5, "#abd9e9"), (0.7, "#fdae61"), (1.0, "#d7191c"))
 
 #: Simplification tolerance of polygons, degrees (~3 m; ~20 m for aggregate maps).
@@ -196,17 +223,10 @@ def _codes(values: pd.Series) -> tuple[list[int], list[str]]:
 
 
 def _rate_color(rate: float, config: Config) -> str:
-    """Colour of an organisational coverage rate (grey without enterprises)."""
-    if rate is None or not np.isfinite(rate):
-        return _NO_DATA_COLOR
-    edges = _rate_edges(config)
-    colors = _RATE_COLORS[-(len(edges) - 1):]
-    return colors[int(np.searchsorted(edges[1:-1], rate, side="right"))]
-
-
-def _rate_edges(config: Config) -> list[float]:
-    """Class edges of the coverage colours: 0, 0.6, 0.8, the M4 target, 1 (distinct)."""
-    return sorted({0.0, 0.6, 0.8, float(config.org_coverage_target), 1.0})
+    """Colour of a coverage rate on the classes anchored at the M4 targets (grey without
+    enterprises): < target/3, –2·target/3, –target, –<full, full."""
+    k = rate_class(rate, config.org_coverage_target, config.org_coverage_full_target)
+    return _NO_DATA_COLOR if k < 0 else RATE_CLASS_COLORS[k]
 
 
 #: Longest unit map file name, characters, without ``.html`` (hash suffix included).
@@ -636,10 +656,67 @@ def _unit_features(prep: _Prepared, units: gpd.GeoDataFrame, ent: pd.DataFrame, 
                          if int(counts.loc[name, s])]
         rows.append(["网格", int(grids_per_unit.get(name, 0))])
         rows.append(["联合党支部", int(branch_units.get(name, 0))])
+        colors = [_rate_color(float(r.get(f"{m}_rate_{ph}", math.nan)), config) for m, ph in MEASURES]
         feature = {"type": "Feature", "geometry": geom,
-                   "properties": {"t": name, "r": rows, "c": _rate_color(org_a, config)}}
+                   "properties": {"t": name, "r": rows, "c": colors[_DEFAULT_MEASURE], "cc": colors}}
         (park if utype == "park" else town).append(feature)
     return town, park
+
+
+def _label_point(geom: Any) -> Any:
+    """Where a unit's label goes: the pole of inaccessibility of its largest part (away
+    from the parks cut out of a township)."""
+    from shapely.ops import polylabel
+
+    geom = _polygonal(geom)
+    if geom is None or geom.is_empty:
+        return None
+    largest = max(shapely.get_parts(geom), key=lambda g: g.area)
+    if largest.area == 0:
+        return largest.representative_point()
+    return polylabel(largest, tolerance=max(math.sqrt(largest.area) / 200.0, 1e-6))
+
+
+def _unit_summary(prep: _Prepared, units: gpd.GeoDataFrame, ent: pd.DataFrame,
+                  to_map: ToMap) -> list[dict[str, Any]]:
+    """Per unit on the map: name, type, label point, bounds, enterprises, covered counts
+    and rates of the four measures (:data:`MEASURES`), gap counts per rule — read from
+    the plan's coverage record, never recomputed."""
+    if not len(units) or "unit" not in units:
+        return []
+    rates = {(str(r["unit_type"]), str(r["unit"])): r for r in prep.unit_rates.to_dict("records")}
+    gaps = ent["gaps"].str.split(";").explode()
+    gaps = gaps[gaps.isin(GAP_LAYERS)]
+    gap_counts = pd.crosstab(ent.loc[gaps.index, "unit"], gaps.to_numpy()) if len(gaps) else pd.DataFrame()
+    out: list[dict[str, Any]] = []
+    for name, utype, geom in zip(_text(units, "unit"), _text(units, "unit_type"), units.geometry, strict=True):
+        point = _label_point(geom)
+        if point is None:
+            continue
+        utype = utype or "township"
+        r = rates.get((utype, name), {})
+        x, y = to_map(np.array([point.x]), np.array([point.y]))
+        x0, y0, x1, y1 = geom.bounds
+        bx, by = to_map(np.array([x0, x1]), np.array([y0, y1]))
+        n = int(r.get("enterprises", 0))
+        covered = [int(r.get(f"{m}_covered_{ph}", 0)) for m, ph in MEASURES]
+        rate = [float(r[f"{m}_rate_{ph}"]) if n else None for m, ph in MEASURES]
+        counts = {g: int(gap_counts.loc[name, g]) if name in gap_counts.index and g in gap_counts else 0
+                  for g in GAP_LAYERS}
+        out.append({"name": name, "type": utype, "at": [float(y[0]), float(x[0])],
+                    "bounds": [[float(by[0]), float(bx[0])], [float(by[1]), float(bx[1])]],
+                    "n": n, "covered": covered, "rate": rate, "gaps": counts})
+    return out
+
+
+def _gap_points(ent: pd.DataFrame, rule: str, to_map: ToMap) -> list[list[float]]:
+    """[lat, lon] of the located enterprises showing gap ``rule``."""
+    has = ent["gaps"].str.split(";").map(lambda g: rule in g).to_numpy(dtype=bool)
+    pts = ent.loc[has].dropna(subset=["lon", "lat"])
+    if not len(pts):
+        return []
+    x, y = to_map(pts["lon"].to_numpy(), pts["lat"].to_numpy())
+    return [[float(b), float(a)] for a, b in zip(x, y, strict=True)]
 
 
 _GRID_FIELDS: Final = ("所属单位", "入格企业", "职工", "正式党员", "网格长", "党组织覆盖率（规划前→后）",
@@ -753,9 +830,10 @@ def _centre_list(centres: gpd.GeoDataFrame, to_map: ToMap, radius: float) -> lis
 
 
 def _heat_points(ent: pd.DataFrame, to_map: ToMap, *, cell_deg: float = 0.0) -> tuple[list[list[float]], float]:
-    """[lat, lon, staff] of the located enterprises without an organisation after the plan
-    (M1), summed per square cell of ``cell_deg`` degrees when given (aggregate maps)."""
-    gap = ent[~ent["org_after"] & ent["staff"].gt(0)].dropna(subset=["lon", "lat"])
+    """[lat, lon, staff] of the located enterprises uncovered after the plan (status
+    ``uncovered``: no party organisation and no named instructor, the legend's 未覆盖),
+    summed per square cell of ``cell_deg`` degrees when given (aggregate maps)."""
+    gap = ent[ent["status"].eq("uncovered") & ent["staff"].gt(0)].dropna(subset=["lon", "lat"])
     if not len(gap):
         return [], 1.0
     x, y = to_map(gap["lon"].to_numpy(), gap["lat"].to_numpy())
@@ -865,12 +943,7 @@ def _map_date(plan: Plan, date: _dt.date | str | None) -> str:
 
 def _area_name(prep: _Prepared, unit: str | None) -> str:
     if unit is not None:
-        utype = prep.ent.loc[prep.ent["unit"].eq(unit), "unit_type"]
-        kind = utype.iloc[0] if len(utype) else ""
-        if not kind and len(prep.units) and "unit_type" in prep.units:
-            hit = prep.units.loc[_text(prep.units, "unit").eq(unit), "unit_type"]
-            kind = str(hit.iloc[0]) if len(hit) else ""
-        return f"{unit}（{_UNIT_TYPE_LABELS.get(kind, '单位')}）"
+        return unit
     area = prep.plan.inputs.get("area") if prep.plan.inputs else None
     if area:
         return str(area)
@@ -905,34 +978,56 @@ def _title_html(title: str, date: str, rates: pd.Series | None, n: int, unlocate
     return "".join(parts)
 
 
-def _legend_html(counts: Mapping[str, int], *, aggregate: bool, radius_m: float) -> str:
-    parts = ["<b>企业覆盖状态（规划后）</b>"]
+def _legend_html(counts: Mapping[str, int], *, aggregate: bool, radius_m: float,
+                 holds: Mapping[str, Any] | None = None, config: Config | None = None) -> str:
+    """The legend: only what the map holds (a status with no enterprise, a layer with
+    nothing to draw: no entry)."""
+    holds = holds or {}
+    config = config or Config()
+    parts: list[str] = []
+    if holds.get("townships") or holds.get("parks"):
+        target = config.org_coverage_target
+        parts.append(f"<b>覆盖率分级（目标{target:.0%}）</b>")
+        labels = rate_class_labels(target, config.org_coverage_full_target)
+        for color, label in zip(RATE_CLASS_COLORS, labels, strict=True):
+            parts.append(f'<span class="gc-class"><i class="gc-sq" style="background:{color}"></i>'
+                         f"{html.escape(label)}</span>")
+        if holds.get("no_data"):
+            parts.append(f'<span class="gc-class"><i class="gc-sq" style="background:{_NO_DATA_COLOR}"></i>'
+                         "无企业</span>")
+    parts.append("<b>企业覆盖状态（规划后）</b>")
     for s in STATUSES:
-        parts.append(f'<i style="background:{_STATUS_COLORS[s]}"></i>{html.escape(STATUS_LABELS[s])}'
-                     f" {counts.get(s, 0):,}<br>")
-    parts.append("<b>边界、网格与支部</b>")
-    parts.append('<i style="border:2.5px solid #111;background:transparent"></i>网格长<br>')
-    parts.append('<i class="gc-sq" style="border:2px solid #333;background:transparent"></i>乡镇（街道）边界<br>')
-    parts.append('<i class="gc-sq" style="border:2px dashed #4a1486;background:transparent"></i>园区边界<br>')
-    parts.append('<i class="gc-sq" style="border:1px dashed #2c3e50;background:transparent"></i>网格边界<br>')
-    for label, style in zip(_BRANCH_STATUS.values(), _BRANCH_STYLES, strict=True):
-        parts.append(f'<i class="gc-line" style="border-top-color:{style["color"]}'
+        if counts.get(s, 0):
+            parts.append(f'<i style="background:{_STATUS_COLORS[s]}"></i>{html.escape(STATUS_LABELS[s])}'
+                         f" {counts.get(s, 0):,}<br>")
+    if holds.get("heat"):
+        parts.append('<i class="gc-sq" style="background:linear-gradient(90deg,#2c7bb6,#fdae61,#d7191c)">'
+                     "</i>热力图：" + html.escape(STATUS_LABELS["uncovered"]) + "企业的职工<br>")
+    lines = []
+    if holds.get("leaders"):
+        lines.append('<i style="border:2.5px solid #111;background:transparent"></i>网格长<br>')
+    if holds.get("townships"):
+        lines.append('<i class="gc-sq" style="border:2px solid #333;background:transparent"></i>乡镇（街道）边界<br>')
+    if holds.get("parks"):
+        lines.append('<i class="gc-sq" style="border:2px dashed #4a1486;background:transparent"></i>园区边界<br>')
+    if holds.get("grids"):
+        lines.append('<i class="gc-sq" style="border:1px dashed #2c3e50;background:transparent"></i>网格边界<br>')
+    for k in holds.get("branches", ()):
+        label, style = list(_BRANCH_STATUS.values())[k], _BRANCH_STYLES[k]
+        lines.append(f'<i class="gc-line" style="border-top-color:{style["color"]}'
                      f'{";border-top-style:dashed" if "dashArray" in style else ""}"></i>'
                      f"联合党支部（{label}）<br>")
-    parts.append(f'<i style="background:#1b7837"></i>党群服务中心（服务半径{radius_m:,.0f}米）')
+    if holds.get("centres"):
+        lines.append(f'<i style="background:#1b7837"></i>党群服务中心（服务半径{radius_m:,.0f}米）<br>')
+    for rule, n in holds.get("gaps", {}).items():
+        lines.append(f'<i style="border:2px solid {_GAP_COLORS[rule]};background:transparent"></i>'
+                     f"问题 {rule}：{html.escape(GAP_LAYER_LABELS[rule])} {n:,}<br>")
+    if lines:
+        parts.append("<b>边界、网格与图层</b>")
+        parts.extend(lines)
     if aggregate:
-        parts.append("<br><small>企业较多：网格按覆盖率着色，企业点聚合显示</small>")
+        parts.append("<small>企业较多：网格按覆盖率着色，企业点聚合显示</small>")
     return "".join(parts)
-
-
-def _colormap(config: Config) -> branca.colormap.StepColormap:
-    edges = _rate_edges(config)
-    colors = list(_RATE_COLORS[-(len(edges) - 1):])
-    cmap = branca.colormap.StepColormap(colors, index=edges, vmin=0.0, vmax=1.0,
-                                        caption="党组织覆盖率（规划后）")
-    cmap.tick_labels = [round(v, 3) for v in edges]  # numbers: d3's axis cannot place text ticks
-    cmap.width = 320
-    return cmap
 
 
 # --- base maps ------------------------------------------------------------------------------------
@@ -943,8 +1038,10 @@ _TIANDITU_URL: Final = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=W
                         "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
 
 
-def _resolve_basemap(basemap: str | None, config: Config) -> str:
-    chosen = config.basemap if basemap is None else basemap
+def _resolve_basemap(basemap: str | None, config: Config, *, offline: bool = False) -> str:
+    """The base map: the one asked for; else none offline (no tile request at all); else
+    the config's."""
+    chosen = ("none" if offline else config.basemap) if basemap is None else basemap
     if chosen not in BASEMAPS:
         msg = f"unknown basemap {chosen!r}; valid: {', '.join(BASEMAPS)}"
         raise ConfigError(msg)
@@ -963,22 +1060,45 @@ def _tianditu_key(config: Config) -> str:
     return key
 
 
-def _add_basemap(m: folium.Map, basemap: str, config: Config, tile_url: str | None) -> None:
+def check_tile_url(tile_url: str) -> str:
+    """A tile URL template for an intranet tile server (政务外网, a 天地图 deployment), checked.
+
+    Raises
+    ------
+    ConfigError
+        Unless it is an http(s) URL (or a relative path) holding ``{z}``, ``{x}`` and ``{y}``.
+
+    Examples
+    --------
+    >>> check_tile_url("http://10.1.2.3/tiles/{z}/{x}/{y}.png")
+    'http://10.1.2.3/tiles/{z}/{x}/{y}.png'
+    """
+    if not all(p in tile_url for p in ("{z}", "{x}", "{y}")):
+        msg = f"tile_url must contain {{z}}, {{x}} and {{y}}: {tile_url!r}"
+        raise ConfigError(msg)
+    scheme = tile_url.split(":", 1)[0].lower() if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", tile_url) else ""
+    if scheme not in ("", "http", "https") or any(c in tile_url for c in ('"', "'", "<", ">", "\n", "\r")):
+        msg = f"tile_url must be an http(s) URL without quotes or angle brackets: {tile_url!r}"
+        raise ConfigError(msg)
+    return tile_url
+
+
+def _add_basemap(m: folium.Map, basemap: str, config: Config, tile_url: str | None,
+                 attribution: str | None = None) -> None:
     if tile_url is not None:
-        if not all(p in tile_url for p in ("{z}", "{x}", "{y}")):
-            msg = f"tile_url must contain {{z}}, {{x}} and {{y}}: {tile_url!r}"
-            raise ConfigError(msg)
-        folium.TileLayer(tiles=tile_url, attr="本地瓦片", name="本地底图", max_zoom=19).add_to(m)
+        check_tile_url(tile_url)
+        attr = html.escape(attribution) if attribution else "内网瓦片服务"
+        folium.TileLayer(tiles=tile_url, attr=attr, name="内网底图", max_zoom=19, control=False).add_to(m)
         return
     if basemap == "osm":
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", max_zoom=19).add_to(m)
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", max_zoom=19, control=False).add_to(m)
     elif basemap == "amap":
         folium.TileLayer(tiles=_AMAP_URL, attr="&copy; 高德地图 AutoNavi", name="高德地图",
-                         subdomains="1234", max_zoom=18).add_to(m)
+                         subdomains="1234", max_zoom=18, control=False).add_to(m)
     elif basemap == "tianditu":
         key = _tianditu_key(config)
         folium.TileLayer(tiles=_TIANDITU_URL.format(layer="vec", key=key), attr="&copy; 天地图",
-                         name="天地图", subdomains="01234567", max_zoom=18).add_to(m)
+                         name="天地图", subdomains="01234567", max_zoom=18, control=False).add_to(m)
         folium.TileLayer(tiles=_TIANDITU_URL.format(layer="cva", key=key), attr="&copy; 天地图",
                          name="天地图注记", subdomains="01234567", max_zoom=18, overlay=True,
                          control=False).add_to(m)
@@ -1030,10 +1150,10 @@ def _bounds(units: gpd.GeoDataFrame, ent: pd.DataFrame, grids: gpd.GeoDataFrame,
 
 def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: bool, title: str | None,
            tile_url: str | None, date: _dt.date | str | None,
-           unit_links: Mapping[str, str] | None) -> CoverageMap:
+           unit_links: Mapping[str, str] | None, attribution: str | None = None) -> CoverageMap:
     plan = prep.plan
     config = plan.config
-    chosen = _resolve_basemap(basemap, config)
+    chosen = _resolve_basemap(basemap, config, offline=offline and tile_url is None)
     if unit is not None:
         known = set(prep.ent["unit"]) | set(_text(prep.units, "unit")) if len(prep.units) else set(prep.ent["unit"])
         known.discard("")
@@ -1044,32 +1164,35 @@ def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: b
     ent, units, grids, branches, centres = _subset(prep, unit)
     located = ent.dropna(subset=["lon", "lat"])
     aggregate = len(located) > prep.plan.config.map_detail_max
-    to_map = _projector(chosen, _ROUND - 1 if aggregate else _ROUND)
+    to_map = _projector(chosen if tile_url is None else "none", _ROUND - 1 if aggregate else _ROUND)
     tolerance = _SIMPLIFY_AGGREGATE_DEG if aggregate else _SIMPLIFY_DEG
     logger.debug("map of %s: %d enterprises (%s)", unit or "all units", len(ent),
                  "aggregate" if aggregate else "detail")
 
     m = CoverageMap(location=None, tiles=None, offline=offline, control_scale=True, maxZoom=19, minZoom=3)
-    _add_basemap(m, chosen, config, tile_url)
+    _add_basemap(m, chosen, config, tile_url, attribution)
     _Library().add_to(m)
     mv = m.get_name()
+    names = dict(_LAYER_NAMES)
 
     def layer(key: str, expr: str, *, show: bool = True, cluster: bool = False) -> None:
         cls = _ClusterLayer if cluster else _JsLayer
-        el = cls(expr, name=_LAYER_NAMES[key], show=show)
+        el = cls(expr, name=names[key], show=show)
         el.add_to(m)
         m.layers[key] = el.get_name()
 
     town, park = _unit_features(prep, units, ent, to_map, tolerance)
-    base_style = {"weight": 2.2, "color": "#333333", "fillOpacity": 0.45}
+    base_style = {"weight": 2.2, "color": "#333333", "fillOpacity": 0.55}
     layer("townships", f"GC.geo({mv}, {_js(_fc(town))}, {_js({'style': base_style})})")
-    park_style = {"weight": 2.5, "color": "#4a1486", "dashArray": "6 4", "fillOpacity": 0.5}
+    park_style = {"weight": 2.5, "color": "#4a1486", "dashArray": "6 4", "fillOpacity": 0.6}
     layer("parks", f"GC.geo({mv}, {_js(_fc(park))}, {_js({'style': park_style})})")
     # outlines only, so the unit under a grid keeps its tooltip; aggregate maps colour the
     # grids by coverage instead and hide them at first on the overview
     grid_style = {"weight": 1.0, "color": "#2c3e50", "dashArray": "4 3", "fill": aggregate, "fillOpacity": 0.45}
-    layer("grids", f"GC.grids({mv}, {_js(_fc(_grid_features(prep, grids, ent, to_map, tolerance, aggregate=aggregate)))}, "
-          f"{_js(_leaders(prep, grids, to_map))}, "
+    grid_features = _grid_features(prep, grids, ent, to_map, tolerance, aggregate=aggregate)
+    leaders = _leaders(prep, grids, to_map)
+    layer("grids", f"GC.grids({mv}, {_js(_fc(grid_features))}, "
+          f"{_js(leaders)}, "
           f"{_js({'style': grid_style, 'fields': _GRID_FIELDS})})", show=not (aggregate and unit is None))
     heat, top = _heat_points(ent, to_map, cell_deg=_HEAT_CELL_DEG if aggregate else 0.0)
     layer("heat", f"GC.heat({mv}, {_js(heat)}, "
@@ -1078,7 +1201,8 @@ def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: b
     spokes = _branch_features(prep, branches, to_map, names=not aggregate)
     branch_opts = {"style": {"opacity": 0.9}, "styles": list(_BRANCH_STYLES), "fields": _BRANCH_FIELDS}
     layer("branches", f"GC.geo({mv}, {_js(_fc(spokes))}, {_js(branch_opts)})", show=not (aggregate and unit is None))
-    layer("centres", f"GC.centres({mv}, {_js(_centre_list(centres, to_map, config.service_catchment_m))}, "
+    centre_list = _centre_list(centres, to_map, config.service_catchment_m)
+    layer("centres", f"GC.centres({mv}, {_js(centre_list)}, "
           f"{_js({'radius': config.service_catchment_m})})")
     table = _enterprise_table(prep, located, to_map, aggregate=aggregate)
     options: dict[str, Any] = {
@@ -1093,9 +1217,21 @@ def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: b
     if unit_links:
         options["unitLinks"] = [unit_links.get(u, "") for u in table["d"]["unit"]]
     layer("enterprises", f"GC.enterprises({mv}, {_js(table)}, {_js(options)})", cluster=aggregate)
+    # one layer per gap rule: rings on the enterprises showing it, and its count per unit
+    summary = _unit_summary(prep, units, ent, to_map)
+    gap_totals: dict[str, int] = {}
+    for i, rule in enumerate(GAP_LAYERS):
+        key = f"gap_{rule}"
+        total = int(ent["gaps"].str.split(";").map(lambda g, r=rule: r in g).sum())
+        gap_totals[rule] = total
+        names[key] = f"问题 {rule}：{GAP_LAYER_LABELS[rule]}（{total:,}家）"
+        badges = [[u["at"][0], u["at"][1], u["gaps"][rule]] for u in summary if u["gaps"][rule]]
+        rings = [] if aggregate else _gap_points(ent, rule, to_map)  # at scale: the counts per unit only
+        layer(key, f"GC.gaps({mv}, {_js(rings)}, {_js(badges)}, "
+              f"{_js({'rule': rule, 'color': _GAP_COLORS[rule], 'slot': i})})", show=False)
+    layer("labels", f"GC.labels({mv}, {_js(summary)}, {_js({'measure': _DEFAULT_MEASURE})})")
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    _colormap(config).add_to(m)
     rates: pd.Series | None = prep.total_rates
     if unit is not None:
         row = prep.unit_rates[prep.unit_rates["unit"].eq(unit)]
@@ -1103,19 +1239,35 @@ def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: b
     counts = ent["status"].value_counts()
     title_html = _title_html(title or _area_name(prep, unit), _map_date(plan, date), rates, len(ent),
                              len(ent) - len(located))
+    holds = {
+        "townships": bool(town), "parks": bool(park), "grids": bool(grid_features), "leaders": bool(leaders),
+        "branches": sorted({f["properties"]["k"] for f in spokes}), "centres": bool(centre_list),
+        "heat": bool(heat), "no_data": any(f["properties"]["c"] == _NO_DATA_COLOR for f in town + park),
+        "gaps": {r: n for r, n in gap_totals.items() if n},
+    }
     legend_html = _legend_html({s: int(counts.get(s, 0)) for s in STATUSES}, aggregate=aggregate,
-                               radius_m=config.service_catchment_m)
+                               radius_m=config.service_catchment_m, holds=holds, config=config)
+    targets = [config.org_coverage_target, config.org_coverage_target,
+               config.work_coverage_target, config.work_coverage_target]
+    ranking = {"measures": list(_MEASURE_LABELS), "targets": targets, "measure": _DEFAULT_MEASURE,
+               "title": "单位排名（距目标差距）" if unit is None else "覆盖率"}
     registry = {k: v for k, v in m.layers.items()}
+    offline_note = (f"GC.offlineNote({mv}, {_js(_OFFLINE_NOTE)});\n"
+                    if chosen == "none" and tile_url is None else "")
     _Script(
         f"GC.title({mv}, {_js(title_html)});\n"
         f"GC.legend({mv}, {_js(legend_html)});\n"
+        f"GC.ranking({mv}, {_js(summary)}, [{m.layers['townships']}, {m.layers['parks']}], "
+        f"{m.layers['labels']}, {_js(ranking)});\n"
+        + offline_note +
         f"GC.search({mv}, {m.layers['enterprises']});\n"
         f"GC.fullscreen({mv});\n"
         f"GC.measure({mv});\n"
         f"GC.stack({mv}, [{', '.join(registry.values())}]);\n"
         f"window.gridcover = {{map: {mv}, layers: {{"
         + ", ".join(f"{k}: {v}" for k, v in registry.items())
-        + f"}}, aggregate: {'true' if aggregate else 'false'}, ready: true}};"
+        + f"}}, aggregate: {'true' if aggregate else 'false'}, "
+        f"offline: {'true' if offline_note else 'false'}, ready: true}};"
     ).add_to(m)
     bounds = _bounds(units, ent, grids, to_map)
     if bounds is not None:
@@ -1126,7 +1278,7 @@ def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: b
 
 
 def coverage_map(plan: Plan, *, unit: str | None = None, basemap: Basemap | None = None, offline: bool = True,
-                 title: str | None = None, tile_url: str | None = None,
+                 title: str | None = None, tile_url: str | None = None, attribution: str | None = None,
                  date: _dt.date | str | None = None) -> CoverageMap:
     """The coverage map (覆盖地图) of a plan, or of one unit, as a folium Map.
 
@@ -1139,15 +1291,18 @@ def coverage_map(plan: Plan, *, unit: str | None = None, basemap: Basemap | None
         centres within reach); None maps the whole area.
     basemap
         ``osm``, ``amap`` (vectors shifted to GCJ-02), ``tianditu`` (needs a key) or
-        ``none``; None takes ``plan.config.basemap``.
+        ``none``; None: ``none`` when ``offline`` (no tile request at all: the units on a
+        plain ground, with a note that the map is offline), else ``plan.config.basemap``.
     offline
         Inline every asset when the map is saved or shown (see :func:`map_html`).
     title
         The area named in the title (default: the unit, ``plan.inputs["area"]`` or a
         count of units).
     tile_url
-        A tile URL template (``…/{z}/{x}/{y}.png``), e.g. a local tile server for
-        offline use; replaces the base map's tiles.
+        A tile URL template (``…/{z}/{x}/{y}.png``) of an intranet tile server (政务外网,
+        a 天地图 deployment; WGS-84/CGCS2000 tiles); replaces the base map.
+    attribution
+        The attribution shown for ``tile_url`` tiles (default 内网瓦片服务).
     date
         The date in the title (default ``plan.inputs["date"]``, else
         ``SOURCE_DATE_EPOCH``, else today).
@@ -1173,14 +1328,16 @@ def coverage_map(plan: Plan, *, unit: str | None = None, basemap: Basemap | None
     ...                     "unit_type": ["township"], "org_type": ["own"], "action": ["keep"]},
     ...                    index=pd.Index(["91350100M000100Y43"], name="uscc"))
     >>> m = coverage_map(Plan(enterprises=ent), basemap="none", date="2024-06-30")
-    >>> sorted(m.layers)
-    ['branches', 'centres', 'enterprises', 'grids', 'heat', 'parks', 'townships']
+    >>> sorted(m.layers)[:8]
+    ['branches', 'centres', 'enterprises', 'gap_G1', 'gap_G2', 'gap_G7', 'gap_G8', 'gap_G9']
+    >>> sorted(m.layers)[8:]
+    ['grids', 'heat', 'labels', 'parks', 'townships']
     >>> m.layers["enterprises"].startswith("gridcover_layer_")
     True
     """
     prep = _prepare(plan)
     return _build(prep, unit=unit, basemap=basemap, offline=offline, title=title, tile_url=tile_url,
-                  date=date, unit_links=None)
+                  date=date, unit_links=None, attribution=attribution)
 
 
 def _unit_names(prep: _Prepared) -> list[str]:
@@ -1190,7 +1347,7 @@ def _unit_names(prep: _Prepared) -> list[str]:
 
 
 def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap: Basemap | None = None,
-               per_unit: bool = True, tile_url: str | None = None,
+               per_unit: bool = True, tile_url: str | None = None, attribution: str | None = None,
                date: _dt.date | str | None = None) -> list[Path]:
     """Write ``map.html`` and, with ``per_unit``, one map per unit in ``maps/<unit>.html``.
 
@@ -1207,7 +1364,7 @@ def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap
         A Plan.
     out_dir
         Output folder (created).
-    offline, basemap, tile_url, date
+    offline, basemap, tile_url, attribution, date
         As in :func:`coverage_map`.
     per_unit
         Also write one map per park and per township.
@@ -1242,7 +1399,7 @@ def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap
         written.append(path)
 
     kwargs: dict[str, Any] = {"basemap": basemap, "offline": offline, "title": None, "tile_url": tile_url,
-                              "date": date}
+                              "attribution": attribution, "date": date}
     write(_build(prep, unit=None, unit_links=links, **kwargs), out / "map.html")
     for unit_name, filename in sorted(files.items()):
         write(_build(prep, unit=unit_name, unit_links=None, **kwargs), out / "maps" / filename)

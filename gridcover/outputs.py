@@ -25,7 +25,7 @@ from ._io import atomic_file, write_csv
 from .config import Basemap, Config
 from .ledger import Ledger
 from .plan import Plan
-from .schema import ACTION_LABELS, ENTERPRISE_OUTPUT_COLUMNS, LEDGER_COLUMNS, REJECT_COLUMNS
+from .schema import ACTION_LABELS, ENTERPRISE_OUTPUT_COLUMNS, LEDGER_COLUMNS, REJECT_FILE_COLUMNS
 
 __all__ = ["atomic_path", "read_plan", "rewrite_maps", "write_csv", "write_plan", "write_validation"]
 
@@ -51,6 +51,7 @@ PLAN_NAMES: Final = frozenset({
     "enterprises.csv", "rejects.csv", "grids.geojson", "branches.csv", "coverage.csv", "gaps.csv",
     "plan.xlsx", "map.html", "targets.csv", "members_needed.csv", "changes.csv", "grid_checks.csv",
     "run.json", "conflicts.csv", "advice.csv", "plan.gpkg", "coverage.png", "shapefiles", "maps",
+    "books",
 })
 #: Files ``validate --out`` writes.
 VALIDATION_NAMES: Final = ("enterprises.csv", "rejects.csv", "conflicts.csv")
@@ -80,9 +81,17 @@ def _enterprise_table(enterprises: pd.DataFrame, columns: tuple[str, ...]) -> pd
 
 
 def _rejects(rejects: pd.DataFrame) -> pd.DataFrame:
+    """The rejects table as written: ``source_row, uscc, reason, reason_cn``; a missing or
+    blank ``reason_cn`` is the reason translated (:func:`gridcover._messages.reason_cn`)."""
+    from ._messages import reason_cn
+
     if rejects is None or rejects.empty:
-        return pd.DataFrame({c: [] for c in REJECT_COLUMNS})
-    return rejects.reindex(columns=list(REJECT_COLUMNS)).sort_values("source_row", kind="stable")
+        return pd.DataFrame({c: [] for c in REJECT_FILE_COLUMNS})
+    out = rejects.reindex(columns=list(REJECT_FILE_COLUMNS))
+    given = out["reason_cn"].astype("string").fillna("").str.strip()
+    translated = out["reason"].fillna("").astype(str).map(reason_cn)
+    out["reason_cn"] = given.where(given.ne(""), translated)
+    return out.sort_values("source_row", kind="stable")
 
 
 def write_validation(ledger: Ledger, out_dir: str | Path) -> list[Path]:
@@ -130,7 +139,9 @@ def run_record(plan: Plan) -> dict[str, Any]:
 
 
 def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: bool = True,
-               basemap: Basemap | None = None, png: bool = True, shapefiles: bool = False) -> list[Path]:
+               basemap: Basemap | None = None, png: bool = True, shapefiles: bool = False,
+               tile_url: str | None = None, attribution: str | None = None,
+               per_unit_books: bool = False) -> list[Path]:
     """Write every output file of a plan into ``out_dir`` as a whole (see DESIGN.md's table).
 
     Besides the contract files: ``conflicts.csv`` (when any), ``plan.gpkg`` (enterprises,
@@ -181,10 +192,15 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
             todo.append(lambda: _coverage_png(coverage_png, plan, out / "coverage.png"))
         if shapefiles:
             todo.append(lambda: write_shapefiles(plan, out / "shapefiles"))
+        if per_unit_books:  # 一园一策: books/<unit>.xlsx
+            from .report import write_unit_books
+
+            todo.append(lambda: write_unit_books(plan, out / "books"))
         if maps:
             from .maps import write_maps
 
-            todo.append(lambda: write_maps(plan, out, offline=offline, basemap=basemap))
+            todo.append(lambda: write_maps(plan, out, offline=offline, basemap=basemap, tile_url=tile_url,
+                                           attribution=attribution))
         return todo
 
     def fill(out: Path) -> None:
@@ -203,7 +219,8 @@ def _coverage_png(writer: Callable[[Plan, Path], Path], plan: Plan, path: Path) 
 
 
 def rewrite_maps(plan_dir: str | Path, *, offline: bool = True, basemap: Basemap | None = None,
-                 per_unit: bool = True) -> list[Path]:
+                 per_unit: bool = True, tile_url: str | None = None,
+                 attribution: str | None = None) -> list[Path]:
     """Re-render the maps of a plan folder in place, as a whole (``gridcover map``).
 
     The folder is checked against its ``run.json`` first; the new folder holds the
@@ -226,7 +243,8 @@ def rewrite_maps(plan_dir: str | Path, *, offline: bool = True, basemap: Basemap
                 continue
             (new / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(folder / name, new / name)
-        write_maps(plan, new, offline=offline, basemap=basemap, per_unit=per_unit)
+        write_maps(plan, new, offline=offline, basemap=basemap, per_unit=per_unit, tile_url=tile_url,
+                   attribution=attribution)
 
     rest = {k: v for k, v in record.items() if k != "files"}
     written = _io.write_folder(folder, fill, rest, known=PLAN_NAMES)

@@ -46,6 +46,7 @@ __all__ = [
     "coverage_png",
     "write_excel",
     "write_geopackage",
+    "write_unit_books",
     "write_shapefiles",
 ]
 
@@ -65,7 +66,12 @@ INSTRUCTOR_HEADERS: Final = {"uscc": "统一社会信用代码", "name": "企业
                              "instructor": "党建工作指导员", "distance_m": "距离（米）", "source": "来源"}
 GAP_HEADERS: Final = {"uscc": "统一社会信用代码", "name": "企业名称", "unit": "管理单元",
                       "rule_id": "规则", "rule": "规则内容", "message": "问题说明"}
-REJECT_HEADERS: Final = {"source_row": "台账行号", "uscc": "统一社会信用代码", "reason": "未入库原因"}
+REJECT_HEADERS: Final = {"source_row": "台账行号", "uscc": "统一社会信用代码", "reason_cn": "未入库原因",
+                         "reason": "原因代码（英文）"}
+#: Columns of the compact print view of 企业台账 (two enterprises a printed row).
+PRINT_ENTERPRISE_COLUMNS: Final = ("序号", "企业名称", "管理单元", "职工", "党员", "规划措施", "问题")
+#: Characters of an enterprise name in the print view (longer names are cut with …).
+_PRINT_NAME_CHARS: Final = 14
 COVERAGE_HEADERS: Final = {
     "unit_type": "单元类型", "unit": "单元", "park": "园区", "township": "乡镇（街道）",
     "industry": "行业门类", "size_class": "规模", "enterprises": "企业数",
@@ -196,6 +202,73 @@ def _gap_sheet(plan: Plan) -> pd.DataFrame:
     return _ordered(gaps, GAP_HEADERS)
 
 
+def _reject_sheet(plan: Plan) -> pd.DataFrame:
+    """未入库: the Chinese reason first (``reason_cn``, else the reason translated), the code after."""
+    from ._messages import reason_cn
+
+    rejects = plan.rejects.copy() if plan.rejects is not None else pd.DataFrame()
+    if len(rejects) and "reason" in rejects:
+        given = (rejects["reason_cn"].astype("string").fillna("").str.strip() if "reason_cn" in rejects
+                 else pd.Series("", index=rejects.index))
+        rejects["reason_cn"] = given.where(given.ne(""), rejects["reason"].fillna("").astype(str).map(reason_cn))
+        rejects = rejects.sort_values("source_row", kind="stable")
+    return _ordered(rejects, REJECT_HEADERS)
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _enterprise_print_view(plan: Plan) -> pd.DataFrame:
+    """企业台账 for print: every enterprise, two a row (1 | 2, 3 | 4, …), the essential columns."""
+    ent = plan.enterprises
+
+    def col(name: str) -> pd.Series:
+        return (ent[name].fillna("").astype(str) if name in ent else pd.Series("", index=ent.index)).reset_index(drop=True)
+
+    action = col("action")
+    one = pd.DataFrame({
+        "序号": np.arange(1, len(ent) + 1),
+        "企业名称": col("name").map(lambda t: _cut(t, _PRINT_NAME_CHARS)),
+        "管理单元": col("unit"),
+        "职工": pd.to_numeric(col("staff"), errors="coerce"),
+        "党员": pd.to_numeric(col("members"), errors="coerce"),
+        "规划措施": action.map(ACTION_LABELS).fillna(action),
+        "问题": col("gaps").str.replace(";", " ", regex=False),
+    })
+    left = one.iloc[0::2].reset_index(drop=True)
+    right = one.iloc[1::2].reset_index(drop=True).reindex(range(len(left)))
+    right.columns = [f"{c} " for c in one.columns]  # the same header, a distinct column
+    return pd.concat([left, right], axis=1)
+
+
+_PRINT_KINDS: Final = {**{c: "small" for c in PRINT_ENTERPRISE_COLUMNS}, "序号": "small_int", "职工": "small_int",
+                       "党员": "small_int", "序号 ": "small_sep", "职工 ": "small_int", "党员 ": "small_int"}
+
+
+def _gap_print_view(plan: Plan) -> pd.DataFrame:
+    """问题清单 for print: the number of enterprises per unit and rule (the list stays beside it)."""
+    gaps = plan.gaps
+    if gaps is None or not len(gaps) or "rule_id" not in gaps:
+        return pd.DataFrame(columns=["管理单元", *RULE_IDS, "合计"])
+    units = gaps["uscc"].astype(str).map(_units(plan)).fillna("")
+    table = pd.crosstab(units.replace("", "（未定位）"), gaps["rule_id"].astype(str))
+    table = table.reindex(columns=[r for r in RULE_IDS if r in table.columns], fill_value=0)
+    table["合计"] = table.sum(axis=1)
+    table.loc["合计"] = table.sum(axis=0)
+    return table.rename_axis("管理单元").reset_index()
+
+
+def _leader_print_view(plan: Plan) -> pd.DataFrame:
+    """网格长 for print: the first-ranked candidate of each grid."""
+    leaders = plan.leaders
+    if leaders is None or not len(leaders) or "rank" not in leaders:
+        return pd.DataFrame(columns=["网格编号", "企业名称", "推荐理由"])
+    first = leaders[pd.to_numeric(leaders["rank"], errors="coerce").eq(1)]
+    return pd.DataFrame({"网格编号": first.get("grid_id", ""), "企业名称": first.get("name", ""),
+                         "推荐理由": first.get("reason", "")}).reset_index(drop=True)
+
+
 def _ordered(df: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
     cols = [c for c in headers if c in df] + [c for c in df.columns if c not in headers]
     if not cols:
@@ -240,19 +313,25 @@ class _Book:
             "money": f({**base, "num_format": "#,##0"}),
             "met": f({**base, "font_color": "#006100", "bg_color": "#C6EFCE"}),
             "unmet": f({**base, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
+            "small": f({**base, "font_size": 8}),
+            "small_int": f({**base, "font_size": 8, "num_format": "#,##0"}),
+            "small_sep": f({**base, "font_size": 8, "left": 2}),
         }
 
     def close(self) -> None:
         self.wb.close()
 
-    def sheet(self, name: str, *, fit_width: bool = True) -> Any:
+    def sheet(self, name: str) -> Any:
+        """A sheet with the print layout: A4 landscape, one page wide, narrow margins,
+        the sheet name above and the page number below (the header row is repeated and
+        the panes frozen by the writer of each sheet)."""
         ws = self.wb.add_worksheet(name)
         ws.set_paper(9)  # A4
         ws.set_landscape()
-        if fit_width:  # narrow sheets print one page wide; wide ones run across pages
-            ws.fit_to_pages(1, 0)
-        ws.set_header("&C&A")
-        ws.set_footer("&C第 &P 页，共 &N 页")
+        ws.fit_to_pages(1, 0)
+        ws.set_margins(left=0.4, right=0.4, top=0.55, bottom=0.5)
+        ws.set_header("&C&A", {"margin": 0.25})
+        ws.set_footer("&C第 &P 页，共 &N 页", {"margin": 0.25})
         return ws
 
     def cell(self, ws: Any, row: int, col: int, value: Any, kind: str = "text") -> None:
@@ -284,14 +363,16 @@ class _Book:
             ws.autofilter(row, 0, row + len(df), len(cols) - 1)
         return row + len(df) + 1
 
-    def widths(self, ws: Any, df: pd.DataFrame, *, minimum: int = 6, maximum: int = 50) -> None:
-        """Column widths from the header and the first 2,000 values (CJK characters count 2)."""
+    def widths(self, ws: Any, df: pd.DataFrame, *, minimum: int = 6, maximum: int = 50, first_col: int = 0,
+               scale: float = 1.0) -> None:
+        """Column widths from the header and the first 2,000 values (CJK characters count 2;
+        ``scale`` 0.8 for the 8-point print views)."""
         sample = df.head(2000).to_numpy(dtype=object)
         for j, c in enumerate(df.columns):
             widths = [_display_width(c)]
             widths += [_display_width(v) for v in sample[:, j]
                        if v is not None and v is not pd.NA and not (isinstance(v, float) and math.isnan(v))]
-            ws.set_column(j, j, min(max(max(widths) + 2, minimum), maximum))
+            ws.set_column(first_col + j, first_col + j, min(max(max(widths) * scale + 1.5, minimum), maximum))
 
 
 def _kind(s: pd.Series) -> str:
@@ -312,14 +393,31 @@ def _kind(s: pd.Series) -> str:
     return "text"
 
 
-def _data_sheet(book: _Book, name: str, df: pd.DataFrame, *, note: str = "") -> None:
-    ws = book.sheet(name, fit_width=len(df.columns) <= 12)
+def _data_sheet(book: _Book, name: str, df: pd.DataFrame, *, note: str = "",
+                print_view: pd.DataFrame | None = None, print_kinds: dict[str, str] | None = None) -> None:
+    """A data sheet: the full table from A1 (filter, frozen header). With ``print_view``,
+    a compact table is written beside it (after one blank column) and is the sheet's
+    print area, so the printed report stays short while the full table is kept."""
+    ws = book.sheet(name)
     book.table(ws, df)
     ws.freeze_panes(1, 0)
     ws.repeat_rows(0)
     book.widths(ws, df)
     if note and not len(df):
         book.cell(ws, 2, 0, note, "note")
+    if print_view is not None and len(print_view.columns):
+        col = len(df.columns) + 1
+        ws.set_column(col - 1, col - 1, 2)
+        kinds = print_kinds or {}
+        for j, c in enumerate(print_view.columns):
+            ws.write_string(0, col + j, str(c), book.fmt["header"])
+        values = print_view.to_numpy(dtype=object)
+        col_kinds = [kinds.get(str(c), "small") for c in print_view.columns]
+        for i in range(len(print_view)):
+            for j in range(len(print_view.columns)):
+                book.cell(ws, 1 + i, col + j, values[i, j], col_kinds[j])
+        book.widths(ws, print_view, minimum=4, maximum=30, first_col=col, scale=0.8)
+        ws.print_area(0, col, max(len(print_view), 1), col + len(print_view.columns) - 1)
 
 
 def _coverage_for_sheet(df: pd.DataFrame) -> pd.DataFrame:
@@ -344,6 +442,7 @@ def _summary_sheet(book: _Book, plan: Plan) -> None:
         source = f"台账文件：{files['ledger'].get('file', '')}"
     ws.write_string(1, 0, source or "由 gridcover 生成；覆盖率口径见 RULES.md（M1–M4）", fmt["note"])
     ws.freeze_panes(1, 0)
+    ws.repeat_rows(0)
 
     cov = measured(plan)
     total = cov.total()
@@ -502,17 +601,19 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
     with atomic_file(target) as tmp:
         book = _Book(tmp)
         _summary_sheet(book, plan)
-        _data_sheet(book, "企业台账", _enterprise_sheet(plan))
+        _data_sheet(book, "企业台账", _enterprise_sheet(plan), print_view=_enterprise_print_view(plan),
+                    print_kinds=_PRINT_KINDS)
         _data_sheet(book, "网格", _grid_sheet(plan), note="本规划未划分网格")
         _data_sheet(book, "联合党支部", _branch_sheet(plan), note="本规划无联合党支部")
-        _data_sheet(book, "网格长", _ordered(plan.leaders, LEADER_HEADERS), note="本规划无网格长候选")
+        _data_sheet(book, "网格长", _ordered(plan.leaders, LEADER_HEADERS), note="本规划无网格长候选",
+                    print_view=_leader_print_view(plan))
         _data_sheet(book, "指导员", _instructor_sheet(plan), note="无党建工作指导员")
-        _data_sheet(book, "问题清单", _gap_sheet(plan), note="无问题")
+        _data_sheet(book, "问题清单", _gap_sheet(plan), note="无问题", print_view=_gap_print_view(plan),
+                    print_kinds={"管理单元": "text", **{r: "int" for r in (*RULE_IDS, "合计")}})
         _data_sheet(book, "经费测算", measured(plan).funding.assign(
             unit_type=lambda d: d["unit_type"].map(UNIT_TYPE_LABELS).fillna(d["unit_type"]))
                     .rename(columns=FUNDING_HEADERS))
-        rejects = plan.rejects if plan.rejects is not None else pd.DataFrame()
-        _data_sheet(book, "未入库", _ordered(rejects, REJECT_HEADERS), note="全部入库")
+        _data_sheet(book, "未入库", _reject_sheet(plan), note="全部入库")
         if len(plan.changes):  # a re-plan from a previous plan: what changed and why
             labels = {"grid": "网格", "branch": "联合党支部", "enterprise": "企业", "kept": "保留",
                       "changed": "调整", "new": "新增", "dissolved": "撤销", "moved": "变动"}
@@ -557,12 +658,14 @@ def _label_point(geometry: Any) -> Any:
 
 
 def coverage_png(plan: Plan, path: str | Path, *, dpi: int = 150) -> Path:
-    """A printed-report map: organisational coverage after the plan, by unit (choropleth).
+    """A printed-report map: organisational coverage (M1) by unit, before and after the plan.
 
-    Each park and each township outside parks is shaded by its organisational coverage
-    rate after the plan (red 0 % → green 100 %) and labelled with its name and rate;
-    the title gives the whole area's rate before → after. Text uses a CJK font (Noto Sans
-    CJK, Debian's ``fonts-noto-cjk``). Drawn in an estimated UTM projection.
+    Two panels (规划前, 规划后) shade each park and each township outside parks on the
+    maps' five classes anchored at the M4 targets (< 30 %, 30–60 %, 60–90 %, 90–<100 %,
+    100 % with the defaults; :func:`gridcover._labels.rate_class`), each unit labelled
+    with its name and rate; a legend of the classes (no colour bar) and the whole area's
+    rates below. Rates are read from the plan's coverage record. Text uses a CJK font
+    (Noto Sans CJK, Debian's ``fonts-noto-cjk``). Drawn in an estimated UTM projection.
 
     Parameters
     ----------
@@ -586,57 +689,124 @@ def coverage_png(plan: Plan, path: str | Path, *, dpi: int = 150) -> Path:
         When no CJK font is installed.
     """
     import matplotlib
-    from matplotlib import patheffects, ticker
+    from matplotlib import patheffects
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    from ._labels import NO_DATA_COLOR, RATE_CLASS_COLORS, rate_class, rate_class_labels
 
     units = plan.units
     if units is None or len(units) == 0 or "unit" not in units:
         msg = "the plan has no jurisdiction units (plan.units) to map"
         raise ValueError(msg)
+    config = plan.config
     cov = measured(plan)
     rows = cov.by("unit").set_index("unit")
     total = cov.total()
     gdf = _as_layer(units)
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    gdf = gdf.assign(rate=gdf["unit"].astype(str).map(rows["org_rate_after"]).astype("float64"))
     gdf = gdf.to_crs(gdf.estimate_utm_crs())
     family = _cjk_font()
-    cmap = matplotlib.colormaps["RdYlGn"]
-    norm = Normalize(vmin=0.0, vmax=1.0)
+    target, full = config.org_coverage_target, config.org_coverage_full_target
+
+    def colour(rate: float) -> str:
+        k = rate_class(rate, target, full)
+        return NO_DATA_COLOR if k < 0 else RATE_CLASS_COLORS[k]
+
     with matplotlib.rc_context({"font.family": [family], "axes.unicode_minus": False}):
-        fig = Figure(figsize=(8.27, 8.27), dpi=dpi)
+        fig = Figure(figsize=(11.69, 7.2), dpi=dpi)
         FigureCanvasAgg(fig)
-        ax = fig.add_axes((0.03, 0.08, 0.8, 0.82))
-        has = gdf["rate"].notna()
-        if has.any():
-            gdf[has].plot(ax=ax, color=[cmap(norm(v)) for v in gdf.loc[has, "rate"]], edgecolor="white",
-                          linewidth=1.2)
-        if (~has).any():
-            gdf[~has].plot(ax=ax, color="#d9d9d9", edgecolor="white", linewidth=1.2, hatch="//")
         parks = gdf["unit_type"].astype(str).eq("park") if "unit_type" in gdf else pd.Series(False, index=gdf.index)
-        if parks.any():
-            gdf[parks].boundary.plot(ax=ax, color="#1F4E78", linewidth=1.6)
-        for _, r in gdf.iterrows():
-            p = _label_point(r.geometry)
-            rate = "无企业" if math.isnan(r["rate"]) else f"{r['rate']:.0%}"
-            ax.annotate(f"{r['unit']}\n{rate}", (p.x, p.y), ha="center", va="center", fontsize=8,
-                        color="#111111", path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
-        ax.set_axis_off()
-        ax.set_aspect("equal")
-        fig.suptitle("党组织覆盖率（规划后），按园区、乡镇（街道）", fontsize=14, y=0.97)
-        before, after = total["org_rate_before"], total["org_rate_after"]
-        summary = (f"全域：规划前 {before:.1%} → 规划后 {after:.1%}；企业 {int(total['enterprises'])} 家；"
-                   f"蓝框为园区" if not math.isnan(before) else "全域：无企业")
-        fig.text(0.03, 0.03, summary, fontsize=9)
-        cax = fig.add_axes((0.86, 0.2, 0.03, 0.6))
-        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
-        bar.set_label("党组织覆盖率")
-        bar.ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0))
-        target = Path(path)
-        with atomic_file(target) as tmp:
+        for k, (phase, label) in enumerate((("before", "规划前"), ("after", "规划后"))):
+            ax = fig.add_axes((0.01 + 0.49 * k, 0.14, 0.48, 0.74))
+            rate = gdf["unit"].astype(str).map(rows[f"org_rate_{phase}"]).astype("float64")
+            gdf.plot(ax=ax, color=[colour(v) for v in rate], edgecolor="white", linewidth=1.2)
+            if parks.any():
+                gdf[parks].boundary.plot(ax=ax, color="#1F4E78", linewidth=1.6)
+            for (_, r), v in zip(gdf.iterrows(), rate, strict=True):
+                p = _label_point(r.geometry)
+                text = "无企业" if math.isnan(v) else f"{v:.0%}"
+                ax.annotate(f"{r['unit']}\n{text}", (p.x, p.y), ha="center", va="center", fontsize=7.5,
+                            color="#111111", path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
+            ax.set_axis_off()
+            ax.set_aspect("equal")
+            ax.set_title(f"{label}：{total[f'org_rate_{phase}']:.1%}" if int(total["enterprises"]) else label,
+                         fontsize=12)
+        fig.suptitle("党组织覆盖率（M1），按园区、乡镇（街道）", fontsize=14, y=0.97)
+        handles = [Patch(facecolor=c, edgecolor="#999999", label=t)
+                   for c, t in zip(RATE_CLASS_COLORS, rate_class_labels(target, full), strict=True)]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=9,
+                   title=f"覆盖率分级（目标{target:.0%}，蓝框为园区）", title_fontsize=9, bbox_to_anchor=(0.5, 0.045))
+        summary = (f"全域：规划前 {total['org_rate_before']:.1%} → 规划后 {total['org_rate_after']:.1%}；"
+                   f"企业 {int(total['enterprises'])} 家" if int(total["enterprises"]) else "全域：无企业")
+        fig.text(0.01, 0.01, summary, fontsize=9)
+        target_path = Path(path)
+        with atomic_file(target_path) as tmp:
             fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
-    logger.info("wrote %s", target)
-    return target
+    logger.info("wrote %s", target_path)
+    return target_path
+
+
+# --- one workbook per unit (一园一策) ----------------------------------------------------------
+
+
+def _unit_plan(plan: Plan, unit: str) -> Plan:
+    """The part of a plan in one unit (park or township outside parks), measured by the
+    one definition of coverage (:func:`gridcover.coverage.measure`) on its enterprises."""
+    ent = plan.enterprises
+    units = _units(plan)
+    mine = ent[units.reindex(ent.index.astype(str)).fillna("").to_numpy() == unit]
+    ids = set(mine.index.astype(str))
+
+    def by_uscc(df: pd.DataFrame | None) -> pd.DataFrame | None:
+        if df is None or "uscc" not in df:
+            return df
+        return df[df["uscc"].astype(str).isin(ids)]
+
+    def by_unit(df: Any) -> Any:
+        if df is None or "unit" not in df:
+            return df
+        return df[df["unit"].astype(str).eq(unit)]
+
+    grids = by_unit(plan.grids)
+    grid_ids = set(grids["grid_id"].astype(str)) if grids is not None and "grid_id" in grids else set()
+    leaders = plan.leaders
+    if leaders is not None and "grid_id" in leaders:
+        leaders = leaders[leaders["grid_id"].astype(str).isin(grid_ids)]
+    branches = plan.branches
+    if branches is not None and len(branches) and "unit" in branches:
+        branches = by_unit(branches)
+    elif branches is not None and "grid_id" in branches:
+        branches = branches[branches["grid_id"].astype(str).isin(grid_ids)]
+    rejects = plan.rejects.iloc[0:0] if plan.rejects is not None else None
+    return plan.replace(enterprises=mine, grids=grids, units=by_unit(plan.units), leaders=leaders,
+                        branches=branches, gaps=by_uscc(plan.gaps), instructors=by_uscc(plan.instructors),
+                        rejects=rejects, coverage=None)
+
+
+def write_unit_books(plan: Plan, folder: str | Path) -> list[Path]:
+    """One workbook per park and per township (一园一策): ``<folder>/<unit>.xlsx``.
+
+    Each is :func:`write_excel` of the unit's part of the plan (its enterprises, grids,
+    joint branches, leaders, instructors and gaps; its own coverage and funding), with
+    the same sheets and print layout. File names are made safe and unique as the unit
+    maps' (:func:`gridcover.maps.safe_filename`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The workbooks, sorted by unit name.
+    """
+    from .maps import _unit_filenames
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    names = sorted(set(_units(plan)) - {""})
+    files = _unit_filenames(names)
+    written = []
+    for unit in names:
+        path = out / (files[unit][: -len(".html")] + ".xlsx")
+        written.append(write_excel(_unit_plan(plan, unit), path))
+    logger.info("wrote %d unit workbook(s) to %s", len(written), out)
+    return written

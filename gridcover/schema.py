@@ -49,6 +49,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "PRECISIONS",
     "REJECT_COLUMNS",
+    "REJECT_FILE_COLUMNS",
     "SIZE_CLASSES",
 ]
 
@@ -69,6 +70,8 @@ ENTERPRISE_OUTPUT_COLUMNS: Final = (
 )
 #: Columns of ``rejects.csv``: the reason in English (stable text) and in Chinese.
 REJECT_COLUMNS: Final = ("source_row", "uscc", "reason", "reason_cn")
+#: Columns of ``rejects.csv`` (DESIGN.md).
+REJECT_FILE_COLUMNS: Final = tuple(dict.fromkeys((*REJECT_COLUMNS, "reason_cn")))
 
 #: Organisation codes (组建方式) and their ledger labels.
 ORG_TYPES: Final = ("own", "joint", "attached", "none")

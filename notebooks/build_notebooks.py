@@ -36,33 +36,31 @@ pd.set_option("display.max_columns", 30)"""
 NOTEBOOKS: dict[str, list[tuple[str, str]]] = {}
 
 NOTEBOOKS["01_coverage_overview.ipynb"] = [
-    ("md", """# 01 · Coverage overview (覆盖情况总览)
+    ("md", """# 01 · 覆盖情况总览
 
-This notebook loads the bundled **synthetic** sample county (青岚县, fictional), shows which
-ledger rows were rejected and why, and measures organisational (M1) and work (M2) coverage
-**as the ledger stands**, by park and by township, against the targets (M4: 90 %, then
-100 % organisational; 100 % work). Replace `gc.sample_inputs()` with `gc.Inputs(ledger=...,
-townships=..., parks=..., gazetteer=...)` to run it on your own ledger."""),
+本笔记本读入自带的**虚构**示例县（青岚县），列出未入库的台账行及原因，并按园区、乡镇（街道）
+测算**现有台账**的党组织覆盖率（M1）和党的工作覆盖率（M2），对照目标（M4：党组织覆盖率先达
+90%、再达 100%；工作覆盖率 100%）。把 `gc.sample_inputs()` 换成 `gc.Inputs(ledger=...,
+townships=..., parks=..., gazetteer=...)`，即可在您自己的台账上运行。"""),
     ("code", SETUP),
     ("code", """inputs = gc.sample_inputs()
 inputs"""),
-    ("md", """## Ingest, geocode, assign jurisdictions
+    ("md", """## 读入台账、定位、划入辖区
 
-`gc.locate` reads the ledger (title rows, Chinese headers, GBK or UTF-8), converts GCJ-02 /
-BD-09 coordinates to WGS-84, geocodes address-only rows against the gazetteer and puts each
-enterprise in its park or township. Every row ends up accepted or rejected with a reason."""),
+`gc.locate` 读入台账（可有标题行、中文表头，GBK 或 UTF-8 编码），把 GCJ-02、BD-09 坐标换算为
+WGS-84，按村（社区）地名表为只有地址的行定位，再把每家企业划入所在园区或乡镇（街道）。
+每一行要么入库，要么写明原因列入未入库。"""),
     ("code", """ledger = gc.locate(inputs)
-print(f"rows read {ledger.n_rows}: accepted {len(ledger.enterprises)}, rejected {len(ledger.rejects)}")
+print(f"读入 {ledger.n_rows} 行：入库 {len(ledger.enterprises)} 行，未入库 {len(ledger.rejects)} 行")
 assert len(ledger.enterprises) + len(ledger.rejects) == ledger.n_rows
 ledger.rejects"""),
-    ("md", "Rows the tool repaired (with a warning) and rows whose declared township disagrees with their point:"),
+    ("md", "已自动修正（附提示）的行，以及台账所填乡镇与点位不一致的行："),
     ("code", """display(ledger.warnings)
 ledger.conflicts"""),
     ("code", """ledger.enterprises["precision"].value_counts()"""),
-    ("md", """## Coverage before the plan, by park and township
+    ("md", """## 规划前覆盖率：按园区、乡镇（街道）
 
-A township row counts its enterprises **outside** parks, so park and township rows add up
-to the total."""),
+乡镇（街道）一行只计园区**以外**的企业，因此园区行与乡镇行相加等于全域合计。"""),
     ("code", """jurisdictions = gc.load_jurisdictions(inputs.townships, inputs.parks)
 before = gc.Plan(enterprises=ledger.enterprises, units=jurisdictions.units())
 cov = gc.coverage_table(before).query("scope == 'all'")[["unit_type", "unit", "enterprises", "org_rate_before", "work_rate_before"]]
@@ -83,20 +81,18 @@ ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
 ax.set_title("Coverage before the plan against the 90% / 100% targets (M4)")
 ax.legend(loc="lower right")
 plt.tight_layout()"""),
-    ("md", """## By industry section and size class
+    ("md", """## 按行业门类和企业规模
 
-M3, the above-scale formation rate (规上企业党组织组建率), is 44 / 496 = 8.87 % in the
-seed county the sample imitates."""),
+M3 即规上企业党组织组建率；示例县所模仿的原型县为 44 / 496 = 8.87%。"""),
     ("code", """by_size = gc.coverage_by(before, "size_class")
 by_size"""),
     ("code", """gc.coverage_by(before, "industry").sort_values("enterprises", ascending=False).head(8)"""),
     ("code", """total = gc.coverage_by(before, "total").iloc[0]
-print(f"M3 above-scale formation rate: {total.above_scale_own_before} / {total.above_scale} = {total.m3_rate_before:.2%}")"""),
-    ("md", """## The gap list and the coverage map
+print(f"M3 规上企业党组织组建率：{total.above_scale_own_before} / {total.above_scale} = {total.m3_rate_before:.2%}")"""),
+    ("md", """## 问题清单与覆盖地图
 
-The gap list (问题清单) gives every enterprise's gaps with the rule they break. The map
-shows coverage after the plan (the plan itself is the subject of notebook 02); it is the
-same map `gridcover demo` writes, and it works with no network."""),
+问题清单列出每家企业的问题及其对应规则。地图显示规划前后的覆盖率（规划本身见笔记本 02），
+与 `gridcover demo` 生成的地图相同，无需联网即可打开。"""),
     ("code", """plan = gc.run(inputs)
 plan"""),
     ("code", """plan.gaps["rule_id"].value_counts().sort_index()"""),
@@ -105,36 +101,33 @@ m"""),
 ]
 
 NOTEBOOKS["02_propose_grids.ipynb"] = [
-    ("md", """# 02 · Propose grids, joint branches and grid leaders (网格、联合党支部、网格长)
+    ("md", """# 02 · 划分网格、组建联合党支部、推选网格长
 
-Inside each park and each township (outside parks) the enterprises with fixed premises
-and 6+ staff (E1) are clustered into compact grids of 5–15 (O10) that each hold 3+ formal
-members where the unit allows (O9); enterprises with fewer than 3 formal members are
-grouped into joint branches of at most 5 units within 3 km (O5–O7). This notebook runs
-the partition, inspects the result, and sweeps the parameters a planner may change to
-show the trade-off."""),
+在每个园区和每个乡镇（街道，园区以外）内，把有固定经营场所、职工 6 人以上的企业（E1）
+聚成 5–15 家的紧凑网格（O10），单位条件允许时每格至少有 3 名正式党员（O9）；正式党员不足
+3 名的企业组建联合党支部，每个支部不超过 5 家、相距 3 公里以内（O5–O7）。本笔记本运行
+划分、查看结果，并调整规划人员可改的参数，展示其中的取舍。"""),
     ("code", SETUP),
     ("code", """inputs = gc.sample_inputs()
 located = gc.locate(inputs)
 jurisdictions = gc.load_jurisdictions(inputs.townships, inputs.parks)
 plan = gc.partition(located, jurisdictions)
 plan"""),
-    ("md", "## Grids: size, members, leader"),
+    ("md", "## 网格：规模、党员、网格长"),
     ("code", """plan.grids.drop(columns="geometry").head(10)"""),
     ("code", """print("grid sizes:", plan.grids.n_enterprises.min(), "to", plan.grids.n_enterprises.max())
 print("grids with 3+ formal members:", (plan.grids.members >= 3).mean().round(3))
 plan.grids.plot(column="unit", edgecolor="white", linewidth=0.3, figsize=(8, 7), cmap="tab20");"""),
-    ("md", "## Joint branches (联合党支部) and grid leader candidates (网格长)"),
+    ("md", "## 联合党支部与网格长候选"),
     ("code", """plan.branches.head(10)"""),
     ("code", """plan.branches.status.value_counts()"""),
     ("code", """plan.leaders.head(9)"""),
-    ("md", "## One action per enterprise"),
+    ("md", "## 每家企业一项规划措施"),
     ("code", """plan.enterprises.action.value_counts()"""),
-    ("md", """## Parameter sweep: what a planner trades
+    ("md", """## 参数试算：规划人员的取舍
 
-Each run is the same pure function with another `Config`. Coverage after the plan and the
-number of joint branches, against the grid size bound, the joint-branch distance (O7) and
-the 5-unit cap (O6)."""),
+每次运行都是同一个纯函数，只换一个 `Config`。对照网格规模上限、联合党支部间距（O7）和
+每支部 5 家上限（O6），看规划后覆盖率和联合党支部数量如何变化。"""),
     ("code", """def measure(config):
     p = gc.partition(located, jurisdictions, config)
     total = gc.coverage_table(p).query("scope == 'all' and unit_type == 'total'").iloc[0]
@@ -158,33 +151,32 @@ for ax, (name, df) in zip(axes, results.items(), strict=True):
     twin.plot(df[name], df.branches, marker="s", color="tab:orange")
     twin.set_ylabel("joint branches", color="tab:orange")
 plt.tight_layout()"""),
-    ("md", """## Export the proposed boundaries for QGIS
+    ("md", """## 导出网格边界供 QGIS 使用
 
-The grid polygons tile each unit (no overlaps, no holes); open the GeoPackage or GeoJSON
-in QGIS as the proposed grid boundaries."""),
+网格多边形铺满每个单位（无重叠、无空洞）；在 QGIS 中打开 GeoPackage 或 GeoJSON，即为拟划
+网格边界。"""),
     ("code", """plan.grids.to_file(OUT / "grids_proposed.gpkg", layer="grids", driver="GPKG")
 plan.grids.to_file(OUT / "grids_proposed.geojson", driver="GeoJSON")
 sorted(p.name for p in OUT.glob("grids_proposed.*"))"""),
 ]
 
 NOTEBOOKS["03_resources_and_reports.ipynb"] = [
-    ("md", """# 03 · Instructors, service centres, funding and reports
+    ("md", """# 03 · 指导员、党群服务中心、经费与报表
 
-Work coverage (M2) rests on instructors (党建工作指导员, W1/W2: about 3 enterprises each,
-nearest first, inside the unit) and on party-mass service centres (党群服务中心, W3/G9:
-2 km catchment). This notebook assigns the roster, measures the centres' catchment,
-proposes new sites, estimates funding by the "15311" policy and writes the reports."""),
+党的工作覆盖（M2）依靠党建工作指导员（W1/W2：每人联系约 3 家，就近、不跨单位）和党群服务
+中心（W3/G9：服务半径 2 公里）。本笔记本按名册选派指导员、测算服务中心覆盖范围、提出新址
+建议、按“15311”标准测算经费，并生成报表。"""),
     ("code", SETUP),
     ("code", """inputs = gc.sample_inputs()
 plan = gc.run(inputs)          # includes the instructor assignment from the bundled roster
 plan"""),
-    ("md", "## Instructors: who needs one, who is assigned, the shortfall per unit"),
+    ("md", "## 指导员：哪些企业需要、选派了谁、各单位缺额"),
     ("code", """roster = gc.read_roster(inputs.instructors)
 gc.instructors_needed(plan, roster)"""),
     ("code", """assigned = plan.instructors
-print(f"{(assigned.instructor != '').sum()} of {len(assigned)} enterprises needing an instructor are assigned")
+print(f"需选派指导员的 {len(assigned)} 家企业中，已选派 {(assigned.instructor != '').sum()} 家")
 assigned.groupby("unit").distance_m.describe()[["count", "mean", "max"]].round(0)"""),
-    ("md", "## Service centres: catchment now, and the best 3 new sites (maximal covering location)"),
+    ("md", "## 党群服务中心：现有覆盖范围，以及最优的 3 处新址（最大覆盖选址）"),
     ("code", """centres = gc.read_service_centres(inputs.service_centres)
 gc.catchment(plan, centres)"""),
     ("code", """sites = gc.site_new_centres(plan, centres=centres)
@@ -211,34 +203,32 @@ def catchment_map(centres, new_sites=None):
 
 
 catchment_map(centres, sites)"""),
-    ("md", """## What the named resources reach (M2, M5)
+    ("md", """## 有具体人选的资源覆盖到哪里（M2、M5）
 
-Work coverage after the plan counts only instructors somebody is named for; a planned post
-the roster cannot fill is a shortfall, and small enterprises left to the township/village
-backstop are the separate M5 share. Every figure on three scopes: all enterprises, the grid
-scope (E1) and the national survey scope (10+ staff)."""),
+规划后的工作覆盖率只计有具体人选的指导员；名册不足、尚无人选的岗位计为缺额；留给乡镇（街道）、
+村（社区）属地兜底的小微企业单列为 M5。每个数字都按三种口径给出：全部企业、网格范围（E1）
+和全国调查口径（职工 10 人以上）。"""),
     ("code", """plan.coverage.table().query("unit_type == 'total'")"""),
     ("code", """for line in plan.coverage.shortfall():
     print(line)"""),
-    ("md", "## Funding estimate (经费测算, the “15311” policy), before and after the plan"),
+    ("md", "## 经费测算（“15311”标准），规划前后对比"),
     ("code", """gc.funding(plan)"""),
-    ("md", """## Reports
+    ("md", """## 报表
 
-The Excel report (汇总, 企业台账, 网格, 联合党支部, 网格长, 指导员, 问题清单, 经费测算, 未入库),
-the maps (one for the county and one per unit, offline), and all the CSV / GeoJSON files
-of the command line — `gc.write_plan` writes what `gridcover plan` writes."""),
+Excel 报表（汇总、企业台账、网格、联合党支部、网格长、指导员、问题清单、经费测算、未入库，
+每张表都已设置打印格式），地图（全县一张、每个单位一张，离线可用），以及命令行输出的全部
+CSV、GeoJSON 文件——`gc.write_plan` 写出的内容与 `gridcover plan` 相同。"""),
     ("code", """written = gc.write_plan(plan, OUT / "plan")
 sorted(p.name for p in written)[:12]"""),
     ("code", """gc.coverage_png(plan, OUT / "coverage.png")"""),
 ]
 
 NOTEBOOKS["04_quarterly_update.ipynb"] = [
-    ("md", """# 04 · Quarterly update (季度更新)
+    ("md", """# 04 · 季度更新
 
-Each quarter the ledger changes: enterprises open and close, move, hire, gain members or
-form organisations. This notebook makes a modified copy of the sample ledger (as next
-quarter's ledger would be), compares the two, shows how coverage moved, and re-plans from
-last quarter's plan: the plan keeps what it can, and every change is explained."""),
+台账每个季度都有变化：企业新设、注销、迁址、增减职工、发展党员或组建党组织。本笔记本把示例
+台账改成“下个季度”的样子，比较前后两份台账，展示覆盖率的变化，并在上季度规划的基础上重新规划：
+能保留的网格和联合党支部都保留，每一处变化都说明原因。"""),
     ("code", SETUP),
     ("code", """import unicodedata
 
@@ -279,7 +269,7 @@ change = gc.diff_ledgers(old, new)
 {name: len(getattr(change, name)) for name in ("added", "closed", "moved", "changed")}"""),
     ("code", """change.changed.field.value_counts()"""),
     ("code", """change.moved.head()"""),
-    ("md", "## How coverage moved, per unit"),
+    ("md", "## 各单位覆盖率的变化"),
     ("code", """s = change.summary
 (s.style
    .format({c: "{:.1%}" for c in s.columns if "rate" in c})
@@ -294,7 +284,7 @@ ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
 ax.set_title("Organisational coverage (M1) by unit")
 ax.legend()
 plt.tight_layout()"""),
-    ("md", "The same comparison from the command line: `gridcover diff OLD NEW --out DIR`."),
+    ("md", "命令行中的同一比较：`gridcover diff 旧台账 新台账 --out 文件夹`。"),
     ("code", """written = gc.write_diff(change, OUT / "diff")
 sorted(p.name for p in written)"""),
     ("md", """## Re-plan: keep what still obeys the rules (在上期规划基础上调整)

@@ -17,10 +17,15 @@ from gridcover._uscc import make_uscc
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def gridcover(*args, cwd=None):
-    """Run the installed console entry point as a user would (a fresh process)."""
+def gridcover(*args, cwd=None, lang="en"):
+    """Run the installed console entry point as a user would (a fresh process); messages in
+    ``lang`` (``GRIDCOVER_LANG``; None: the default, Chinese)."""
+    env = {k: v for k, v in os.environ.items() if k != "GRIDCOVER_LANG"}
+    env["COLUMNS"] = "200"  # help tables wide enough to show every option whole
+    if lang is not None:
+        env["GRIDCOVER_LANG"] = lang
     return subprocess.run([sys.executable, "-m", "gridcover", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+                          text=True, cwd=cwd, timeout=600, env=env)
 
 
 def _clean_ledger(path, n=8):
@@ -310,3 +315,64 @@ def test_map_in_place_rewrites_the_plan_folder_whole(demo_dir, tmp_path):
     assert record["files"]["enterprises.csv"] == old["files"]["enterprises.csv"]
     assert not any(n.startswith("maps/") for n in record["files"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+
+
+# --- Chinese first, intranet tiles, one workbook per unit ----------------------------------------
+def test_help_is_chinese_by_default_and_english_on_request():
+    zh = gridcover("--help", lang=None)
+    assert zh.returncode == 0 and "非公企业党建" in zh.stdout
+    plan_zh = gridcover("plan", "--help", lang=None).stdout
+    assert "--tiles" in plan_zh and "--attribution" in plan_zh and "--per-unit-books" in plan_zh
+    assert "内网瓦片服务" in plan_zh and "一园一策" in plan_zh and "Output folder" not in plan_zh
+    en = gridcover("plan", "--help", lang="en").stdout
+    assert "Output folder" in en and "一园一策" in en and "内网瓦片服务" not in en
+
+
+def test_validate_speaks_chinese_and_writes_chinese_reasons(tmp_path):
+    out = tmp_path / "out"
+    r = gridcover("validate", datasets.get_path("ledger"), "--townships", datasets.get_path("townships"),
+                  "--parks", datasets.get_path("parks"), "--gazetteer", datasets.get_path("gazetteer"),
+                  "--out", out, lang=None)
+    assert r.returncode == 1, r.stderr
+    rejects = pd.read_csv(out / "rejects.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert "读入 2010 行" in r.stdout and f"第 {rejects.source_row.iloc[0]} 行" in r.stdout
+    assert "rows read" not in r.stdout and "row " not in r.stdout
+    # every reason has its Chinese text, with no English word of the code left in it
+    assert rejects["reason_cn"].str.len().gt(0).all()
+    english = rejects["reason_cn"].str.contains(r"\b(?:is|the|of|lies|exceed|given|expected)\b", regex=True)
+    assert not english.any(), rejects.loc[english, "reason_cn"].tolist()
+    assert rejects["reason_cn"].iloc[0] in r.stdout
+    bad = gridcover("validate", tmp_path / "missing.csv", lang=None)
+    assert bad.returncode == 2 and bad.stderr.startswith("gridcover：错误：")
+
+
+def test_bad_tiles_url_is_refused_before_any_work(tmp_path):
+    r = gridcover("demo", "--out", tmp_path / "o", "--tiles", "http://10.0.0.1/tiles.png", lang=None)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "tile_url" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_demo_with_intranet_tiles_and_one_workbook_per_unit(tmp_path):
+    out = tmp_path / "plan"
+    url = "http://10.0.0.8/tiles/{z}/{x}/{y}.png"
+    r = gridcover("demo", "--out", out, "--tiles", url, "--attribution", "某县政务外网", "--per-unit-books",
+                  lang=None)
+    assert r.returncode == 0, r.stderr
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert url in page and "openstreetmap" not in page and "GC.offlineNote(" not in page
+    enterprises = pd.read_csv(out / "enterprises.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    units = sorted(set(enterprises["unit"]) - {""})
+    books = sorted(p.stem for p in (out / "books").glob("*.xlsx"))
+    assert books == sorted(units)
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert {f"books/{u}.xlsx" for u in units} <= set(record["files"])
+    import openpyxl
+
+    total = 0
+    for u in units:
+        wb = openpyxl.load_workbook(out / "books" / f"{u}.xlsx", read_only=True)
+        rows = [r for r in wb["企业台账"].iter_rows(min_row=2, max_col=3, values_only=True) if r[0]]
+        wb.close()
+        assert {r[2] for r in rows} == {u}
+        total += len(rows)
+    assert total == int(enterprises["unit"].ne("").sum())

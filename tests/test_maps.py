@@ -197,7 +197,7 @@ def test_offline_page_links_no_remote_asset(page: str) -> None:
     assert "L.map(" in page and "leaflet.js" not in page
     # the minimal set is inlined: Leaflet, its CSS, jQuery, d3 for the legend
     assert "window.L=" in page.replace(" ", "") or "L.version" in page
-    assert "jQuery" in page and "d3.scale" in page
+    assert "jQuery" in page and "d3.scale" not in page
     assert "bootstrap" not in page.lower()
 
 
@@ -254,8 +254,11 @@ def test_layers_have_chinese_names_in_the_layer_control(page: str) -> None:
     control = re.search(r"overlays\s*:\s*\{(.*?)\}", page, re.DOTALL)
     assert control
     names = [json.loads(n) for n in re.findall(r'("[^"]+")\s*:', control.group(1))]
-    assert names == ["乡镇（街道）党组织覆盖率", "园区党组织覆盖率", "网格及网格长", "未覆盖职工热力图",
-                     "拟建联合党支部", "党群服务中心及服务半径", "企业（按覆盖状态）"]
+    assert names[:7] == ["乡镇（街道）党组织覆盖率", "园区党组织覆盖率", "网格及网格长",
+                         "未覆盖（无党组织、无指导员）企业职工热力图",
+                         "拟建联合党支部", "党群服务中心及服务半径", "企业（按覆盖状态）"]
+    assert [n.split("：")[0] for n in names[7:12]] == ["问题 G1", "问题 G2", "问题 G7", "问题 G8", "问题 G9"]
+    assert names[12:] == ["单位名称及覆盖率"]
 
 
 def test_enterprise_table_holds_every_located_enterprise(plan: Plan, page: str) -> None:
@@ -381,11 +384,15 @@ def test_service_centres_have_catchment_radius(plan: Plan, page: str) -> None:
     assert opts["radius"] == plan.config.service_catchment_m
 
 
-def test_heat_map_weights_staff_without_an_organisation(plan: Plan, page: str) -> None:
+def test_heat_map_weights_staff_of_the_uncovered_as_the_legend_says(plan: Plan, page: str) -> None:
     pts = _layer_args(page, "heat")[0]
     flags = coverage_flags(plan)
     ent = plan.enterprises
-    gap = ent[~flags["org_after"] & ent["lon"].notna() & ent["staff"].gt(0)]
+    # "未覆盖" is one thing: no organisation and no named instructor after the plan (M2 gap,
+    # not the M5 backstop), in the heat layer, the legend and the points alike
+    uncovered = ~flags["work_after"] & ~flags["backstop_after"]
+    gap = ent[uncovered & ent["lon"].notna() & ent["staff"].gt(0)]
+    assert 0 < len(gap) < int((~flags["org_after"]).sum())
     assert len(pts) == len(gap)
     assert sum(p[2] for p in pts) == int(gap["staff"].sum())
 
@@ -416,9 +423,14 @@ def test_amap_shifts_every_vector_to_gcj02(plan: Plan) -> None:
     assert xs[0] == pytest.approx(float(gx[0]), abs=2e-4)
 
 
-def test_osm_is_the_default_basemap(plan: Plan) -> None:
+def test_offline_default_requests_no_tiles_and_says_so(plan: Plan) -> None:
     page = map_html(coverage_map(plan))
-    assert "tile.openstreetmap.org" in page
+    assert "tile.openstreetmap.org" not in page and "L.tileLayer" not in page
+    assert "GC.offlineNote(" in page and "离线模式" in page
+    # online (assets from the CDN), the config's base map: OpenStreetMap by default
+    assert "tile.openstreetmap.org" in map_html(coverage_map(plan, offline=False), offline=False)
+    # asked for by name, a base map is used offline too
+    assert "tile.openstreetmap.org" in map_html(coverage_map(plan, basemap="osm"))
 
 
 def test_tianditu_needs_a_key(plan: Plan, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -451,7 +463,8 @@ def test_unit_map_shows_only_its_unit(plan: Plan) -> None:
     t = _table(page)
     park = plan.enterprises[plan.enterprises["unit"].eq("高新园") & plan.enterprises["lon"].notna()]
     assert t["id"] == list(park.index)
-    assert "高新园（园区）" in page
+    assert '"\\u003ch1\\u003e高新园 非公企业党建' in page  # the name, not "高新园（园区）"
+    assert "高新园（园区）" not in page
     centres = _layer_args(page, "centres")[0]
     assert [c[2] for c in centres] == ["东城镇党群服务中心"]  # 西山乡's is > 2 km away
     # without boundaries, the centres of the unit's township
@@ -576,3 +589,47 @@ def test_public_names() -> None:
     for name in maps.__all__:
         assert hasattr(maps, name)
     assert gridcover.Plan is Plan
+
+
+# --- gaps a planner can see ---------------------------------------------------------------------
+def test_unit_colours_follow_classes_anchored_at_the_targets(plan: Plan, page: str) -> None:
+    from gridcover.coverage import coverage_by
+
+    rates = coverage_by(plan, "unit").set_index("unit")
+    feats = _layer_args(page, "townships")[0]["features"] + _layer_args(page, "parks")[0]["features"]
+    colours = ("#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
+    for f in feats:
+        unit = f["properties"]["t"]
+        expect = [colours[sum(rates.at[unit, c] >= e for e in (0.3, 0.6, 0.9, 1.0))]
+                  for c in ("org_rate_before", "org_rate_after", "work_rate_before", "work_rate_after")]
+        assert f["properties"]["cc"] == expect
+    # a stricter target moves the class edges with it (thirds of the target, then full)
+    strict = plan.replace(config=plan.config.replace(org_coverage_target=0.6))
+    legend = _legend(map_html(coverage_map(strict, basemap="none", date="2024-06-30")))
+    classes = re.findall(r'<span class="gc-class">.*?</i>(.*?)</span>', legend)
+    assert classes == ["&lt; 20%", "20%–40%", "40%–60%", "60%–&lt;100%", "100%"]
+
+
+def _legend(page: str) -> str:
+    i = page.index("GC.legend(")
+    return json.JSONDecoder().raw_decode(page, page.index(", ", i) + 2)[0]
+
+
+def test_gap_layer_badges_count_each_units_enterprises(plan: Plan, page: str) -> None:
+    ent = plan.enterprises
+    for rule in ("G1", "G2", "G7"):
+        points, badges, opts = _layer_args(page, f"gap_{rule}")
+        has = ent["gaps"].str.split(";").map(lambda g, r=rule: r in g)
+        assert len(points) == int((has & ent["lon"].notna()).sum())
+        assert sorted(b[2] for b in badges) == sorted(ent.loc[has, "unit"].value_counts().tolist())
+        assert opts["rule"] == rule
+
+
+def test_intranet_tile_url_and_attribution(plan: Plan) -> None:
+    page = map_html(coverage_map(plan, tile_url="http://10.0.0.8/tdt/{z}/{x}/{y}.png", attribution="某县<政务外网>"))
+    attribution = re.search(r'"attribution": ("[^"]*")', page).group(1)
+    assert "10.0.0.8/tdt/" in page and json.loads(attribution) == "某县&lt;政务外网&gt;"
+    assert "GC.offlineNote(" not in page and "openstreetmap" not in page
+    for bad in ("javascript:alert(1)/{z}/{x}/{y}", 'http://x/{z}/{x}/{y}.png"onload="', "http://x/tiles.png"):
+        with pytest.raises(ConfigError, match="tile_url"):
+            coverage_map(plan, tile_url=bad)

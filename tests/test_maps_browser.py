@@ -140,7 +140,8 @@ def test_offline_map_loads_and_draws_every_layer(open_map, plan: Plan) -> None:
     assert counts["gridPaths"] == len(plan.grids)
     assert counts["heat"]["on"] is False  # hidden at first
     assert page.js("document.querySelector('.gc-title').textContent").startswith("全域")
-    assert page.js("document.querySelectorAll('.leaflet-control-layers-overlays input').length") == 7
+    # 7 layers, one per gap rule (G1, G2, G7, G8, G9) and the unit labels
+    assert page.js("document.querySelectorAll('.leaflet-control-layers-overlays input').length") == 13
     ARTIFACTS.mkdir(exist_ok=True)
     page.page.screenshot(path=str(ARTIFACTS / "map_offline.png"))
     assert (ARTIFACTS / "map_offline.png").stat().st_size > 20_000
@@ -155,7 +156,7 @@ def test_layer_toggle_hides_and_shows_a_layer(open_map, plan: Plan) -> None:
     assert counts["parkPaths"] == 1  # the other layers stay
     label.locator("input").click()
     assert page.js(COUNT)["unitPaths"] == 2
-    heat = page.page.locator(".leaflet-control-layers-overlays label", has_text="未覆盖职工热力图")
+    heat = page.page.locator(".leaflet-control-layers-overlays label", has_text="企业职工热力图")
     heat.locator("input").click()
     assert page.js("document.querySelectorAll('canvas.gc-heat').length") == 1
     heat.locator("input").click()

@@ -148,7 +148,9 @@ def test_percent_and_text_formats(xlsx):
     header = [c.value for c in ledger[1]]
     assert header[:3] == ["统一社会信用代码", "企业名称", "管理单元"]
     assert "规划措施" in header and "党组织组建方式" in header
-    col = {h: i for i, h in enumerate(header)}
+    col: dict = {}
+    for i, h in enumerate(header):  # the full table first; the print view beside it repeats names
+        col.setdefault(h, i)
     values = [[c.value for c in r] for r in ledger.iter_rows(min_row=2)]
     assert values[0][col["党组织组建方式"]] == "单独建"
     assert values[1][col["规划措施"]] == "加入联合党支部"
@@ -171,13 +173,13 @@ def test_data_sheets_content(xlsx):
     assert grids[1][grids[0].index("网格长单位")] == "闽星科技有限公司"
     assert grids[3][grids[0].index("网格长状态")] == "待选派党建工作指导员"
     gaps = sheet_rows(xlsx, "问题清单")
-    assert gaps[0] == ("统一社会信用代码", "企业名称", "管理单元", "规则", "规则内容", "问题说明")
+    assert gaps[0][:6] == ("统一社会信用代码", "企业名称", "管理单元", "规则", "规则内容", "问题说明")
     assert any(r[3] == "G2" and r[1] == "西镇建材公司" for r in gaps[1:])
     instructors = sheet_rows(xlsx, "指导员")
     assert instructors[1][3] == "王建国" and instructors[1][5] == "规划选派"
     rejects = sheet_rows(xlsx, "未入库")
-    assert rejects[0] == ("台账行号", "统一社会信用代码", "未入库原因")
-    assert rejects[1][0] == 9
+    assert rejects[0] == ("台账行号", "统一社会信用代码", "未入库原因", "原因代码（英文）")
+    assert rejects[1][0] == 9 and rejects[1][2] == "统一社会信用代码校验位错误"
     funding = sheet_rows(xlsx, "经费测算")
     assert funding[-1][1] == "合计"
     assert "合计（元）（规划前）" in funding[0]
@@ -347,3 +349,154 @@ def test_xlsx_cells_are_typed_strings_never_formulas(tmp_path):
     # every hostile value is there, as the very text given (no prefix needed in a typed cell)
     assert set(HOSTILE) - {"\tTAB", "\rCR"} <= found
     assert "=HYPERLINK(\"http://x\",\"y\")镇" in found and "@bad code" in found
+
+
+# --- print layout, the printed county and 一园一策 ------------------------------------------------
+def test_every_sheet_has_a_print_layout(xlsx):
+    wb = openpyxl.load_workbook(xlsx)
+    try:
+        for ws in wb.worksheets:
+            setup = ws.page_setup
+            assert setup.orientation == "landscape" and int(setup.paperSize) == 9, ws.title  # A4 landscape
+            assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+            # one page wide (fitToWidth absent means 1 in OOXML), as many pages down as it takes
+            assert setup.fitToWidth in (None, 1) and int(setup.fitToHeight) == 0, ws.title
+            assert ws.print_title_rows.replace("$", "") == "1:1", ws.title  # the header row on every page
+            assert ws.freeze_panes == "A2", ws.title
+    finally:
+        wb.close()
+
+
+def _print_area_rows(path: Path, sheet: str) -> list[tuple]:
+    wb = openpyxl.load_workbook(path)
+    try:
+        ws = wb[sheet]
+        ref = ws.print_area[0].split("!")[-1].replace("$", "") if isinstance(ws.print_area, list) else \
+            ws.print_area.split("!")[-1].replace("$", "")
+        return [tuple(c.value for c in row) for row in ws[ref]]
+    finally:
+        wb.close()
+
+
+def test_print_view_of_the_ledger_lists_every_enterprise_once(plan, xlsx):
+    rows = _print_area_rows(xlsx, "企业台账")
+    header = rows[0]
+    assert header[:7] == ("序号", "企业名称", "管理单元", "职工", "党员", "规划措施", "问题")
+    listed = {}
+    for r in rows[1:]:
+        for half in (r[:7], r[7:]):
+            if half[0] is not None:
+                listed[int(half[0])] = half
+    names = plan.enterprises["name"].tolist()
+    assert sorted(listed) == list(range(1, len(names) + 1))
+    for i, name in enumerate(names, start=1):
+        shown = listed[i][1]
+        assert shown == name or (shown.endswith("…") and name.startswith(shown[:-1]))
+
+
+def test_reject_reasons_are_chinese_in_the_sheet_and_the_csv(tmp_path):
+    from gridcover.outputs import _rejects
+
+    rejects = pd.DataFrame({"source_row": [7, 3], "uscc": ["X", ""],
+                            "reason": ["formal members 6 exceed staff 4", "uscc is blank; staff '若干' is not a number"]})
+    out = _rejects(rejects)
+    assert out.columns.tolist() == ["source_row", "uscc", "reason", "reason_cn"]
+    assert out["reason_cn"].tolist() == ["统一社会信用代码为空；职工人数“若干”不是数字", "正式党员数 6 超过职工人数 4"]
+    given = rejects.assign(reason_cn=["自带的中文原因", ""])
+    assert _rejects(given)["reason_cn"].tolist() == ["统一社会信用代码为空；职工人数“若干”不是数字", "自带的中文原因"]
+    path = write_excel(make_plan().replace(rejects=rejects), tmp_path / "r.xlsx")
+    rows = sheet_rows(path, "未入库")
+    assert [r[2] for r in rows[1:]] == ["统一社会信用代码为空；职工人数“若干”不是数字", "正式党员数 6 超过职工人数 4"]
+
+
+def test_one_workbook_per_unit_partitions_the_enterprises(plan, tmp_path):
+    from gridcover.report import write_unit_books
+
+    books = write_unit_books(plan, tmp_path / "books")
+    assert [p.name for p in books] == sorted(f"{u}.xlsx" for u in set(plan.enterprises["unit"]) - {""})
+    seen = []
+    for path in books:
+        rows = sheet_rows(path, "企业台账")
+        uscc = [r[0] for r in rows[1:] if r[0] is not None]
+        units = {r[2] for r in rows[1:] if r[0] is not None}
+        assert units == {path.stem}
+        seen += uscc
+        summary = sheet_rows(path, "汇总")
+        n = next(r[1] for r in summary if r[0] == "入库企业数")
+        assert n == len(uscc)  # the unit's own figures
+    expected = plan.enterprises.index[plan.enterprises["unit"].ne("")].astype(str)
+    assert sorted(seen) == sorted(expected)
+
+
+@pytest.fixture(scope="module")
+def county_pdf(tmp_path_factory) -> tuple[Path, Plan]:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None or shutil.which("pdftotext") is None:
+        pytest.skip("LibreOffice (soffice) or pdftotext is not installed")
+    from gridcover.pipeline import run, sample_inputs
+
+    county = run(sample_inputs())
+    work = tmp_path_factory.mktemp("county")
+    write_excel(county, work / "plan.xlsx")
+    env = {**os.environ, "HOME": str(work)}
+    result = subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{work / 'profile'}", "--headless", "--norestore",
+         "--convert-to", "pdf", "--outdir", str(work), str(work / "plan.xlsx")],
+        capture_output=True, text=True, timeout=300, env=env, check=False)
+    pdf = work / "plan.pdf"
+    assert pdf.is_file(), f"soffice failed: {result.stdout}\n{result.stderr}"
+    return pdf, county
+
+
+def _pages(pdf: Path) -> list[str]:
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          timeout=120, check=True).stdout
+    return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+
+
+#: The repeated first row of each sheet's print area (汇总: its title row).
+PRINT_HEADERS = {"汇总": "非公企业党建网格化规划", "企业台账": "序号", "网格": "网格编号", "联合党支部": "联合党支部编号",
+                 "网格长": "网格编号", "指导员": "统一社会信用代码", "问题清单": "管理单元", "经费测算": "单元类型",
+                 "未入库": "台账行号"}
+
+
+def test_the_bundled_county_prints_within_60_pages_with_every_header(county_pdf):
+    pdf, county = county_pdf
+    pages = _pages(pdf)
+    assert 0 < len(pages) <= 60, f"{len(pages)} printed pages"
+    sheets_seen = []
+    for number, page in enumerate(pages, start=1):
+        lines = [line.strip() for line in page.splitlines() if line.strip()]
+        sheet = lines[0]  # the page header: the sheet's name
+        assert sheet in PRINT_HEADERS, (number, lines[:3])
+        assert lines[1].startswith(PRINT_HEADERS[sheet]), (number, sheet, lines[1])  # header row repeated
+        assert f"第 {number} 页" in lines[-1]
+        if sheet not in sheets_seen:
+            sheets_seen.append(sheet)
+    assert sheets_seen == [s for s in PRINT_HEADERS]  # every sheet prints, in order
+    # every enterprise is on paper (its name, cut to the print view's width)
+    flat = "".join("".join(p.split()) for p in pages)
+    missing = [n for n in county.enterprises["name"] if "".join(str(n).split())[:8] not in flat]
+    assert missing == []
+
+
+def test_coverage_png_uses_the_maps_classes_before_and_after(plan, tmp_path):
+    from matplotlib import image
+
+    from gridcover.coverage import coverage_by
+
+    img = (image.imread(coverage_png(plan, tmp_path / "c.png", dpi=60))[:, :, :3] * 255).round().astype(int)
+    colours = {tuple(int(h[i:i + 2], 16) for i in (1, 3, 5)) for h in (
+        "#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")}
+    found = {tuple(p) for p in img.reshape(-1, 3)} & colours
+    rates = coverage_by(plan, "unit")
+    expected = set()
+    for col in ("org_rate_before", "org_rate_after"):
+        for r in rates[col].dropna():
+            k = sum(r >= e for e in (0.3, 0.6, 0.9, 1.0))  # < 30, 30–60, 60–90, 90–<100, 100 %
+            expected.add(("#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")[k])
+    expected_rgb = {tuple(int(h[i:i + 2], 16) for i in (1, 3, 5)) for h in expected}
+    assert expected_rgb <= found  # each unit's class colour is drawn (the legend adds the rest)
+    assert found == colours  # the legend shows all five classes
+    # the legend is a row of patches, not a colour bar whose tick labels could collide
+    assert not (img[:, -60:, :] != 255).any(axis=2).all(axis=0).any()

@@ -54,6 +54,7 @@ GC.geo = function (map, fc, o) {
     style: function (f) {
       var s = L.extend({}, o.style, (o.styles || [])[f.properties.k] || {});
       if (f.properties.c) { s.fillColor = f.properties.c; }
+      if (f.properties.cc && map.gcMeasure !== undefined) { s.fillColor = f.properties.cc[map.gcMeasure]; }
       return s;
     },
     onEachFeature: function (f, l) {
@@ -197,7 +198,7 @@ GC.enterprises = function (map, T, o) {
 };
 GC.openProfile = function (map, layer, i) {
   var m = layer.gc.markers[i];
-  return L.popup({maxWidth: 440, maxHeight: 480, autoPanPaddingTopLeft: [20, 120], autoPanPaddingBottomRight: [20, 20]}).setLatLng(m.getLatLng())
+  return L.popup({maxWidth: 460, maxHeight: 520, autoPanPaddingTopLeft: [20, 120], autoPanPaddingBottomRight: [20, 20]}).setLatLng(m.getLatLng())
     .setContent(GC.profile(layer.gc.table, i, layer.gc.options)).openOn(map);
 };
 GC.focus = function (map, layer, i) {
@@ -227,6 +228,30 @@ GC.profile = function (T, i, o) {
   var st = T.s[i];
   var h = '<div class="gc-profile"><div class="gc-name">' + GC.esc(T.name[i]) + "</div>" +
     '<span class="gc-badge" style="background:' + o.colors[st] + ";color:" + o.ink[st] + '">' + GC.esc(o.labels[st]) + "</span>";
+  // the plan and the gaps first: a planner reads them without scrolling the popup
+  var grid = cat("grid"), br = cat("branch");
+  var plan = [["拟采取措施", cat("action")],
+    ["网格", grid ? grid + ((f & 256) ? "（本企业为网格长）" : "") : "未入网格"]];
+  if (br) {
+    var b = (o.branches || [])[T.c.branch[i]] || [];
+    plan.push(["联合党支部", br + (b[0] ? "（" + b[0] + "）" : "")]);
+    if (T.c.branch) { plan.push(["支部单位", GC.members(T, i).join("、")]); }
+    if (b[1] !== undefined) { plan.push(["支部正式党员", b[1]]); }
+  }
+  plan.push(["拟派指导员", (T.asg && T.asg[i]) || ""]);
+  h += '<div class="gc-section gc-plan">规划</div>' + GC.rows(plan);
+  var gaps = cat("gaps");
+  if (T.c.gaps) {
+    h += '<div class="gc-section">问题清单</div>';
+    if (!gaps) { h += '<div class="gc-gap">无</div>'; }
+    else {
+      var ids = gaps.split(";"), msgs = (T.gm && T.gm[i]) || [];
+      for (var g = 0; g < ids.length; g++) {
+        h += '<div class="gc-gap"><b>' + GC.esc(ids[g]) + "</b> " + GC.esc(o.rules[ids[g]] || "") +
+          (msgs[g] ? '<br><span class="gc-msg">' + GC.esc(msgs[g]) + "</span>" : "") + "</div>";
+      }
+    }
+  }
   var rows = [["统一社会信用代码", col("id")], ["地址", col("addr")], ["管理单位", cat("unit")],
     ["乡镇（街道）", cat("township")], ["村（社区）", cat("village")], ["园区", cat("park")],
     ["行业", cat("industry")], ["职工人数", col("staff")], ["规模", cat("size")],
@@ -241,29 +266,6 @@ GC.profile = function (T, i, o) {
     h += GC.rows([["党组织覆盖（规划前→后）", yn(16) + " → " + yn(32)],
       ["党的工作覆盖（规划前→后）", yn(64) + " → " + yn(128)]]);
   }
-  var gaps = cat("gaps");
-  if (T.c.gaps) {
-    h += '<div class="gc-section">问题清单</div>';
-    if (!gaps) { h += '<div class="gc-gap">无</div>'; }
-    else {
-      var ids = gaps.split(";"), msgs = (T.gm && T.gm[i]) || [];
-      for (var g = 0; g < ids.length; g++) {
-        h += '<div class="gc-gap"><b>' + GC.esc(ids[g]) + "</b> " + GC.esc(o.rules[ids[g]] || "") +
-          (msgs[g] ? '<br><span class="gc-msg">' + GC.esc(msgs[g]) + "</span>" : "") + "</div>";
-      }
-    }
-  }
-  var grid = cat("grid"), br = cat("branch");
-  var plan = [["拟采取措施", cat("action")],
-    ["网格", grid ? grid + ((f & 256) ? "（本企业为网格长）" : "") : "未入网格"]];
-  if (br) {
-    var b = (o.branches || [])[T.c.branch[i]] || [];
-    plan.push(["联合党支部", br + (b[0] ? "（" + b[0] + "）" : "")]);
-    if (T.c.branch) { plan.push(["支部单位", GC.members(T, i).join("、")]); }
-    if (b[1] !== undefined) { plan.push(["支部正式党员", b[1]]); }
-  }
-  plan.push(["拟派指导员", (T.asg && T.asg[i]) || ""]);
-  h += '<div class="gc-section">规划</div>' + GC.rows(plan);
   if (o.unitLinks && T.c.unit) {
     var href = o.unitLinks[T.c.unit[i]];
     if (href) {
@@ -420,5 +422,116 @@ GC.measure = function (map) {
       map.getContainer().style.cursor = "crosshair";
     }
   });
+};
+
+// unit names with the rate of the chosen measure, always visible (not on hover only)
+GC.pct = function (r) { return (r === null || r === undefined) ? "无企业" : (100 * r).toFixed(1) + "%"; };
+GC.labels = function (map, units, o) {
+  var fg = L.featureGroup(), spans = [];
+  for (var i = 0; i < units.length; i++) {
+    var u = units[i];
+    var div = L.DomUtil.create("div", "gc-unit-label gc-unit-" + u.type);
+    var b = L.DomUtil.create("b", "", div), span = L.DomUtil.create("span", "", div);
+    b.textContent = u.name;
+    span.textContent = GC.pct(u.rate[o.measure]);
+    spans.push(span);
+    fg.addLayer(L.marker(u.at, {icon: L.divIcon({className: "gc-unit-icon", html: div, iconSize: [130, 34],
+      iconAnchor: [65, 17]}), interactive: false, keyboard: false}));
+  }
+  fg.gcUnits = units;
+  fg.gcSpans = spans;
+  fg.gcShow = function (k) {
+    for (var j = 0; j < spans.length; j++) { spans[j].textContent = GC.pct(units[j].rate[k]); }
+  };
+  return fg;
+};
+
+// one layer per gap rule: rings on the enterprises showing it, its count per unit as a badge
+GC.gaps = function (map, pts, badges, o) {
+  var fg = L.featureGroup();
+  for (var i = 0; i < pts.length; i++) {
+    fg.addLayer(L.circleMarker(pts[i], vec(map, {radius: 8, color: o.color, weight: 2, fill: false,
+      interactive: false})));
+  }
+  fg.gcBadges = [];
+  for (var j = 0; j < badges.length; j++) {
+    var d = badges[j];
+    var html = '<span class="gc-gap-count" style="border-color:' + o.color + ";color:" + o.color + '">' +
+      GC.esc(o.rule) + " " + d[2] + "</span>";
+    var mk = L.marker([d[0], d[1]], {icon: L.divIcon({className: "gc-gap-icon", html: html,
+      iconSize: [64, 18], iconAnchor: [32, -18 - 19 * o.slot]}), interactive: false, keyboard: false});
+    mk.gcCount = d[2];
+    fg.addLayer(mk);
+    fg.gcBadges.push(mk);
+  }
+  fg.gcRule = o.rule;
+  return fg;
+};
+
+// the measure switch (M1/M2, before/after) and the units ranked by their gap to the target
+GC.ranking = function (map, units, geoLayers, labels, o) {
+  map.gcMeasure = o.measure;
+  function gap(u, k) {
+    if (!u.n) { return 0; }
+    return Math.max(0, Math.ceil(o.targets[k] * u.n - 1e-9) - u.covered[k]);
+  }
+  var C = L.Control.extend({options: {position: "bottomleft"}, onAdd: function () {
+    var div = L.DomUtil.create("div", "gc-ranking");
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    var head = L.DomUtil.create("div", "gc-measures", div);
+    for (var k = 0; k < o.measures.length; k++) {
+      var lab = L.DomUtil.create("label", "", head);
+      var input = L.DomUtil.create("input", "", lab);
+      input.type = "radio"; input.name = "gc-measure"; input.value = String(k);
+      input.checked = k === o.measure;
+      lab.appendChild(document.createTextNode(o.measures[k]));
+      input.addEventListener("change", function (e) { GC.setMeasure(map, +e.target.value); });
+    }
+    L.DomUtil.create("b", "", div).textContent = o.title;
+    var table = L.DomUtil.create("table", "gc-rank", div);
+    map.gcRank = function (k) {
+      var order = units.map(function (u, i) { return i; });
+      order.sort(function (a, b) {
+        var d = gap(units[b], k) - gap(units[a], k);
+        if (d) { return d; }
+        var ra = units[a].rate[k] === null ? 2 : units[a].rate[k], rb = units[b].rate[k] === null ? 2 : units[b].rate[k];
+        return ra - rb || (units[a].name < units[b].name ? -1 : 1);
+      });
+      var h = "<tr><th>单位</th><th>覆盖率</th><th>距" + (100 * o.targets[k]).toFixed(0) + "%差（家）</th></tr>";
+      for (var r = 0; r < order.length; r++) {
+        var u = units[order[r]];
+        h += '<tr data-unit="' + order[r] + '"><td>' + GC.esc(u.name) + "</td><td>" + GC.pct(u.rate[k]) +
+          "</td><td>" + gap(u, k) + "</td></tr>";
+      }
+      table.innerHTML = h;
+    };
+    table.addEventListener("click", function (e) {
+      var tr = e.target.closest ? e.target.closest("tr[data-unit]") : null;
+      if (tr) { map.fitBounds(units[+tr.getAttribute("data-unit")].bounds, {padding: [20, 20]}); }
+    });
+    map.gcRank(o.measure);
+    return div;
+  }});
+  GC.setMeasure = function (m, k) {
+    m.gcMeasure = k;
+    for (var i = 0; i < geoLayers.length; i++) {
+      var g = geoLayers[i];
+      g.eachLayer(function (l) { g.resetStyle(l); });
+    }
+    labels.gcShow(k);
+    if (m.gcRank) { m.gcRank(k); }
+    var radios = m.getContainer().querySelectorAll("input[name=gc-measure]");
+    for (var j = 0; j < radios.length; j++) { radios[j].checked = +radios[j].value === k; }
+  };
+  return new C().addTo(map);
+};
+
+// no base map: a plain ground and a word why
+GC.offlineNote = function (map, text) {
+  L.DomUtil.addClass(map.getContainer(), "gc-offline");
+  var div = L.DomUtil.create("div", "gc-offline-note", map.getContainer());
+  div.textContent = text;
+  return div;
 };
 })();
