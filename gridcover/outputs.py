@@ -301,4 +301,17 @@ def _read_plan(folder: Path, record: dict[str, Any]) -> Plan:
         branches["max_distance_m"] = pd.to_numeric(branches["max_distance_m"])
     return Plan(enterprises=enterprises, grids=layer("grids"), branches=branches, units=layer("units"),
                 rejects=csv("rejects.csv"), gaps=csv("gaps.csv"), service_centres=layer("service_centres"),
-                config=config, inputs=inputs)
+                instructors=_read_assignments(folder / "plan.xlsx"), config=config, inputs=inputs)
+
+
+def _read_assignments(xlsx: Path) -> pd.DataFrame:
+    """The roster assignment of a written plan (the 指导员 sheet's planned rows), so a plan read
+    back measures the same work coverage and shortfall as the run that wrote it."""
+    if not xlsx.is_file():
+        return pd.DataFrame()
+    sheet = pd.read_excel(xlsx, sheet_name="指导员", dtype=str, engine="calamine").fillna("")
+    if not {"统一社会信用代码", "党建工作指导员", "来源"} <= set(sheet.columns):
+        return pd.DataFrame()
+    planned = sheet[sheet["来源"].ne("台账已有")]
+    return pd.DataFrame({"uscc": planned["统一社会信用代码"].to_numpy(),
+                         "instructor": planned["党建工作指导员"].to_numpy()})

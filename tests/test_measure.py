@@ -169,3 +169,12 @@ def test_level_column_shows_an_existing_committee(tmp_path):
     assert ent.loc["甲公司", "org_level"] == "党委"
     assert ent.loc["甲公司", "action"] == "keep" and "G6" not in ent.loc["甲公司", "gaps"]
     assert ent.loc["乙公司", "action"] == "build_committee" and "G6" in ent.loc["乙公司", "gaps"]
+
+
+def test_a_plan_read_back_measures_what_the_run_measured(sample_plan, tmp_path):
+    gc.write_plan(sample_plan, tmp_path / "p", maps=False, png=False)
+    back = gc.read_plan(tmp_path / "p")
+    a, b = sample_plan.coverage.total(), coverage_module.measured(back).total()
+    for col in ("work_rate_after", "instructors_needed", "instructors_short", "org_rate_after",
+                "backstop_rate_after"):
+        assert a[col] == pytest.approx(b[col]), col
