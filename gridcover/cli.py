@@ -280,6 +280,8 @@ def plan(
     area: Annotated[str, typer.Option("--area", help="The area's name for map titles and reports.")] = "",
     shapefiles: Annotated[bool, typer.Option("--shapefiles", help="Also write GBK Shapefiles for older GIS software.")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Processes partitioning the units in parallel.")] = 1,
+    levers: Annotated[str | None, typer.Option("--levers", help="Ways to organise beyond the base rules: all, or some of L1,L2,L3,L4,L5 (RULES.md).")] = None,
+    centres: Annotated[str | None, typer.Option("--centres", help="Propose new service-centre sites: full (every gridded enterprise in a catchment) or a number K.")] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -293,6 +295,12 @@ def plan(
                         name_field=name_field, encoding=encoding, area=area)
         _check_out(out_dir, inputs, config_file, whole=True)
         config = _config(config_file)
+        if levers is not None:
+            from .config import parse_levers
+
+            config = config.replace(levers=parse_levers(levers))
+        if centres is not None:
+            config = config.replace(new_centres=centres.strip().lower())
         _run_plan(inputs, config, out_dir, online=online, maps=maps, offline=offline, basemap=basemap,
                   shapefiles=shapefiles, workers=workers)
 

@@ -211,6 +211,11 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
                 plan = partition(ledger, jurisdictions, config, executor=pool)
         else:
             plan = partition(ledger, jurisdictions, config)
+    base = plan
+    with timer.stage("levers"):
+        from .levers import apply_levers
+
+        plan = apply_levers(plan, config)  # packs for coverage gained; L1–L5 per config.levers
     with timer.stage("gaps"):
         centres = (read_service_centres(inputs.service_centres) if inputs.service_centres is not None
                    else gpd.GeoDataFrame({"name": [], "township": []}, geometry=gpd.GeoSeries([], crs="EPSG:4326")))
@@ -223,6 +228,17 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
             plan = assign_instructors(plan, read_roster(inputs.instructors), config=config)
     with timer.stage("measure"):
         plan = plan.replace(coverage=measure_plan(plan))
+    with timer.stage("targets"):
+        from .targets import what_it_takes
+
+        plan = plan.replace(targets=what_it_takes(plan, base, config))
+    if config.new_centres:
+        with timer.stage("centres"):
+            from .resources import site_centres_full, site_new_centres
+
+            sites = (site_centres_full(plan, config=config) if config.new_centres == "full"
+                     else site_new_centres(plan, k=int(config.new_centres), config=config))
+            plan = plan.replace(new_sites=sites)
     counts = {
         "input_rows": int(ledger.n_rows),
         "accepted": int(len(plan.enterprises)),

@@ -86,6 +86,10 @@ class Plan:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
     coverage: Coverage | None = None
+    #: "What it takes" (targets.csv, members_needed.csv; :mod:`gridcover.targets`), or None.
+    targets: Any = None
+    #: Proposed new service-centre sites (``config.new_centres``; :mod:`gridcover.resources`), or None.
+    new_sites: Any = None
 
     def replace(self, **changes: Any) -> Plan:
         """A copy with some attributes replaced (plans are immutable).

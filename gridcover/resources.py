@@ -60,7 +60,9 @@ __all__ = [
     "read_roster",
     "read_service_centres",
     "site_new_centres",
+    "site_centres_full",
     "site_new_centres_exact",
+    "set_cover",
 ]
 
 logger = logging.getLogger(__name__)
@@ -816,3 +818,109 @@ def site_new_centres_exact(plan: Plan, *, centres: gpd.GeoDataFrame | None = Non
     cand, staff, cover = problem
     res = mclp_milp(cover, staff, k, time_limit=time_limit)
     return _sites(cand, res.selected, staff, cover)
+
+
+# --- W3: the fewest sites so every gridded enterprise lies in a catchment (set cover) ---------------
+#: Largest set-cover problem (demand × candidates) solved exactly by MILP.
+SET_COVER_EXACT_MAX: Final = 4_000_000
+
+
+def set_cover(cover: Any, *, exact: bool | None = None, time_limit: float | None = 60.0
+              ) -> tuple[list[int], int, bool]:
+    """The fewest columns of a boolean demand × candidate matrix that cover every
+    coverable row.
+
+    Exact by MILP (``scipy.optimize.milp``, HiGHS) when ``exact`` (default: when the
+    matrix has at most :data:`SET_COVER_EXACT_MAX` cells); otherwise greedy (most
+    uncovered rows first, lowest index on ties), whose size is at most H(d) times the
+    optimum, d the largest column (H the harmonic number: the classical bound).
+
+    Returns
+    -------
+    (selected columns, lower bound on the optimum, proved optimal)
+        The lower bound is the MILP's dual bound, or for greedy ``ceil(rows / d)``.
+    """
+    import scipy.sparse as sp
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    a = sp.csr_array(cover, dtype=np.int8)
+    rows_ok = np.asarray(a.sum(axis=1)).ravel() > 0
+    a = a[rows_ok]
+    n_rows, n_cols = a.shape
+    if n_rows == 0:
+        return [], 0, True
+    if exact is None:
+        exact = n_rows * n_cols <= SET_COVER_EXACT_MAX
+    if exact:
+        res = milp(np.ones(n_cols), constraints=LinearConstraint(a, 1, np.inf), integrality=np.ones(n_cols),
+                   bounds=Bounds(0, 1), options={"disp": False, "time_limit": time_limit})
+        if res.x is not None:
+            chosen = np.flatnonzero(np.round(res.x) > 0).tolist()
+            bound = math.ceil(res.mip_dual_bound - 1e-6) if res.mip_dual_bound is not None else len(chosen)
+            return chosen, int(bound), bool(res.status == 0)
+    csc = a.tocsc()
+    left = np.ones(n_rows, dtype=bool)
+    chosen = []
+    cols = [csc.indices[csc.indptr[c]:csc.indptr[c + 1]] for c in range(n_cols)]
+    d = max(len(c) for c in cols)
+    while left.any():
+        gains = np.array([int(left[c].sum()) for c in cols])
+        best = int(np.argmax(gains))
+        chosen.append(best)
+        left[cols[best]] = False
+    return chosen, math.ceil(n_rows / max(d, 1)), False
+
+
+def site_centres_full(plan: Plan, *, centres: gpd.GeoDataFrame | None = None,
+                      candidates: gpd.GeoDataFrame | None = None, config: Config | None = None,
+                      exact: bool | None = None) -> gpd.GeoDataFrame:
+    """The fewest new service-centre sites so that every gridded enterprise lies within
+    ``config.service_catchment_m`` of a centre (W3 to full coverage; G9 closed).
+
+    Demand: enterprises with a ``grid_id`` farther than the catchment from every existing
+    centre. Candidates: as :func:`site_new_centres` (grid and park centroids), plus each
+    demand point itself, so a cover always exists. Solved by :func:`set_cover` (exact
+    when small, else greedy with its H(d) bound). Same columns as :func:`site_new_centres`
+    (marginal counts, largest first); ``attrs`` holds ``lower_bound`` and ``optimal``.
+    """
+    config = config or plan.config
+    ent = plan.enterprises
+    gridded = ent["grid_id"].fillna("").astype(str).ne("") if "grid_id" in ent else pd.Series(False, index=ent.index)
+    sub = plan.replace(enterprises=ent.loc[gridded])
+    if not gridded.any():
+        return _empty_sites()
+    loc = sub.enterprises.loc[_located(sub.enterprises)]
+    lon = pd.to_numeric(loc["lon"]).to_numpy(dtype=float)
+    lat = pd.to_numeric(loc["lat"]).to_numpy(dtype=float)
+    crs = _utm(lon, lat)
+    xy = _project(lon, lat, crs)
+    radius = config.service_catchment_m
+    uncovered = ~_covered_by_centres(xy, _centres(plan, centres), crs, radius)
+    if not uncovered.any():
+        out = _empty_sites()
+        out.attrs.update(lower_bound=0, optimal=True)
+        return out
+    cand = _candidates(sub, candidates, crs)
+    pts = gpd.GeoDataFrame({"name": loc.index.astype(str)[uncovered], "source": "enterprise"},
+                           geometry=gpd.points_from_xy(xy[uncovered, 0], xy[uncovered, 1]), crs=crs)
+    cand = pd.concat([cand, pts], ignore_index=True)
+    cxy = np.column_stack([cand.geometry.x.to_numpy(), cand.geometry.y.to_numpy()])
+    cover = coverage_matrix(xy[uncovered], cxy, radius)
+    chosen, bound, optimal = set_cover(cover, exact=exact)
+    staff = _staff(loc)[uncovered]
+    # largest marginal cover first
+    order: list[int] = []
+    taken = np.zeros(cover.shape[0], dtype=bool)
+    csc = cover.tocsc()
+    rest = list(chosen)
+    while rest:
+        gains = [int((~taken[csc.indices[csc.indptr[c]:csc.indptr[c + 1]]]).sum()) for c in rest]
+        k = int(np.argmax(gains))
+        c = rest.pop(k)
+        order.append(c)
+        taken[csc.indices[csc.indptr[c]:csc.indptr[c + 1]]] = True
+    out = _sites(cand, np.asarray(order, dtype=np.int64), staff, cover)
+    out.attrs.update(lower_bound=int(bound), optimal=bool(optimal))
+    logger.info("set cover: %d sites for %d enterprises (lower bound %d, optimal %s)", len(out),
+                int(uncovered.sum()), bound, optimal)
+    return out
