@@ -194,10 +194,50 @@ def _columns(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config
 
 
 def _solve_grid(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config,
-                levers: frozenset[str], existing: set[frozenset[int]]) -> list[tuple[int, ...]]:
-    """The best packing of one grid's items (exact MILP over the enumerated branches)."""
+                levers: frozenset[str], existing: set[frozenset[int]], *, need_one: bool = False
+                ) -> list[tuple[int, ...]]:
+    """The best packing of one grid's items (exact MILP over the enumerated branches).
+
+    ``need_one``: the grid has no other organisation, so at least one branch is formed
+    (O9), if the partition formed one.
+    """
+    single0 = {it.rows[0]: i for i, it in enumerate(items) if len(it.rows) == 1}
+    key = (tuple((it.kind, it.gain, it.members, tuple(sect[r] for r in it.rows),
+                  xy[list(it.rows)].round(3).tobytes()) for it in items),
+           tuple(sorted(tuple(sorted(single0.get(r, -1) for r in rows)) for rows in existing)),
+           need_one, "L5" in levers, config.joint_max_units, config.joint_min_members, config.joint_max_distance_m)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    found = _solve_grid_uncached(items, xy, sect, config, levers, existing, need_one=need_one)
+    if len(_CACHE) > _CACHE_MAX:
+        _CACHE.clear()
+    _CACHE[key] = found
+    return found
+
+
+#: Solved grid problems (the same grid recurs across the lever variants of one plan).
+_CACHE: dict[tuple[object, ...], list[tuple[int, ...]]] = {}
+_CACHE_MAX: Final = 50_000
+
+
+def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config,
+                         levers: frozenset[str], existing: set[frozenset[int]], *, need_one: bool
+                         ) -> list[tuple[int, ...]]:
     cols = _columns(items, xy, sect, config, levers)
     blocks = [i for i, it in enumerate(items) if it.kind == "kept"]
+    # the partition's own branches stay feasible even when they gain nothing (O9)
+    single = {it.rows[0]: i for i, it in enumerate(items) if len(it.rows) == 1}
+    have = {frozenset(idx) for idx, *_ in cols}
+    for rows in existing:
+        if all(r in single for r in rows):
+            idx = tuple(sorted(single[r] for r in rows))
+            if frozenset(idx) not in have:
+                p = xy[sorted(rows)]
+                spread = float(np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=2).max()))
+                secs = {sect[r] for r in rows}
+                cols.append((idx, sum(items[i].gain for i in idx), len(rows),
+                             len(secs) == 1 and "" not in secs, spread))
     # a kept organisation alone is always a choice (value 0): it stays as it is
     cols += [((i,), 0, len(items[i].rows), False, 0.0) for i in blocks]
     if not cols:
@@ -217,7 +257,10 @@ def _solve_grid(items: list[_Item], xy: np.ndarray, sect: list[str], config: Con
     a = coo_matrix((np.ones(len(r)), (r, c)), shape=(len(items), len(cols))).tocsr()
     lo = np.zeros(len(items))
     lo[blocks] = 1.0  # each kept organisation in exactly one branch
-    res = milp(-value, constraints=LinearConstraint(a, lo, np.ones(len(items))),
+    constraints = [LinearConstraint(a, lo, np.ones(len(items)))]
+    if need_one and existing:
+        constraints.append(LinearConstraint(np.ones((1, len(cols))), 1, np.inf))
+    res = milp(-value, constraints=constraints,
                integrality=np.ones(len(cols)), bounds=Bounds(0, 1),
                options={"disp": False, "node_limit": NODE_LIMIT})
     if res.x is None:  # pragma: no cover - the all-alone solution is always feasible
@@ -400,7 +443,10 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
         old_ids = set(branch[rows_g].tolist()) - {""}
         solved.update(old_ids)
         existing = {frozenset(np.flatnonzero(branch == b).tolist()) for b in old_ids}
-        for idx in _solve_grid(items, xy, sect, config, levers, existing):
+        in_grid = rows_u[grid[rows_u] == g]
+        other_org = bool(np.any(np.isin(kind[in_grid], ["host", "kept"]))) or any(
+            b and b not in old_ids for b in branch[in_grid].tolist())
+        for idx in _solve_grid(items, xy, sect, config, levers, existing, need_one=not other_org):
             rows = tuple(r for i in idx for it in [items[i]] for r in it.rows)
             kinds = {items[i].kind for i in idx}
             block = next((items[i] for i in idx if items[i].kind == "kept"), None)
@@ -497,6 +543,10 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
                 work.append([rows, "L1", "", "new"])
     # 3. township/community branches anchored by below-E1 member units
     anchors = [int(r) for r in rows_u if kind[r] == "small" and gain[r] == 0 and mem[r] >= 1]
+    # grid units left out of every branch that hold members (attached fallback, L3 anchors)
+    anchors += [int(r) for r in rows_u if r not in placed_rows and gain[r] == 0 and mem[r] >= 1
+                and (kind[r] == "cand" or (kind[r] == "attached" and "L3" in levers))
+                and not any(int(r) in w[0] for w in work)]  # type: ignore[operator]
     anchors += [j for j in sorted(free_set) if mem[j] >= 1]
     used: set[int] = set()
     for a in sorted(anchors, key=lambda a: (-int(mem[a]), a)):

@@ -51,7 +51,7 @@ PLAN_NAMES: Final = frozenset({
     "enterprises.csv", "rejects.csv", "grids.geojson", "branches.csv", "coverage.csv", "gaps.csv",
     "plan.xlsx", "map.html", "targets.csv", "members_needed.csv", "changes.csv", "grid_checks.csv",
     "run.json", "conflicts.csv", "advice.csv", "plan.gpkg", "coverage.png", "shapefiles", "maps",
-    "new_centres.csv",
+    "new_centres.csv", "responsibility.csv",
 })
 #: Files ``validate --out`` writes.
 VALIDATION_NAMES: Final = ("enterprises.csv", "rejects.csv", "conflicts.csv")
@@ -174,6 +174,10 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
 
             todo.append(lambda: write_csv(plan.targets.table, out / "targets.csv", columns=TARGET_COLUMNS))
             todo.append(lambda: write_csv(plan.targets.members, out / "members_needed.csv", columns=MEMBERS_COLUMNS))
+        if plan.responsible is not None:
+            from .resources import RESPONSIBLE_COLUMNS
+
+            todo.append(lambda: write_csv(plan.responsible, out / "responsibility.csv", columns=RESPONSIBLE_COLUMNS))
         if plan.new_sites is not None:
             from .resources import SITE_COLUMNS
 

@@ -225,7 +225,11 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
         plan = plan.replace(enterprises=enterprises, gaps=gaps, service_centres=centres)
     if inputs.instructors is not None:
         with timer.stage("instructors"):
-            plan = assign_instructors(plan, read_roster(inputs.instructors), config=config)
+            from .resources import assign_responsible
+
+            roster = read_roster(inputs.instructors)
+            plan = assign_instructors(plan, roster, config=config)
+            plan = assign_responsible(plan, roster, config=config)  # W4 分片包干
     with timer.stage("measure"):
         plan = plan.replace(coverage=measure_plan(plan))
     with timer.stage("targets"):

@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 #: Sheets of ``plan.xlsx``, in order.
 SHEETS: Final = ("汇总", "企业台账", "网格", "联合党支部", "网格长", "指导员", "问题清单", "经费测算", "未入库",
-                  "达标路径", "发展党员", "服务中心选址")
+                  "达标路径", "发展党员", "服务中心选址", "分片包干")
 #: Headers of the 达标路径 sheet (targets.csv in Chinese).
 TARGET_HEADERS: Final = {"scope": "口径", "unit_type": "单元类型", "unit": "管理单元", "year": "目标年份",
                          "target": "目标覆盖率", "org_rate_now": "现覆盖率", "org_rate_plan": "规划后覆盖率",
@@ -528,6 +528,7 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
         sites = pd.DataFrame(plan.new_sites).drop(columns="geometry", errors="ignore") \
             if plan.new_sites is not None else pd.DataFrame()
         _data_sheet(book, "服务中心选址", _ordered(sites, SITE_HEADERS), note="未提出新服务中心选址")
+        _responsible_sheet(book, plan)
         book.close()
     logger.info("wrote %s", target)
     return target
@@ -537,6 +538,24 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
 
 CJK_FONTS: Final = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
                     "SimHei", "Microsoft YaHei")
+
+
+def _responsible_sheet(book: Any, plan: Plan) -> None:
+    """分片包干 (W4): each grid's and joint branch's responsible instructor, then the shortfall per unit."""
+    from .resources import responsible_shortfall
+
+    r = plan.responsible
+    if r is None or not len(r):
+        _data_sheet(book, "分片包干", pd.DataFrame(), note="无指导员名册，未安排分片包干")
+        return
+    table = r.assign(object=r["object"].map({"grid": "网格", "branch": "联合党支部"}),
+                     instructor=r["instructor"].replace("", "（缺）"))
+    short = responsible_shortfall(r).rename(columns={"unit": "id"}).assign(object="缺口（网格/支部）")
+    short["instructor"] = ("网格" + short["grids_short"].astype(str) + "/" + short["grids"].astype(str)
+                           + "，支部" + short["branches_short"].astype(str) + "/" + short["branches"].astype(str))
+    body = pd.concat([table, short[["object", "id", "instructor"]]], ignore_index=True)
+    headers = {"object": "对象", "id": "编号", "unit": "管理单元", "instructor": "责任指导员", "distance_m": "距离（米）"}
+    _data_sheet(book, "分片包干", _ordered(body, headers))
 
 
 def _targets_sheet(book: Any, plan: Plan) -> None:

@@ -54,7 +54,9 @@ from .plan import Plan
 __all__ = [
     "INSTRUCTOR_COLUMNS",
     "SITE_COLUMNS",
+    "RESPONSIBLE_COLUMNS",
     "assign_instructors",
+    "assign_responsible",
     "catchment",
     "instructors_needed",
     "read_roster",
@@ -924,3 +926,102 @@ def site_centres_full(plan: Plan, *, centres: gpd.GeoDataFrame | None = None,
     logger.info("set cover: %d sites for %d enterprises (lower bound %d, optimal %s)", len(out),
                 int(uncovered.sum()), bound, optimal)
     return out
+
+
+# --- W4: one responsible instructor per grid (分片包干), and per joint branch ----------------------
+#: Columns of ``plan.responsible`` (responsibility.csv): one row per grid and per joint branch.
+RESPONSIBLE_COLUMNS: Final = ("object", "id", "unit", "instructor", "distance_m")
+
+
+def _object_points(plan: Plan) -> pd.DataFrame:
+    """Grids and joint branches with their unit and the mean point of their enterprises."""
+    ent = plan.enterprises
+    lon = pd.to_numeric(ent.get("lon"), errors="coerce")
+    lat = pd.to_numeric(ent.get("lat"), errors="coerce")
+    rows = []
+    if "grid_id" in ent:
+        for gid, g in ent[ent["grid_id"].fillna("").astype(str).ne("")].groupby("grid_id", sort=True):
+            rows.append(("grid", str(gid), str(g["unit"].iloc[0]), float(lon[g.index].mean()),
+                         float(lat[g.index].mean())))
+    if len(plan.branches) and "branch_id" in ent:
+        with_b = ent[ent["branch_id"].fillna("").astype(str).ne("")]
+        for bid, g in with_b.groupby("branch_id", sort=True):
+            rows.append(("branch", str(bid), str(g["unit"].iloc[0]), float(lon[g.index].mean()),
+                         float(lat[g.index].mean())))
+    return pd.DataFrame(rows, columns=["object", "id", "unit", "lon", "lat"])
+
+
+def assign_responsible(plan: Plan, roster: pd.DataFrame, *, config: Config | None = None) -> Plan:
+    """W4: a responsible instructor for every grid (分片包干), then for every joint branch.
+
+    Each grid, then each joint branch of the plan (new, split, kept or made by a lever),
+    takes one place of an instructor's capacity (W1: the roster's ``capacity``, else
+    ``config.instructor_capacity``, less the enterprises the ledger and
+    :func:`assign_instructors` already give that person), nearest first inside the
+    jurisdiction unit (W2; a min-cost flow, as for enterprises). Grids come first: a
+    branch gets a name only from the capacity the grids leave. A row with no name is a
+    shortfall (reported per unit by the report), never a name made up.
+
+    Returns
+    -------
+    Plan
+        A copy with ``responsible``: :data:`RESPONSIBLE_COLUMNS`, grids then branches.
+    """
+    config = config or plan.config
+    objects = _object_points(plan)
+    out = objects[["object", "id", "unit"]].copy()
+    out["instructor"] = ""
+    out["distance_m"] = np.nan
+    if not len(objects) or "name" not in roster:
+        return plan.replace(responsible=out)
+    ent = plan.enterprises
+    placed = _place_roster(roster, plan.units)
+    capacity = _remaining_capacity(placed, ent, config)
+    if len(plan.instructors) and "instructor" in plan.instructors:
+        load = plan.instructors["instructor"].astype(str)
+        counts = load[load.ne("")].value_counts()
+        capacity = np.maximum(capacity - placed["name"].map(counts).fillna(0).to_numpy(dtype=np.int64), 0)
+    ins_ok = ~np.isnan(placed["lon"].to_numpy(dtype=float))
+    if not ins_ok.any():
+        return plan.replace(responsible=out)
+    lon_all = np.concatenate([objects["lon"].to_numpy(float), placed["lon"].to_numpy(float)[ins_ok]])
+    lat_all = np.concatenate([objects["lat"].to_numpy(float), placed["lat"].to_numpy(float)[ins_ok]])
+    ok_all = np.isfinite(lon_all) & np.isfinite(lat_all)
+    crs = _utm(lon_all[ok_all], lat_all[ok_all])
+    oxy = np.full((len(objects), 2), np.nan)
+    o_ok = np.isfinite(objects["lon"].to_numpy(float))
+    oxy[o_ok] = _project(objects["lon"].to_numpy(float)[o_ok], objects["lat"].to_numpy(float)[o_ok], crs)
+    ixy = np.full((len(placed), 2), np.nan)
+    ixy[ins_ok] = _project(placed["lon"].to_numpy(float)[ins_ok], placed["lat"].to_numpy(float)[ins_ok], crs)
+    names = placed["name"].astype(str).to_numpy()
+    ins_unit = placed["unit"].astype(str).to_numpy()
+    left = capacity.copy()
+    for kind in ("grid", "branch"):
+        for unit in sorted(set(objects["unit"])):
+            sel = np.flatnonzero((objects["object"] == kind).to_numpy() & (objects["unit"] == unit).to_numpy() & o_ok)
+            pool = np.flatnonzero(ins_ok & (left > 0) & ((ins_unit == unit) | config.instructors_cross_units))
+            if not len(sel) or not len(pool):
+                continue
+            res = capacitated_assignment(oxy[sel], ixy[pool], left[pool], k=INSTRUCTOR_NEIGHBOURS)
+            for local, sup in enumerate(res.supplier):
+                if sup >= 0:
+                    out.iloc[sel[local], out.columns.get_loc("instructor")] = names[pool[sup]]
+                    out.iloc[sel[local], out.columns.get_loc("distance_m")] = round(float(res.distance[local]), 1)
+                    left[pool[sup]] -= 1
+    short = int(out["instructor"].eq("").sum())
+    logger.info("W4: %d grids and branches, %d without a responsible instructor", len(out), short)
+    return plan.replace(responsible=out.reset_index(drop=True))
+
+
+def responsible_shortfall(responsible: pd.DataFrame) -> pd.DataFrame:
+    """Per unit and in total: grids and branches, and how many lack a responsible instructor (W4)."""
+    if responsible is None or not len(responsible):
+        return pd.DataFrame(columns=["unit", "grids", "grids_short", "branches", "branches_short"])
+    r = responsible.assign(short=responsible["instructor"].fillna("").astype(str).eq(""))
+    rows = []
+    for unit, g in [*r.groupby("unit", sort=True), (TOTAL_LABEL, r)]:
+        grids = g[g["object"].eq("grid")]
+        br = g[g["object"].eq("branch")]
+        rows.append({"unit": unit, "grids": len(grids), "grids_short": int(grids["short"].sum()),
+                     "branches": len(br), "branches_short": int(br["short"].sum())})
+    return pd.DataFrame(rows)

@@ -195,12 +195,18 @@ def _exact(comp: np.ndarray, cost: np.ndarray, need: int, cap: int) -> list[tupl
     return out
 
 
-def _lever_plans(base: Plan, config: Config) -> dict[str, Coverage]:
+def _lever_plans(base: Plan, plan: Plan, cov: Coverage, config: Config) -> dict[str, tuple[Plan, Coverage]]:
+    """The plan re-packed with no lever and with L1…Lk for each k (the plan itself where its
+    levers are that set)."""
     from .levers import apply_levers
 
-    out: dict[str, Coverage] = {"base": measure_plan(apply_levers(base, config.replace(levers=())))}
-    for k in range(1, len(LEVERS) + 1):
-        out[LEVERS[k - 1]] = measure_plan(apply_levers(base, config.replace(levers=LEVERS[:k])))
+    out: dict[str, tuple[Plan, Coverage]] = {}
+    for name, levers in (("base", ()), *((LEVERS[k - 1], LEVERS[:k]) for k in range(1, len(LEVERS) + 1))):
+        if tuple(config.levers) == tuple(levers):
+            out[name] = (plan, cov)
+        else:
+            variant = apply_levers(base, config.replace(levers=levers))
+            out[name] = (variant, measure_plan(variant))
     return out
 
 
@@ -237,9 +243,9 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
     """
     config = config or plan.config
     cov = plan.coverage if plan.coverage is not None else measure_plan(plan)
-    variants = _lever_plans(base, config)
-    full = _variant_plan(base, config)
-    full_cov = variants[LEVERS[-1]]
+    plans = _lever_plans(base, plan, cov, config)
+    variants = {name: c for name, (_, c) in plans.items()}
+    full, full_cov = plans[LEVERS[-1]]
     goals = config.org_targets()
     parts = []
     member_rows: pd.DataFrame = _empty_members()
@@ -276,12 +282,6 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
     out[list(LEVERS)] = out[["ceiling_base", *LEVERS]].cummax(axis=1)[list(LEVERS)]
     return Targets(table=out[list(TARGET_COLUMNS)].reset_index(drop=True), members=member_rows,
                    years=tuple(int(y) for y in out["year"]))
-
-
-def _variant_plan(base: Plan, config: Config) -> Plan:
-    from .levers import apply_levers
-
-    return apply_levers(base, config.replace(levers=LEVERS))
 
 
 def _member_rows(sub: pd.DataFrame, picks: list[tuple[int, int, list[int]]], year: int,
