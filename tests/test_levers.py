@@ -172,3 +172,23 @@ def test_cli_refuses_an_unknown_lever_in_one_line(tmp_path):
     assert r.exit_code == 2, r.output
     assert "L7" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("value", ["", "full", "3"])
+def test_new_centres_values(value):
+    assert Config(new_centres=value).new_centres == value
+
+
+def test_cli_refuses_a_bad_centres_value_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from gridcover import datasets
+    from gridcover.cli import app
+
+    r = CliRunner().invoke(app, ["plan", str(datasets.get_path("ledger")), "--townships",
+                                 str(datasets.get_path("townships")), "--out", str(tmp_path / "p"),
+                                 "--centres", "many", "--no-maps"])
+    assert r.exit_code == 2, r.output
+    assert "new_centres" in r.output and "Traceback" not in r.output
+    with pytest.raises(ConfigError, match="new_centres"):
+        Config(new_centres="0")
