@@ -45,11 +45,16 @@ Algorithm
 ---------
 Per grid: every legal branch over the grid's pool (at most ``grid_max_size`` units, so a
 few thousand subsets of at most five) is enumerated and the best packing is solved
-exactly as a set-packing MILP (``scipy.optimize.milp``, HiGHS). A branch equal to one
-of the partition's is preferred among equals, so ids stay. Then, with L2, per unit:
-below-E1 and left-over grid units fill free places of the unit's branches (fewest
-options first, pairwise O7 checked), unused L1 hosts take in up to four nearest, and
-below-E1 member units anchor township/community branches (most members first).
+exactly as a set-packing MILP (``scipy.optimize.milp``, HiGHS; node limit
+:data:`NODE_LIMIT`, deterministic). A branch equal to one of the partition's is
+preferred among equals, so ids stay; a grid whose only organisation was a partition
+branch keeps one (O9). Then, with L2, per unit (greedy, :data:`L2_RESTARTS` seeded
+orders, the best kept): below-E1 and left-over grid units fill free places of the unit's
+branches (fewest options first, pairwise O7 checked), unused L1 hosts take in up to four
+nearest, member units left out of every branch (below-E1 or grid) anchor
+township/community branches (most members first), free places are filled once more, and
+a unit without members takes the place of one that gains nothing and whose members the
+branch does not need. bench/RESULTS.md compares each lever set with a unit-wide MILP.
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ _W_SECTION: Final = 1.0
 _W_KEEP: Final = 2.0
 #: Node limit of one grid's MILP (deterministic, unlike a time limit).
 NODE_LIMIT: Final = 100
+#: Orders tried by the greedy L2 phase of each unit (the best is kept).
+L2_RESTARTS: Final = 12
 
 
 @dataclass(frozen=True)
@@ -467,7 +474,17 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
     # every grid unit that was re-packed keeps its old branch untouched unless re-placed:
     # units of old branches in the solved grids not in the new set are released by the caller
     if "L2" in levers:
-        out = _l2_unit(rows_u, xy, kind, gain, mem, grid, branch, out, solved, levers, config, status_of)
+        # the greedy L2 phase in L2_RESTARTS orders (the first unperturbed, the others with
+        # seeded noise); the most gain, then the fewest branches, then the earliest is kept
+        best: tuple[tuple[int, int, int], list[tuple[tuple[int, ...], str, str, str]]] | None = None
+        for restart in range(L2_RESTARTS):
+            trial = _l2_unit(rows_u, xy, kind, gain, mem, grid, branch, out, solved, levers, config, status_of,
+                             restart=restart)
+            score = (sum(int(gain[r]) for rows, *_ in trial for r in rows), -len(trial), -restart)
+            if best is None or score > best[0]:
+                best = (score, trial)
+        assert best is not None
+        out = best[1]
         solved.update(b for rows, *_ in out for b in branch[list(rows)].tolist())
         solved.discard("")
     return out, solved
@@ -489,11 +506,12 @@ def _lever_of(kinds: set[str], rows: tuple[int, ...], sect: list[str], levers: f
 
 def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndarray, mem: np.ndarray,
              grid: np.ndarray, branch: np.ndarray, out: list[tuple[tuple[int, ...], str, str, str]],
-             solved: set[str], levers: frozenset[str], config: Config, status_of: dict[str, str]
-             ) -> list[tuple[tuple[int, ...], str, str, str]]:
+             solved: set[str], levers: frozenset[str], config: Config, status_of: dict[str, str],
+             *, restart: int = 0) -> list[tuple[tuple[int, ...], str, str, str]]:
     """L2: below-E1 (and left-over grid) units fill free places, join unused hosts, and form
     township/community branches among themselves."""
     st = _UnitState(xy, mem, config)
+    noise = np.random.default_rng(restart).random(len(xy)) * 2 if restart else np.zeros(len(xy))
     # the unit's branches after the grid phase: re-packed ones, plus untouched old ones
     placed_rows = {r for rows, *_ in out for r in rows}
     work: list[list[object]] = [[list(rows), lever, bid, status] for rows, lever, bid, status in out]
@@ -517,7 +535,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
         return [k for k, w in enumerate(work) if len(w[0]) < config.joint_max_units  # type: ignore[arg-type]
                 and grid_ok(w[0], j) and st.fits(w[0], j)]  # type: ignore[arg-type]
 
-    for j in sorted(free, key=lambda j: (len(options(j)), j)):
+    for j in sorted(free, key=lambda j: (len(options(j)) + noise[j], j)):
         opts = options(j)
         if not opts:
             continue
@@ -531,7 +549,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
     # 2. unused L1 hosts take in up to four nearest
     if "L1" in levers:
         hosts = [int(r) for r in rows_u if kind[r] == "host" and r not in placed_rows]
-        for h in sorted(hosts, key=lambda h: (sum(1 for j in free_set if st.fits([h], j)), h)):
+        for h in sorted(hosts, key=lambda h: (sum(1 for j in free_set if st.fits([h], j)) + noise[h], h)):
             rows = [h]
             for j in _nearest_first(st, h, [j for j in free_set if grid_ok([h], j)]):
                 if len(rows) >= config.joint_max_units:
@@ -549,7 +567,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
                 and not any(int(r) in w[0] for w in work)]  # type: ignore[operator]
     anchors += [j for j in sorted(free_set) if mem[j] >= 1]
     used: set[int] = set()
-    for a in sorted(anchors, key=lambda a: (-int(mem[a]), a)):
+    for a in sorted(anchors, key=lambda a: (-int(mem[a]) + noise[a], a)):
         if a in used or not free_set - {a}:
             continue
         core = [a]
@@ -573,6 +591,28 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
         used.update(rows)
         free_set.difference_update(rows)
         work.append([rows, "L2", "", "new"])
+    # 4. last pass: free places again, then swaps — a unit without members takes the place of
+    # a unit that gains nothing and whose members the branch does not need (O6 kept)
+    for j in sorted(free_set, key=lambda j: (len(options(j)) + noise[j], j)):
+        opts = options(j)
+        if opts:
+            k = min(opts, key=lambda k: (float(((xy[work[k][0]].mean(axis=0) - xy[j]) ** 2).sum()), k))  # type: ignore[index,call-overload]
+            work[k][0].append(j)  # type: ignore[attr-defined]
+            free_set.discard(j)
+    for j in sorted(free_set):
+        for w in work:
+            rows = w[0]  # type: ignore[assignment]
+            total = int(sum(int(mem[r]) for r in rows))  # type: ignore[attr-defined]
+            out_k = next((k for k in rows  # type: ignore[attr-defined]
+                          if gain[k] == 0 and kind[k] not in ("host", "kept")
+                          and total - int(mem[k]) + int(mem[j]) >= config.joint_min_members
+                          and st.fits([r for r in rows if r != k], j)  # type: ignore[attr-defined]
+                          and grid_ok([r for r in rows if r != k], j)), None)  # type: ignore[attr-defined]
+            if out_k is not None:
+                rows.remove(out_k)  # type: ignore[attr-defined]
+                rows.append(j)  # type: ignore[attr-defined]
+                free_set.discard(j)
+                break
     return [(tuple(int(r) for r in w[0]), str(w[1]), str(w[2]), str(w[3])) for w in work]  # type: ignore[attr-defined]
 
 
