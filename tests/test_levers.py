@@ -192,3 +192,18 @@ def test_cli_refuses_a_bad_centres_value_in_one_line(tmp_path):
     assert "new_centres" in r.output and "Traceback" not in r.output
     with pytest.raises(ConfigError, match="new_centres"):
         Config(new_centres="0")
+
+
+def test_same_plan_whether_or_not_grid_solves_are_cached():
+    from gridcover import levers
+
+    small = {"eligible": False, "staff": 3}
+    rows = [_row(0, 4)] + [_row(60 * i) for i in range(1, 9)] + [_row(100 + 40 * i, **small) for i in range(6)] + \
+        [_row(300, 1, org_type="attached", **small), _row(320, 2, org_type="attached", **small)]
+    cfg = Config(levers=("L1", "L2", "L3", "L4", "L5"), grid_min_size=1)
+    base, first = _plan(rows, cfg)
+    levers._CACHE.clear()
+    again = apply_levers(base, cfg)
+    assert first.branches.equals(again.branches)
+    assert first.enterprises[["branch_id", "action"]].equals(again.enterprises[["branch_id", "action"]])
+    _oracle(first, cfg)
