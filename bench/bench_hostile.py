@@ -54,7 +54,7 @@ def _message(result: dict, path: Path) -> str:
         return result["stderr"]
     if result["rc"] not in (0, 1):
         lines = result["stderr"].strip().splitlines()
-        text = (lines[-1] if lines else "").removeprefix("gridcover: error: ")
+        text = (lines[-1] if lines else "").removeprefix("gridcover: error: ").removeprefix("gridcover：错误：")
         if str(path).startswith(str(ROOT)):
             text = text.replace(str(path), path.name)
         return text if len(text) <= 180 else text[:177] + "..."

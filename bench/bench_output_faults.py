@@ -88,7 +88,7 @@ def hidden(parent: Path) -> int:
 
 
 def line(r: Result) -> str:
-    return r.stderr.splitlines()[-1].replace("gridcover: error: ", "") if r.stderr else ""
+    return r.stderr.splitlines()[-1].replace("gridcover: error: ", "").replace("gridcover：错误：", "") if r.stderr else ""
 
 
 def mount(path: Path, size: str) -> bool:

@@ -316,6 +316,8 @@ def plan(
     previous: Annotated[Path | None, typer.Option("--previous", help=msg("opt.previous"))] = None,
     lock: Annotated[Path | None, typer.Option("--lock", help=msg("opt.lock"))] = None,
     grids: Annotated[Path | None, typer.Option("--grids", help=msg("opt.grids"))] = None,
+    levers: Annotated[str | None, typer.Option("--levers", help=msg("opt.levers"))] = None,
+    centres: Annotated[str | None, typer.Option("--centres", help=msg("opt.centres"))] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -332,6 +334,12 @@ def plan(
         _check_out(out_dir, inputs, config_file, whole=True)
         config = _config(config_file)
         _check_tiles(tiles)
+        if levers is not None:
+            from .config import parse_levers
+
+            config = config.replace(levers=parse_levers(levers))
+        if centres is not None:
+            config = config.replace(new_centres=centres.strip().lower())
         _run_plan(inputs, config, out_dir, online=online, maps=maps, offline=offline, basemap=basemap,
                   shapefiles=shapefiles, workers=workers, tiles=tiles, attribution=attribution,
                   per_unit_books=per_unit_books, previous=previous, lock=lock, grids=grids)

@@ -27,7 +27,10 @@ from typing import Any, Literal
 
 from .errors import ConfigError
 
-__all__ = ["Config", "config_template", "load_config", "load_config_text"]
+__all__ = ["LEVERS", "Config", "config_template", "load_config", "load_config_text", "parse_levers"]
+
+#: The ways to organise beyond the base rules (RULES.md L1–L5), in order.
+LEVERS: tuple[str, ...] = ("L1", "L2", "L3", "L4", "L5")
 
 Basemap = Literal["osm", "amap", "tianditu", "none"]
 OnlineGeocoder = Literal["amap", "tianditu", "baidu", "baiduv3", "nominatim"]
@@ -74,11 +77,15 @@ class Config:
     org_coverage_target: float = _f(0.9, "rules", "M4: first organisational coverage target.")
     org_coverage_full_target: float = _f(1.0, "rules", "M4: final organisational coverage target.")
     work_coverage_target: float = _f(1.0, "rules", "M4: work coverage target.")
+    org_targets_by_year: tuple[str, ...] = _f(("2020:0.9", "2021:1.0"), "rules", "M4: organisational coverage targets by year, each \"YEAR:FRACTION\" (seed 003: 2020 ≥ 90%, 2021 全覆盖).")
+    # --- levers (L1–L5) -------------------------------------------------------------
+    levers: tuple[str, ...] = _f((), "rules", "L1–L5: ways to organise beyond the base rules that the plan uses (e.g. [\"L1\", \"L3\"]); empty: the base rules.")
     # --- resources (W1–W3) ----------------------------------------------------------
     instructor_capacity: int = _f(3, "resources", "W1: enterprises one instructor covers.")
     instructors_cross_units: bool = _f(False, "resources", "W2: allow an instructor to serve another unit.")
     publish_instructor_names: bool = _f(False, "resources", "Show instructor names (personal data) in maps and GIS files; by default only the Excel report names them.")
     new_sites_k: int = _f(3, "resources", "W3: new service-centre sites to propose.")
+    new_centres: str = _f("", "resources", "W3: service-centre sites the plan proposes: \"\" none, \"full\" the fewest sites so every gridded enterprise lies in a catchment (set cover), or a number K (the best K, MCLP).")
     diff_move_threshold_m: float = _f(200.0, "resources", "Quarterly diff: a point that moved farther than this is a move, metres.")
     # --- funding (the 15311 policy) -------------------------------------------------
     fund_committee: float = _f(10000.0, "funding", "Yuan a year per primary committee.")
@@ -145,8 +152,31 @@ class Config:
         for name in ("org_coverage_target", "org_coverage_full_target", "work_coverage_target"):
             if not 0 <= getattr(self, name) <= 1:
                 problems.append(f"{name} must be a fraction between 0 and 1")
+        bad = [v for v in self.levers if v not in LEVERS]
+        if bad:
+            problems.append(f"levers: unknown {', '.join(map(str, bad))} (valid: {', '.join(LEVERS)})")
+        elif len(set(self.levers)) != len(self.levers) or list(self.levers) != sorted(self.levers):
+            object.__setattr__(self, "levers", tuple(sorted(set(self.levers))))
+        for item in self.org_targets_by_year:
+            year, _, rate = str(item).partition(":")
+            try:
+                ok = year.strip().isdigit() and 0 < float(rate) <= 1
+            except ValueError:
+                ok = False
+            if not ok:
+                problems.append(f"org_targets_by_year: {item!r} is not \"YEAR:FRACTION\" (e.g. \"2020:0.9\")")
+        if self.new_centres not in ("", "full") and not (self.new_centres.isdigit() and int(self.new_centres) > 0):
+            problems.append(f"new_centres: {self.new_centres!r} is not \"\", \"full\" or a positive number")
         if problems:
             raise ConfigError("invalid config: " + "; ".join(problems))
+
+    def org_targets(self) -> list[tuple[int, float]]:
+        """M4: ``(year, fraction)`` of each organisational coverage target, by year."""
+        out = []
+        for item in self.org_targets_by_year:
+            year, _, rate = str(item).partition(":")
+            out.append((int(year), float(rate)))
+        return sorted(out)
 
     # ---------------------------------------------------------------------------------
     @classmethod
@@ -224,6 +254,24 @@ def config_template(config: Config | None = None) -> str:
     return "\n".join(lines)
 
 
+def parse_levers(text: str) -> tuple[str, ...]:
+    """``--levers`` text: ``all`` or comma-separated ids (``L1,L3``); case and spaces ignored.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown lever id.
+    """
+    words = [w.strip().upper() for w in str(text).replace("，", ",").split(",") if w.strip()]
+    if [w.lower() for w in words] == ["ALL".lower()]:
+        return LEVERS
+    bad = [w for w in words if w not in LEVERS]
+    if bad:
+        msg = f"unknown lever(s) {', '.join(bad)}: use all or some of {', '.join(LEVERS)} (e.g. L1,L3)"
+        raise ConfigError(msg)
+    return tuple(sorted(set(words)))
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -285,6 +333,8 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return value in typing.get_args(hint)
     if origin is tuple:
         args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return isinstance(value, tuple) and all(_type_ok(v, args[0]) for v in value)
         return (isinstance(value, tuple) and len(value) == len(args)
                 and all(_type_ok(v, a) for v, a in zip(value, args, strict=True)))
     if hint is type(None):
@@ -304,6 +354,8 @@ def _type_name(hint: Any) -> str:
         return " or ".join(repr(a) for a in typing.get_args(hint))
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(h) for h in typing.get_args(hint))
+    if origin is tuple and Ellipsis in typing.get_args(hint):
+        return "a list of " + _type_name(typing.get_args(hint)[0])
     if origin is tuple:
         return "a list of " + ", ".join(_type_name(a) for a in typing.get_args(hint))
     return "None" if hint is type(None) else getattr(hint, "__name__", str(hint))

@@ -143,6 +143,7 @@ _LAYER_NAMES: Final = {
     "grids": "网格及网格长",
     "branches": "拟建联合党支部",
     "centres": "党群服务中心及服务半径",
+    "new_centres": "拟新建党群服务中心选址",
     "heat": "未覆盖（无党组织、无指导员）企业职工热力图",
     "enterprises": "企业（按覆盖状态）",
     "labels": "单位名称及覆盖率",
@@ -1204,6 +1205,14 @@ def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: b
     centre_list = _centre_list(centres, to_map, config.service_catchment_m)
     layer("centres", f"GC.centres({mv}, {_js(centre_list)}, "
           f"{_js({'radius': config.service_catchment_m})})")
+    sites = prep.plan.new_sites
+    if sites is not None and len(sites):  # W3: proposed new sites (--centres)
+        site_pts = [[float(la), float(lo), f"拟新建服务中心 {int(rk)}",
+                     [["新覆盖企业", str(int(ne))], ["新覆盖职工", str(int(ns))], ["服务半径", f"{config.service_catchment_m:,.0f} 米"]]]
+                    for lo, la, rk, ne, ns in zip(*to_map(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float)),
+                                                  sites["rank"], sites["new_enterprises_covered"],
+                                                  sites["new_staff_covered"], strict=True)]
+        layer("new_centres", f"GC.centres({mv}, {_js(site_pts)}, {_js({'radius': config.service_catchment_m})})")
     table = _enterprise_table(prep, located, to_map, aggregate=aggregate)
     options: dict[str, Any] = {
         "cluster": aggregate,

@@ -52,6 +52,7 @@ PLAN_NAMES: Final = frozenset({
     "plan.xlsx", "map.html", "targets.csv", "members_needed.csv", "changes.csv", "grid_checks.csv",
     "run.json", "conflicts.csv", "advice.csv", "plan.gpkg", "coverage.png", "shapefiles", "maps",
     "books",
+    "new_centres.csv", "responsibility.csv",
 })
 #: Files ``validate --out`` writes.
 VALIDATION_NAMES: Final = ("enterprises.csv", "rejects.csv", "conflicts.csv")
@@ -179,6 +180,20 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
             lambda: write_csv(coverage, out / "coverage.csv"),
             lambda: write_csv(plan.gaps, out / "gaps.csv", columns=GAP_COLUMNS),
         ]
+        if plan.targets is not None:
+            from .targets import MEMBERS_COLUMNS, TARGET_COLUMNS
+
+            todo.append(lambda: write_csv(plan.targets.table, out / "targets.csv", columns=TARGET_COLUMNS))
+            todo.append(lambda: write_csv(plan.targets.members, out / "members_needed.csv", columns=MEMBERS_COLUMNS))
+        if plan.responsible is not None:
+            from .resources import RESPONSIBLE_COLUMNS
+
+            todo.append(lambda: write_csv(plan.responsible, out / "responsibility.csv", columns=RESPONSIBLE_COLUMNS))
+        if plan.new_sites is not None:
+            from .resources import SITE_COLUMNS
+
+            todo.append(lambda: write_csv(pd.DataFrame(plan.new_sites).drop(columns="geometry", errors="ignore"),
+                                          out / "new_centres.csv", columns=SITE_COLUMNS))
         if plan.conflicts is not None and not plan.conflicts.empty:
             todo.append(lambda: write_csv(plan.conflicts, out / "conflicts.csv"))
         todo.append(lambda: write_csv(advice_table(plan.enterprises), out / "advice.csv", columns=ADVICE_COLUMNS))

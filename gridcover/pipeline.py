@@ -243,6 +243,12 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
                 plan = _partition(pool)
         else:
             plan = _partition(None)
+    base = plan
+    if previous is None and grids is None:  # a re-plan keeps its branches: no re-packing
+        with timer.stage("levers"):
+            from .levers import apply_levers
+
+            plan = apply_levers(plan, config)  # packs for coverage gained; L1–L5 per config.levers
     with timer.stage("gaps"):
         centres = (read_service_centres(inputs.service_centres) if inputs.service_centres is not None
                    else gpd.GeoDataFrame({"name": [], "township": []}, geometry=gpd.GeoSeries([], crs="EPSG:4326")))
@@ -252,10 +258,25 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
         plan = plan.replace(enterprises=enterprises, gaps=gaps, service_centres=centres)
     if inputs.instructors is not None:
         with timer.stage("instructors"):
-            plan = assign_instructors(plan, read_roster(inputs.instructors), config=config)
+            from .resources import assign_responsible
+
+            roster = read_roster(inputs.instructors)
+            plan = assign_instructors(plan, roster, config=config)
+            plan = assign_responsible(plan, roster, config=config)  # W4 分片包干
     check_row_accounting(ledger.n_rows, plan.enterprises, plan.rejects, stage="plan", source=str(inputs.ledger))
     with timer.stage("measure"):
         plan = plan.replace(coverage=measure_plan(plan))
+    with timer.stage("targets"):
+        from .targets import what_it_takes
+
+        plan = plan.replace(targets=what_it_takes(plan, base, config))
+    if config.new_centres:
+        with timer.stage("centres"):
+            from .resources import site_centres_full, site_new_centres
+
+            sites = (site_centres_full(plan, config=config) if config.new_centres == "full"
+                     else site_new_centres(plan, k=int(config.new_centres), config=config))
+            plan = plan.replace(new_sites=sites)
     counts = {
         "input_rows": int(ledger.n_rows),
         "accepted": int(len(plan.enterprises)),

@@ -94,6 +94,12 @@ class Plan:
     coverage: Coverage | None = None
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
     grid_checks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: "What it takes" (targets.csv, members_needed.csv; :mod:`gridcover.targets`), or None.
+    targets: Any = None
+    #: Proposed new service-centre sites (``config.new_centres``; :mod:`gridcover.resources`), or None.
+    new_sites: Any = None
+    #: W4: the responsible instructor of each grid and joint branch (:func:`~gridcover.resources.assign_responsible`), or None.
+    responsible: Any = None
 
     def replace(self, **changes: Any) -> Plan:
         """A copy with some attributes replaced (plans are immutable).

@@ -53,7 +53,18 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Sheets of ``plan.xlsx``, in order.
-SHEETS: Final = ("汇总", "企业台账", "网格", "联合党支部", "网格长", "指导员", "问题清单", "经费测算", "未入库")
+SHEETS: Final = ("汇总", "企业台账", "网格", "联合党支部", "网格长", "指导员", "问题清单", "经费测算", "未入库",
+                  "达标路径", "发展党员", "服务中心选址", "分片包干")
+#: Headers of the 达标路径 sheet (targets.csv in Chinese).
+TARGET_HEADERS: Final = {"scope": "口径", "unit_type": "单元类型", "unit": "管理单元", "year": "目标年份",
+                         "target": "目标覆盖率", "org_rate_now": "现覆盖率", "org_rate_plan": "规划后覆盖率",
+                         "ceiling_base": "现行规则上限", "L1": "+L1龙头企业带建", "L2": "+L2区域兜底",
+                         "L3": "+L3挂靠单位牵头", "L4": "+L4补足联合党组织空位", "L5": "+L5行业优先",
+                         "gap_after_levers": "用尽措施后差距", "members_needed": "需发展正式党员数"}
+MEMBER_HEADERS: Final = {"uscc": "统一社会信用代码", "grid_id": "网格编号", "new_members": "需发展正式党员数",
+                         "reason": "说明"}
+SITE_HEADERS: Final = {"rank": "序号", "name": "选址", "lon": "经度", "lat": "纬度", "source": "来源",
+                       "new_enterprises_covered": "新覆盖企业数", "new_staff_covered": "新覆盖职工数"}
 
 BRANCH_HEADERS: Final = {"branch_id": "联合党支部编号", "grid_id": "网格编号", "unit": "管理单元",
                          "status": "状态", "n_units": "覆盖单位数", "members": "正式党员数",
@@ -614,6 +625,11 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
             unit_type=lambda d: d["unit_type"].map(UNIT_TYPE_LABELS).fillna(d["unit_type"]))
                     .rename(columns=FUNDING_HEADERS))
         _data_sheet(book, "未入库", _reject_sheet(plan), note="全部入库")
+        _targets_sheet(book, plan)
+        sites = pd.DataFrame(plan.new_sites).drop(columns="geometry", errors="ignore") \
+            if plan.new_sites is not None else pd.DataFrame()
+        _data_sheet(book, "服务中心选址", _ordered(sites, SITE_HEADERS), note="未提出新服务中心选址")
+        _responsible_sheet(book, plan)
         if len(plan.changes):  # a re-plan from a previous plan: what changed and why
             labels = {"grid": "网格", "branch": "联合党支部", "enterprise": "企业", "kept": "保留",
                       "changed": "调整", "new": "新增", "dissolved": "撤销", "moved": "变动"}
@@ -630,6 +646,41 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
 
 CJK_FONTS: Final = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
                     "SimHei", "Microsoft YaHei")
+
+
+def _responsible_sheet(book: Any, plan: Plan) -> None:
+    """分片包干 (W4): each grid's and joint branch's responsible instructor, then the shortfall per unit."""
+    from .resources import responsible_shortfall
+
+    r = plan.responsible
+    if r is None or not len(r):
+        _data_sheet(book, "分片包干", pd.DataFrame(), note="无指导员名册，未安排分片包干")
+        return
+    table = r.assign(object=r["object"].map({"grid": "网格", "branch": "联合党支部"}),
+                     instructor=r["instructor"].replace("", "（缺）"))
+    short = responsible_shortfall(r).rename(columns={"unit": "id"}).assign(object="缺口（网格/支部）")
+    short["instructor"] = ("网格" + short["grids_short"].astype(str) + "/" + short["grids"].astype(str)
+                           + "，支部" + short["branches_short"].astype(str) + "/" + short["branches"].astype(str))
+    body = pd.concat([table, short[["object", "id", "instructor"]]], ignore_index=True)
+    headers = {"object": "对象", "id": "编号", "unit": "管理单元", "instructor": "责任指导员", "distance_m": "距离（米）"}
+    _data_sheet(book, "分片包干", _ordered(body, headers))
+
+
+def _targets_sheet(book: Any, plan: Plan) -> None:
+    """达标路径: targets.csv in Chinese (with the target year); 发展党员: members_needed.csv."""
+    tg = plan.targets
+    if tg is None:
+        _data_sheet(book, "达标路径", pd.DataFrame(), note="未测算达标路径")
+        _data_sheet(book, "发展党员", pd.DataFrame(), note="未测算")
+        return
+    table = tg.table.copy()
+    if len(tg.years) == len(table):
+        table["year"] = list(tg.years)
+    table["scope"] = table["scope"].map({"all": "全部企业", "eligible": "网格范围（E1）",
+                                         "survey": "调查口径（三有）"}).fillna(table["scope"])
+    table["unit_type"] = table["unit_type"].map(UNIT_TYPE_LABELS).fillna(table["unit_type"])
+    _data_sheet(book, "达标路径", _ordered(table, TARGET_HEADERS), note="未测算达标路径")
+    _data_sheet(book, "发展党员", _ordered(tg.members, MEMBER_HEADERS), note="各目标用尽措施后已可实现，无需新发展党员")
 
 
 def _cjk_font() -> str:

@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import math
 import re
 import unicodedata
 import warnings
@@ -55,13 +56,17 @@ from .plan import Plan
 __all__ = [
     "INSTRUCTOR_COLUMNS",
     "SITE_COLUMNS",
+    "RESPONSIBLE_COLUMNS",
     "assign_instructors",
+    "assign_responsible",
     "catchment",
     "instructors_needed",
     "read_roster",
     "read_service_centres",
     "site_new_centres",
+    "site_centres_full",
     "site_new_centres_exact",
+    "set_cover",
 ]
 
 logger = logging.getLogger(__name__)
@@ -791,3 +796,208 @@ def site_new_centres_exact(plan: Plan, *, centres: gpd.GeoDataFrame | None = Non
     cand, staff, cover = problem
     res = mclp_milp(cover, staff, k, time_limit=time_limit)
     return _sites(cand, res.selected, staff, cover)
+
+
+# --- W3: the fewest sites so every gridded enterprise lies in a catchment (set cover) ---------------
+#: Largest set-cover problem (demand × candidates) solved exactly by MILP.
+SET_COVER_EXACT_MAX: Final = 4_000_000
+
+
+def set_cover(cover: Any, *, exact: bool | None = None, time_limit: float | None = 60.0
+              ) -> tuple[list[int], int, bool]:
+    """The fewest columns of a boolean demand × candidate matrix that cover every
+    coverable row.
+
+    Exact by MILP (``scipy.optimize.milp``, HiGHS) when ``exact`` (default: when the
+    matrix has at most :data:`SET_COVER_EXACT_MAX` cells); otherwise greedy (most
+    uncovered rows first, lowest index on ties), whose size is at most H(d) times the
+    optimum, d the largest column (H the harmonic number: the classical bound).
+
+    Returns
+    -------
+    (selected columns, lower bound on the optimum, proved optimal)
+        The lower bound is the MILP's dual bound, or for greedy ``ceil(rows / d)``.
+    """
+    import scipy.sparse as sp
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    a = sp.csr_array(cover, dtype=np.int8)
+    rows_ok = np.asarray(a.sum(axis=1)).ravel() > 0
+    a = a[rows_ok]
+    n_rows, n_cols = a.shape
+    if n_rows == 0:
+        return [], 0, True
+    if exact is None:
+        exact = n_rows * n_cols <= SET_COVER_EXACT_MAX
+    if exact:
+        res = milp(np.ones(n_cols), constraints=LinearConstraint(a, 1, np.inf), integrality=np.ones(n_cols),
+                   bounds=Bounds(0, 1), options={"disp": False, "time_limit": time_limit})
+        if res.x is not None:
+            chosen = np.flatnonzero(np.round(res.x) > 0).tolist()
+            bound = math.ceil(res.mip_dual_bound - 1e-6) if res.mip_dual_bound is not None else len(chosen)
+            return chosen, int(bound), bool(res.status == 0)
+    csc = a.tocsc()
+    left = np.ones(n_rows, dtype=bool)
+    chosen = []
+    cols = [csc.indices[csc.indptr[c]:csc.indptr[c + 1]] for c in range(n_cols)]
+    d = max(len(c) for c in cols)
+    while left.any():
+        gains = np.array([int(left[c].sum()) for c in cols])
+        best = int(np.argmax(gains))
+        chosen.append(best)
+        left[cols[best]] = False
+    return chosen, math.ceil(n_rows / max(d, 1)), False
+
+
+def site_centres_full(plan: Plan, *, centres: gpd.GeoDataFrame | None = None,
+                      candidates: gpd.GeoDataFrame | None = None, config: Config | None = None,
+                      exact: bool | None = None) -> gpd.GeoDataFrame:
+    """The fewest new service-centre sites so that every gridded enterprise lies within
+    ``config.service_catchment_m`` of a centre (W3 to full coverage; G9 closed).
+
+    Demand: enterprises with a ``grid_id`` farther than the catchment from every existing
+    centre. Candidates: as :func:`site_new_centres` (grid and park centroids), plus each
+    demand point itself, so a cover always exists. Solved by :func:`set_cover` (exact
+    when small, else greedy with its H(d) bound). Same columns as :func:`site_new_centres`
+    (marginal counts, largest first); ``attrs`` holds ``lower_bound`` and ``optimal``.
+    """
+    config = config or plan.config
+    ent = plan.enterprises
+    gridded = ent["grid_id"].fillna("").astype(str).ne("") if "grid_id" in ent else pd.Series(False, index=ent.index)
+    sub = plan.replace(enterprises=ent.loc[gridded])
+    if not gridded.any():
+        return _empty_sites()
+    loc = sub.enterprises.loc[_located(sub.enterprises)]
+    lon = pd.to_numeric(loc["lon"]).to_numpy(dtype=float)
+    lat = pd.to_numeric(loc["lat"]).to_numpy(dtype=float)
+    crs = _utm(lon, lat)
+    xy = _project(lon, lat, crs)
+    radius = config.service_catchment_m
+    uncovered = ~_covered_by_centres(xy, _centres(plan, centres), crs, radius)
+    if not uncovered.any():
+        out = _empty_sites()
+        out.attrs.update(lower_bound=0, optimal=True)
+        return out
+    cand = _candidates(sub, candidates, crs)
+    pts = gpd.GeoDataFrame({"name": loc.index.astype(str)[uncovered], "source": "enterprise"},
+                           geometry=gpd.points_from_xy(xy[uncovered, 0], xy[uncovered, 1]), crs=crs)
+    cand = pd.concat([cand, pts], ignore_index=True)
+    cxy = np.column_stack([cand.geometry.x.to_numpy(), cand.geometry.y.to_numpy()])
+    cover = coverage_matrix(xy[uncovered], cxy, radius)
+    chosen, bound, optimal = set_cover(cover, exact=exact)
+    staff = _staff(loc)[uncovered]
+    # largest marginal cover first
+    order: list[int] = []
+    taken = np.zeros(cover.shape[0], dtype=bool)
+    csc = cover.tocsc()
+    rest = list(chosen)
+    while rest:
+        gains = [int((~taken[csc.indices[csc.indptr[c]:csc.indptr[c + 1]]]).sum()) for c in rest]
+        k = int(np.argmax(gains))
+        c = rest.pop(k)
+        order.append(c)
+        taken[csc.indices[csc.indptr[c]:csc.indptr[c + 1]]] = True
+    out = _sites(cand, np.asarray(order, dtype=np.int64), staff, cover)
+    out.attrs.update(lower_bound=int(bound), optimal=bool(optimal))
+    logger.info("set cover: %d sites for %d enterprises (lower bound %d, optimal %s)", len(out),
+                int(uncovered.sum()), bound, optimal)
+    return out
+
+
+# --- W4: one responsible instructor per grid (分片包干), and per joint branch ----------------------
+#: Columns of ``plan.responsible`` (responsibility.csv): one row per grid and per joint branch.
+RESPONSIBLE_COLUMNS: Final = ("object", "id", "unit", "instructor", "distance_m")
+
+
+def _object_points(plan: Plan) -> pd.DataFrame:
+    """Grids and joint branches with their unit and the mean point of their enterprises."""
+    ent = plan.enterprises
+    lon = pd.to_numeric(ent.get("lon"), errors="coerce")
+    lat = pd.to_numeric(ent.get("lat"), errors="coerce")
+    rows = []
+    if "grid_id" in ent:
+        for gid, g in ent[ent["grid_id"].fillna("").astype(str).ne("")].groupby("grid_id", sort=True):
+            rows.append(("grid", str(gid), str(g["unit"].iloc[0]), float(lon[g.index].mean()),
+                         float(lat[g.index].mean())))
+    if len(plan.branches) and "branch_id" in ent:
+        with_b = ent[ent["branch_id"].fillna("").astype(str).ne("")]
+        for bid, g in with_b.groupby("branch_id", sort=True):
+            rows.append(("branch", str(bid), str(g["unit"].iloc[0]), float(lon[g.index].mean()),
+                         float(lat[g.index].mean())))
+    return pd.DataFrame(rows, columns=["object", "id", "unit", "lon", "lat"])
+
+
+def assign_responsible(plan: Plan, roster: pd.DataFrame, *, config: Config | None = None) -> Plan:
+    """W4: a responsible instructor for every grid (分片包干), then for every joint branch.
+
+    Each grid, then each joint branch of the plan (new, split, kept or made by a lever),
+    takes one place of an instructor's capacity (W1: the roster's ``capacity``, else
+    ``config.instructor_capacity``, less the enterprises the ledger and
+    :func:`assign_instructors` already give that person), nearest first inside the
+    jurisdiction unit (W2; a min-cost flow, as for enterprises). Grids come first: a
+    branch gets a name only from the capacity the grids leave. A row with no name is a
+    shortfall (reported per unit by the report), never a name made up.
+
+    Returns
+    -------
+    Plan
+        A copy with ``responsible``: :data:`RESPONSIBLE_COLUMNS`, grids then branches.
+    """
+    config = config or plan.config
+    objects = _object_points(plan)
+    out = objects[["object", "id", "unit"]].copy()
+    out["instructor"] = ""
+    out["distance_m"] = np.nan
+    if not len(objects) or "name" not in roster:
+        return plan.replace(responsible=out)
+    ent = plan.enterprises
+    placed = _place_roster(roster, plan.units)
+    capacity = _remaining_capacity(placed, ent, config)
+    if len(plan.instructors) and "instructor" in plan.instructors:
+        load = plan.instructors["instructor"].astype(str)
+        counts = load[load.ne("")].value_counts()
+        capacity = np.maximum(capacity - placed["name"].map(counts).fillna(0).to_numpy(dtype=np.int64), 0)
+    ins_ok = ~np.isnan(placed["lon"].to_numpy(dtype=float))
+    if not ins_ok.any():
+        return plan.replace(responsible=out)
+    lon_all = np.concatenate([objects["lon"].to_numpy(float), placed["lon"].to_numpy(float)[ins_ok]])
+    lat_all = np.concatenate([objects["lat"].to_numpy(float), placed["lat"].to_numpy(float)[ins_ok]])
+    ok_all = np.isfinite(lon_all) & np.isfinite(lat_all)
+    crs = _utm(lon_all[ok_all], lat_all[ok_all])
+    oxy = np.full((len(objects), 2), np.nan)
+    o_ok = np.isfinite(objects["lon"].to_numpy(float))
+    oxy[o_ok] = _project(objects["lon"].to_numpy(float)[o_ok], objects["lat"].to_numpy(float)[o_ok], crs)
+    ixy = np.full((len(placed), 2), np.nan)
+    ixy[ins_ok] = _project(placed["lon"].to_numpy(float)[ins_ok], placed["lat"].to_numpy(float)[ins_ok], crs)
+    names = placed["name"].astype(str).to_numpy()
+    ins_unit = placed["unit"].astype(str).to_numpy()
+    left = capacity.copy()
+    for kind in ("grid", "branch"):
+        for unit in sorted(set(objects["unit"])):
+            sel = np.flatnonzero((objects["object"] == kind).to_numpy() & (objects["unit"] == unit).to_numpy() & o_ok)
+            pool = np.flatnonzero(ins_ok & (left > 0) & ((ins_unit == unit) | config.instructors_cross_units))
+            if not len(sel) or not len(pool):
+                continue
+            res = capacitated_assignment(oxy[sel], ixy[pool], left[pool], k=INSTRUCTOR_NEIGHBOURS)
+            for local, sup in enumerate(res.supplier):
+                if sup >= 0:
+                    out.iloc[sel[local], out.columns.get_loc("instructor")] = names[pool[sup]]
+                    out.iloc[sel[local], out.columns.get_loc("distance_m")] = round(float(res.distance[local]), 1)
+                    left[pool[sup]] -= 1
+    short = int(out["instructor"].eq("").sum())
+    logger.info("W4: %d grids and branches, %d without a responsible instructor", len(out), short)
+    return plan.replace(responsible=out.reset_index(drop=True))
+
+
+def responsible_shortfall(responsible: pd.DataFrame) -> pd.DataFrame:
+    """Per unit and in total: grids and branches, and how many lack a responsible instructor (W4)."""
+    if responsible is None or not len(responsible):
+        return pd.DataFrame(columns=["unit", "grids", "grids_short", "branches", "branches_short"])
+    r = responsible.assign(short=responsible["instructor"].fillna("").astype(str).eq(""))
+    rows = []
+    for unit, g in [*r.groupby("unit", sort=True), (TOTAL_LABEL, r)]:
+        grids = g[g["object"].eq("grid")]
+        br = g[g["object"].eq("branch")]
+        rows.append({"unit": unit, "grids": len(grids), "grids_short": int(grids["short"].sum()),
+                     "branches": len(br), "branches_short": int(br["short"].sum())})
+    return pd.DataFrame(rows)

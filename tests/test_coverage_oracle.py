@@ -320,3 +320,20 @@ def test_oracle_on_a_quarterly_replan(tmp_path):
     assert len(second.changes)
     gc.write_plan(second, tmp_path / "q2", maps=False, png=False)
     check_outputs(ledger2, county.roster, tmp_path / "q2", county.townships, county.parks)
+
+
+def test_oracle_with_every_lever(tmp_path):
+    """Levers L1–L5 on a generated county: every branch (L1 hosts, L2 below-E1 units, L3
+    anchors, L4 filled places) is re-checked for O6/O7 from the ledger, and every figure."""
+    county = make_county(tmp_path / "in", 2_500, seed=5, roster_share=0.35)
+    plan = gc.run(gc.Inputs(ledger=county.ledger, townships=county.townships, parks=county.parks,
+                            instructors=county.roster), config=gc.Config(levers=("L1", "L2", "L3", "L4", "L5")))
+    out = tmp_path / "plan"
+    gc.write_plan(plan, out, maps=False, png=False)
+    check_outputs(county.ledger, county.roster, out, county.townships, county.parks)
+    branches = _csv(out / "branches.csv")
+    assert {"L1", "L2"} <= set(branches["lever"])
+    ent = _csv(out / "enterprises.csv").set_index("uscc")
+    for _, b in branches.iterrows():  # one grid per branch; an L2 branch without grid holds no grid unit
+        grids = set(ent.loc[b["uscc"].split(";"), "grid_id"]) - {""}
+        assert grids <= {b["grid_id"]} and (b["grid_id"] != "" or not grids)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,10 @@ from gridcover.resources import read_roster, read_service_centres
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
+#: The command line in English (its default is Chinese): these tests read its messages.
+ENGLISH = {**os.environ, "GRIDCOVER_LANG": "en"}
+
+
 def _run(*args: object, config: str = "", folder: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra: list[str] = []
     if config:
@@ -46,7 +51,7 @@ def _run(*args: object, config: str = "", folder: Path | None = None) -> subproc
         toml.write_text(config, encoding="utf-8")
         extra = ["--config", str(toml)]
     return subprocess.run([sys.executable, "-m", "gridcover", *map(str, args), *extra], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=ENGLISH)
 
 
 # =========================================================================== CSV records
@@ -304,7 +309,7 @@ def test_cli_maps_a_lost_row_to_exit_3(tmp_path: Path) -> None:
               "from gridcover.cli import main\n"
               f"sys.argv = ['gridcover', 'validate', {str(ledger)!r}]\n"
               "main()\n")
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=ENGLISH)
     assert r.returncode == 3, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [

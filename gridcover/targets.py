@@ -1,0 +1,300 @@
+"""What it takes to reach the targets (M4): ``targets.csv``, ``members_needed.csv``, 达标路径.
+
+For each scope (all / eligible / survey), each unit and the total, and each
+organisational coverage target of ``config.org_targets_by_year`` (M4: 90 %, then 100 %):
+
+* ``org_rate_now`` — M1 as the ledger stands; ``org_rate_plan`` — M1 after the plan (with
+  the plan's own levers, ``config.levers``);
+* ``ceiling_base`` — M1 under the base rules (no lever), packed for coverage gained;
+* ``L1`` … ``L5`` — M1 with the levers switched on cumulatively (L1; L1+L2; …; all five);
+* ``gap_after_levers`` — what remains to the target with every lever (a fraction, 0 when met);
+* ``members_needed`` — the fewest new formal members (发展党员) that close that gap.
+
+All rates are read from :func:`gridcover.coverage.measure` run on each variant plan,
+never recomputed here.
+
+New members close the gap this way (the model, documented and tested): an uncovered
+enterprise brought to ``branch_min_members`` formal members builds its own branch (O1)
+and, as an L1 host, takes in up to ``joint_max_units - 1`` other uncovered enterprises of
+its unit (one grid, pairwise ``joint_max_distance_m``, O6/O7). The fewest members that
+cover ``need`` more enterprises are found exactly (a MILP, ``scipy.optimize.milp``) when
+at most :data:`EXACT_MAX` enterprises are uncovered in the area solved, otherwise greedily
+(most enterprises per new member first).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+from .config import LEVERS, Config
+from .coverage import SCOPES, Coverage, measure_plan
+from .plan import Plan
+
+__all__ = ["MEMBERS_COLUMNS", "TARGET_COLUMNS", "Targets", "fewest_members", "what_it_takes"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of ``targets.csv`` (DESIGN.md), in order.
+TARGET_COLUMNS: Final = ("scope", "unit_type", "unit", "org_rate_now", "org_rate_plan", "ceiling_base",
+                         *LEVERS, "target", "gap_after_levers", "members_needed")
+#: Columns of ``members_needed.csv`` (DESIGN.md).
+MEMBERS_COLUMNS: Final = ("uscc", "grid_id", "new_members", "reason")
+#: Largest set of uncovered enterprises solved exactly.
+EXACT_MAX: Final = 120
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The "what it takes" tables of a plan.
+
+    Attributes
+    ----------
+    table
+        ``targets.csv`` (:data:`TARGET_COLUMNS`), one row per scope, unit and target.
+    members
+        ``members_needed.csv`` (:data:`MEMBERS_COLUMNS`): the new formal members that
+        close the last target's gap on the whole area (scope all), with every lever.
+    years
+        The target year of each row of ``table`` (M4, ``config.org_targets_by_year``).
+    """
+
+    table: pd.DataFrame
+    members: pd.DataFrame
+    years: tuple[int, ...] = ()
+
+
+def _empty_members() -> pd.DataFrame:
+    return pd.DataFrame({"uscc": pd.Series(dtype="str"), "grid_id": pd.Series(dtype="str"),
+                         "new_members": pd.Series(dtype="int64"), "reason": pd.Series(dtype="str")})
+
+
+def _compatible(xy: np.ndarray, grid: list[str], unit: list[str], limit: float) -> np.ndarray:
+    d = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2))
+    ok = d <= limit + 1e-6
+    g = np.asarray(grid, dtype=object)
+    u = np.asarray(unit, dtype=object)
+    same_unit = u[:, None] == u[None, :]
+    grid_ok = (g[:, None] == g[None, :]) | (g[:, None] == "") | (g[None, :] == "")
+    return ok & same_unit & grid_ok
+
+
+def fewest_members(xy: np.ndarray, members: np.ndarray, grid: list[str], unit: list[str], need: int,
+                   config: Config) -> list[tuple[int, int, list[int]]]:
+    """The fewest new formal members that cover ``need`` of the given uncovered enterprises.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` metres of the uncovered enterprises.
+    members
+        Their formal members now.
+    grid, unit
+        Their grid ("" none) and jurisdiction unit (a host takes in only its unit's and
+        grid's enterprises).
+    need
+        How many of them must become covered.
+    config
+        O1 (``branch_min_members``), O6 (``joint_max_units``), O7 (``joint_max_distance_m``).
+
+    Returns
+    -------
+    list of (host, new members, covered)
+        Positions of the hosts, the members each needs, and the positions each covers
+        (itself first). Empty when ``need <= 0``; covers as many as possible when
+        fewer than ``need`` can be.
+    """
+    n = len(xy)
+    if need <= 0 or n == 0:
+        return []
+    need = min(need, n)
+    cost = np.maximum(config.branch_min_members - np.asarray(members, dtype=int), 1)
+    comp = _compatible(np.asarray(xy, dtype=float), grid, unit, config.joint_max_distance_m)
+    if n <= EXACT_MAX:
+        found = _exact(comp, cost, need, config.joint_max_units)
+        if found is not None:
+            return found
+    return _greedy(comp, cost, need, config.joint_max_units)
+
+
+def _greedy(comp: np.ndarray, cost: np.ndarray, need: int, cap: int) -> list[tuple[int, int, list[int]]]:
+    n = len(cost)
+    free = np.ones(n, dtype=bool)
+    out: list[tuple[int, int, list[int]]] = []
+    got = 0
+    while got < need and free.any():
+        best: tuple[float, int, list[int]] | None = None
+        for h in np.flatnonzero(free).tolist():
+            take = [h]
+            for j in np.flatnonzero(free & comp[h]).tolist():
+                if j != h and len(take) < cap and all(comp[j, t] for t in take):
+                    take.append(j)
+            take = take[: min(cap, need - got)] if len(take) > need - got else take
+            key = (-len(take) / cost[h], h, take)
+            if best is None or key[:2] < best[:2]:
+                best = key
+        assert best is not None
+        h, take = best[1], best[2]
+        free[take] = False
+        out.append((h, int(cost[h]), take))
+        got += len(take)
+    return out
+
+
+def _exact(comp: np.ndarray, cost: np.ndarray, need: int, cap: int) -> list[tuple[int, int, list[int]]] | None:
+    """MILP: y_h hosts, x[h, j] j covered by h; min Σ cost·y with Σ x ≥ need."""
+    n = len(cost)
+    pairs = [(h, j) for h in range(n) for j in range(n) if comp[h, j]]
+    var = {p: k for k, p in enumerate(pairs)}
+    ny = len(pairs)
+    nv = ny + n
+    rows, cols, vals, lo, hi = [], [], [], [], []
+    r = 0
+
+    def add(coefs: list[tuple[int, float]], low: float, high: float) -> None:
+        nonlocal r
+        for c, v in coefs:
+            rows.append(r)
+            cols.append(c)
+            vals.append(v)
+        lo.append(low)
+        hi.append(high)
+        r += 1
+
+    for j in range(n):
+        add([(var[(h, j)], 1.0) for h in range(n) if (h, j) in var], -np.inf, 1.0)
+    for h in range(n):
+        y = ny + h
+        add([(var[(h, h)], 1.0), (y, -1.0)], 0.0, 0.0)  # a host covers itself
+        members = [j for j in range(n) if (h, j) in var]
+        add([*[(var[(h, j)], 1.0) for j in members], (y, -float(cap))], -np.inf, 0.0)
+        for a in members:
+            for b in members:
+                if a < b and not comp[a, b]:
+                    add([(var[(h, a)], 1.0), (var[(h, b)], 1.0)], -np.inf, 1.0)
+    add([(k, 1.0) for k in range(ny)], float(need), np.inf)
+    c = np.zeros(nv)
+    c[ny:] = cost
+    res = milp(c, constraints=LinearConstraint(coo_matrix((vals, (rows, cols)), shape=(r, nv)).tocsr(), lo, hi),
+               integrality=np.ones(nv), bounds=Bounds(0, 1), options={"disp": False, "time_limit": 30.0})
+    if res.x is None or res.status != 0:
+        return None
+    x = np.round(res.x).astype(int)
+    out = []
+    for h in range(n):
+        if x[ny + h]:
+            covered = [h] + [j for j in range(n) if j != h and (h, j) in var and x[var[(h, j)]]]
+            out.append((h, int(cost[h]), covered))
+    return out
+
+
+def _lever_plans(base: Plan, plan: Plan, cov: Coverage, config: Config) -> dict[str, tuple[Plan, Coverage]]:
+    """The plan re-packed with no lever and with L1…Lk for each k (the plan itself where its
+    levers are that set)."""
+    from .levers import apply_levers
+
+    out: dict[str, tuple[Plan, Coverage]] = {}
+    for name, levers in (("base", ()), *((LEVERS[k - 1], LEVERS[:k]) for k in range(1, len(LEVERS) + 1))):
+        if tuple(config.levers) == tuple(levers):
+            out[name] = (plan, cov)
+        else:
+            variant = apply_levers(base, config.replace(levers=levers))
+            out[name] = (variant, measure_plan(variant))
+    return out
+
+
+def _uncovered_frame(plan: Plan, cov: Coverage, scope: str) -> pd.DataFrame:
+    from .levers import _utm
+
+    ent = plan.enterprises
+    flags = cov.enterprises
+    rows = ~flags["org_after"]
+    if scope != "all":
+        rows &= flags[f"in_{scope}"]
+    lon = pd.to_numeric(ent["lon"], errors="coerce")
+    lat = pd.to_numeric(ent["lat"], errors="coerce")
+    rows &= lon.notna() & lat.notna() & ent["unit"].fillna("").astype(str).ne("")
+    sub = ent.loc[rows]
+    xy = _utm(lon[rows].to_numpy(), lat[rows].to_numpy()) if len(sub) else np.zeros((0, 2))
+    return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "members": sub["members"].astype(int).to_numpy(),
+                         "grid_id": sub["grid_id"].fillna("").astype(str).to_numpy(),
+                         "unit": sub["unit"].astype(str).to_numpy()}, index=sub.index)
+
+
+def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targets:
+    """targets.csv and members_needed.csv of a plan.
+
+    Parameters
+    ----------
+    plan
+        The measured plan (``plan.coverage``), with its own levers.
+    base
+        The same plan before the lever stage (the partition's output), from which each
+        lever variant is made.
+    config
+        The plan's config by default.
+    """
+    config = config or plan.config
+    cov = plan.coverage if plan.coverage is not None else measure_plan(plan)
+    plans = _lever_plans(base, plan, cov, config)
+    variants = {name: c for name, (_, c) in plans.items()}
+    full, full_cov = plans[LEVERS[-1]]
+    goals = config.org_targets()
+    parts = []
+    member_rows: pd.DataFrame = _empty_members()
+    for scope in SCOPES:
+        table = pd.concat([cov.tables[(scope, "unit")], cov.tables[(scope, "total")]], ignore_index=True)
+        keys = table[["unit_type", "unit"]].astype(str)
+        base_t = {name: pd.concat([v.tables[(scope, "unit")], v.tables[(scope, "total")]], ignore_index=True)
+                  for name, v in variants.items()}
+        unc = _uncovered_frame(full, full_cov, scope)
+        for year, goal in goals:
+            for i, (utype, uname) in enumerate(keys.itertuples(index=False)):
+                n = int(table.loc[i, "enterprises"])
+                row = {"scope": scope, "unit_type": utype, "unit": uname,
+                       "org_rate_now": table.loc[i, "org_rate_before"],
+                       "org_rate_plan": table.loc[i, "org_rate_after"],
+                       "ceiling_base": base_t["base"].loc[i, "org_rate_after"]}
+                for lever in LEVERS:
+                    row[lever] = base_t[lever].loc[i, "org_rate_after"]
+                covered = int(base_t[LEVERS[-1]].loc[i, "org_covered_after"])
+                need = max(0, math.ceil(goal * n - 1e-9) - covered)
+                row["target"] = goal
+                row["year"] = year
+                row["gap_after_levers"] = need / n if n else 0.0
+                sub = unc if utype == "total" else unc[unc["unit"].eq(uname)]
+                picks = fewest_members(sub[["x", "y"]].to_numpy(), sub["members"].to_numpy(),
+                                       sub["grid_id"].tolist(), sub["unit"].tolist(), need, config) if need else []
+                row["members_needed"] = int(sum(p[1] for p in picks))
+                parts.append(row)
+                if scope == "all" and utype == "total" and (year, goal) == goals[-1]:
+                    member_rows = _member_rows(sub, picks, year, goal)
+    out = pd.DataFrame(parts)
+    # allowing one more lever never forces its use: the rate with more levers is at least
+    # the rate with fewer (a heuristic packing that came out lower is not the answer)
+    out[list(LEVERS)] = out[["ceiling_base", *LEVERS]].cummax(axis=1)[list(LEVERS)]
+    return Targets(table=out[list(TARGET_COLUMNS)].reset_index(drop=True), members=member_rows,
+                   years=tuple(int(y) for y in out["year"]))
+
+
+def _member_rows(sub: pd.DataFrame, picks: list[tuple[int, int, list[int]]], year: int,
+                 goal: float) -> pd.DataFrame:
+    if not picks:
+        return _empty_members()
+    uscc = sub.index.astype(str).tolist()
+    rows = []
+    for h, k, covered in picks:
+        others = len(covered) - 1
+        reason = (f"发展{k}名正式党员后单独组建党支部（O1）"
+                  + (f"，并带建周边{others}家未覆盖企业（L1，O6/O7）" if others else "")
+                  + f"；为实现{year}年党组织覆盖率{goal:.0%}目标")
+        rows.append({"uscc": uscc[h], "grid_id": str(sub["grid_id"].iloc[h]), "new_members": int(k),
+                     "reason": reason})
+    return pd.DataFrame(rows, columns=list(MEMBERS_COLUMNS)).astype({"new_members": "int64"})
