@@ -243,9 +243,19 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
     """
     config = config or plan.config
     cov = plan.coverage if plan.coverage is not None else measure_plan(plan)
-    plans = _lever_plans(base, plan, cov, config)
+    evaluate = len(plan.enterprises) <= config.targets_lever_max_enterprises
+    if evaluate:
+        plans = _lever_plans(base, plan, cov, config)
+        full, full_cov = plans[LEVERS[-1]]
+    else:  # too large to re-pack once per lever set: the lever columns stay blank (NaN)
+        logger.warning("targets: %d enterprises > targets_lever_max_enterprises (%d): the lever columns "
+                       "of targets.csv are not evaluated", len(plan.enterprises), config.targets_lever_max_enterprises)
+        from .levers import apply_levers
+
+        plain = plan if not config.levers else apply_levers(base, config.replace(levers=()))
+        plans = {"base": (plain, cov if not config.levers else measure_plan(plain))}
+        full, full_cov = plan, cov
     variants = {name: c for name, (_, c) in plans.items()}
-    full, full_cov = plans[LEVERS[-1]]
     goals = config.org_targets()
     parts = []
     member_rows: pd.DataFrame = _empty_members()
@@ -263,8 +273,8 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
                        "org_rate_plan": table.loc[i, "org_rate_after"],
                        "ceiling_base": base_t["base"].loc[i, "org_rate_after"]}
                 for lever in LEVERS:
-                    row[lever] = base_t[lever].loc[i, "org_rate_after"]
-                covered = int(base_t[LEVERS[-1]].loc[i, "org_covered_after"])
+                    row[lever] = base_t[lever].loc[i, "org_rate_after"] if evaluate else np.nan
+                covered = int((base_t[LEVERS[-1]] if evaluate else table).loc[i, "org_covered_after"])
                 need = max(0, math.ceil(goal * n - 1e-9) - covered)
                 row["target"] = goal
                 row["year"] = year
@@ -279,7 +289,8 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
     out = pd.DataFrame(parts)
     # allowing one more lever never forces its use: the rate with more levers is at least
     # the rate with fewer (a heuristic packing that came out lower is not the answer)
-    out[list(LEVERS)] = out[["ceiling_base", *LEVERS]].cummax(axis=1)[list(LEVERS)]
+    if evaluate:
+        out[list(LEVERS)] = out[["ceiling_base", *LEVERS]].cummax(axis=1)[list(LEVERS)]
     return Targets(table=out[list(TARGET_COLUMNS)].reset_index(drop=True), members=member_rows,
                    years=tuple(int(y) for y in out["year"]))
 
