@@ -248,8 +248,9 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
         plans = _lever_plans(base, plan, cov, config)
         full, full_cov = plans[LEVERS[-1]]
     else:  # too large to re-pack once per lever set: the lever columns stay blank (NaN)
-        logger.warning("targets: %d enterprises > targets_lever_max_enterprises (%d): the lever columns "
-                       "of targets.csv are not evaluated", len(plan.enterprises), config.targets_lever_max_enterprises)
+        logger.warning("targets: %d enterprises > targets_lever_max_enterprises (%d): the lever columns and "
+                       "members_needed of targets.csv are not evaluated", len(plan.enterprises),
+                       config.targets_lever_max_enterprises)
         from .levers import apply_levers
 
         plain = plan if not config.levers else apply_levers(base, config.replace(levers=()))
@@ -281,8 +282,9 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
                 row["gap_after_levers"] = need / n if n else 0.0
                 sub = unc if utype == "total" else unc[unc["unit"].eq(uname)]
                 picks = fewest_members(sub[["x", "y"]].to_numpy(), sub["members"].to_numpy(),
-                                       sub["grid_id"].tolist(), sub["unit"].tolist(), need, config) if need else []
-                row["members_needed"] = int(sum(p[1] for p in picks))
+                                       sub["grid_id"].tolist(), sub["unit"].tolist(), need,
+                                       config) if need and evaluate else []
+                row["members_needed"] = int(sum(p[1] for p in picks)) if evaluate or not need else np.nan
                 parts.append(row)
                 if scope == "all" and utype == "total" and (year, goal) == goals[-1]:
                     member_rows = _member_rows(sub, picks, year, goal)
