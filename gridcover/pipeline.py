@@ -244,7 +244,7 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
         else:
             plan = _partition(None)
     base = plan
-    if previous is None and grids is None:  # a re-plan keeps its branches: no re-packing
+    if config.levers and previous is None and grids is None:  # a re-plan keeps its branches
         with timer.stage("levers"):
             from .levers import apply_levers
 
