@@ -664,6 +664,7 @@ def _responsible_sheet(book: Any, plan: Plan) -> None:
     body = pd.concat([table, short[["object", "id", "instructor"]]], ignore_index=True)
     headers = {"object": "对象", "id": "编号", "unit": "管理单元", "instructor": "责任指导员", "distance_m": "距离（米）"}
     _data_sheet(book, "分片包干", _ordered(body, headers))
+    book.wb.get_worksheet_by_name("分片包干").fit_to_pages(1, 3)  # the printed report stays short
 
 
 def _targets_sheet(book: Any, plan: Plan) -> None:
@@ -680,6 +681,7 @@ def _targets_sheet(book: Any, plan: Plan) -> None:
                                          "survey": "调查口径（三有）"}).fillna(table["scope"])
     table["unit_type"] = table["unit_type"].map(UNIT_TYPE_LABELS).fillna(table["unit_type"])
     _data_sheet(book, "达标路径", _ordered(table, TARGET_HEADERS), note="未测算达标路径")
+    book.wb.get_worksheet_by_name("达标路径").fit_to_pages(1, 3)  # the printed report stays short
     _data_sheet(book, "发展党员", _ordered(tg.members, MEMBER_HEADERS), note="各目标用尽措施后已可实现，无需新发展党员")
 
 
