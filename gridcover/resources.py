@@ -43,6 +43,7 @@ from typing import Any, Final
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from pyproj import CRS
 
 from ._flow import capacitated_assignment, coverage_matrix, mclp_greedy_swap, mclp_milp
@@ -912,19 +913,31 @@ RESPONSIBLE_COLUMNS: Final = ("object", "id", "unit", "instructor", "distance_m"
 def _object_points(plan: Plan) -> pd.DataFrame:
     """Grids and joint branches with their unit and the mean point of their enterprises."""
     ent = plan.enterprises
-    lon = pd.to_numeric(ent.get("lon"), errors="coerce")
-    lat = pd.to_numeric(ent.get("lat"), errors="coerce")
-    rows = []
-    if "grid_id" in ent:
-        for gid, g in ent[ent["grid_id"].fillna("").astype(str).ne("")].groupby("grid_id", sort=True):
-            rows.append(("grid", str(gid), str(g["unit"].iloc[0]), float(lon[g.index].mean()),
-                         float(lat[g.index].mean())))
-    if len(plan.branches) and "branch_id" in ent:
-        with_b = ent[ent["branch_id"].fillna("").astype(str).ne("")]
-        for bid, g in with_b.groupby("branch_id", sort=True):
-            rows.append(("branch", str(bid), str(g["unit"].iloc[0]), float(lon[g.index].mean()),
-                         float(lat[g.index].mean())))
-    return pd.DataFrame(rows, columns=["object", "id", "unit", "lon", "lat"])
+    frame = pd.DataFrame({"unit": ent["unit"].astype(str).to_numpy() if "unit" in ent else "",
+                          "lon": pd.to_numeric(ent.get("lon"), errors="coerce").to_numpy(dtype=float),
+                          "lat": pd.to_numeric(ent.get("lat"), errors="coerce").to_numpy(dtype=float)})
+    parts = []
+    for kind, col, wanted in (("grid", "grid_id", True), ("branch", "branch_id", len(plan.branches) > 0)):
+        if not wanted or col not in ent:
+            continue
+        ids = ent[col].fillna("").astype(str).to_numpy()
+        sel = frame[ids != ""].assign(id=ids[ids != ""])
+        g = sel.groupby("id", sort=True).agg(unit=("unit", "first"), lon=("lon", "mean"), lat=("lat", "mean"))
+        parts.append(pd.DataFrame({"object": kind, "id": g.index.astype(str), "unit": g["unit"].to_numpy(),
+                                   "lon": g["lon"].to_numpy(float), "lat": g["lat"].to_numpy(float)}))
+    if not parts:
+        return pd.DataFrame(columns=["object", "id", "unit", "lon", "lat"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _split_by(keys: NDArray[Any], rows: NDArray[np.int64]) -> list[tuple[str, NDArray[np.int64]]]:
+    """``rows`` grouped by ``keys`` (same length), groups in sorted key order, rows in order."""
+    if not len(rows):
+        return []
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    cut = np.flatnonzero(k[1:] != k[:-1]) + 1
+    return [(str(k[c[0]]), rows[order][c]) for c in np.split(np.arange(len(k)), cut)]
 
 
 def assign_responsible(plan: Plan, roster: pd.DataFrame, *, config: Config | None = None) -> Plan:
@@ -972,18 +985,26 @@ def assign_responsible(plan: Plan, roster: pd.DataFrame, *, config: Config | Non
     names = placed["name"].astype(str).to_numpy()
     ins_unit = placed["unit"].astype(str).to_numpy()
     left = capacity.copy()
+    who = np.full(len(objects), "", dtype=object)
+    dist = np.full(len(objects), np.nan)
+    obj_kind = objects["object"].to_numpy()
+    obj_unit = objects["unit"].astype(str).to_numpy()
+    by_unit: dict[str, NDArray[np.int64]] = {}
     for kind in ("grid", "branch"):
-        for unit in sorted(set(objects["unit"])):
-            sel = np.flatnonzero((objects["object"] == kind).to_numpy() & (objects["unit"] == unit).to_numpy() & o_ok)
-            pool = np.flatnonzero(ins_ok & (left > 0) & ((ins_unit == unit) | config.instructors_cross_units))
-            if not len(sel) or not len(pool):
+        of_kind = np.flatnonzero((obj_kind == kind) & o_ok)
+        for unit, sel in _split_by(obj_unit[of_kind], of_kind):
+            if unit not in by_unit:
+                by_unit[unit] = np.flatnonzero(ins_ok & ((ins_unit == unit) | config.instructors_cross_units))
+            pool = by_unit[unit][left[by_unit[unit]] > 0]
+            if not len(pool):
                 continue
             res = capacitated_assignment(oxy[sel], ixy[pool], left[pool], k=INSTRUCTOR_NEIGHBOURS)
-            for local, sup in enumerate(res.supplier):
-                if sup >= 0:
-                    out.iloc[sel[local], out.columns.get_loc("instructor")] = names[pool[sup]]
-                    out.iloc[sel[local], out.columns.get_loc("distance_m")] = round(float(res.distance[local]), 1)
-                    left[pool[sup]] -= 1
+            got = np.flatnonzero(res.supplier >= 0)
+            who[sel[got]] = names[pool[res.supplier[got]]]
+            dist[sel[got]] = [round(float(d), 1) for d in res.distance[got]]
+            np.subtract.at(left, pool[res.supplier[got]], 1)
+    out["instructor"] = [str(x) for x in who]
+    out["distance_m"] = dist
     short = int(out["instructor"].eq("").sum())
     logger.info("W4: %d grids and branches, %d without a responsible instructor", len(out), short)
     return plan.replace(responsible=out.reset_index(drop=True))
