@@ -233,8 +233,11 @@ def joint_status(enterprises: pd.DataFrame, config: Config | None = None) -> pd.
         Indexed like ``enterprises``: ``joint_key`` ("" when not joint), ``joint_status``
         ("", "kept" or "split"), ``joint_unit`` (the kept group's unit), ``joint_reason``.
     """
-    config = config or Config()
-    df = _prepare(enterprises)
+    return _joint_status(_prepare(enterprises), config or Config())
+
+
+def _joint_status(df: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """:func:`joint_status` of a table already through :func:`_prepare`."""
     out = pd.DataFrame({"joint_key": "", "joint_status": "", "joint_unit": "", "joint_reason": ""},
                        index=df.index)
     joint = df[df["org_type"] == "joint"]
@@ -379,8 +382,15 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
     """
     config = config or Config()
     df = _prepare(enterprises).sort_index(kind="stable")  # uscc order: row order never matters
+    return _partition_prepared(df, geometry, unit=unit, unit_type=unit_type, config=config, joint=joint,
+                               epsg=epsg)
+
+
+def _partition_prepared(df: pd.DataFrame, geometry: BaseGeometry | None, *, unit: str, unit_type: str,
+                        config: Config, joint: pd.DataFrame | None, epsg: int | None) -> UnitPartition:
+    """:func:`partition_unit` of a table already through :func:`_prepare`, in uscc order."""
     n = len(df)
-    js = joint_status(df, config) if joint is None else joint.reindex(df.index).fillna("")
+    js = _joint_status(df, config) if joint is None else joint.reindex(df.index).fillna("")
     jstatus = js["joint_status"].to_numpy(dtype=object)
     jkey = js["joint_key"].to_numpy(dtype=object)
     uscc = df.index.astype(str).to_numpy(dtype=object)
@@ -831,7 +841,9 @@ def _with_precision(branches: pd.DataFrame, enterprises: pd.DataFrame) -> pd.Dat
 def _run_unit(job: tuple[Any, ...]) -> UnitPartition:
     """One unit's partition (module level, so process pools and Dask can ship it)."""
     sub, geometry, name, unit_type, config, joint = job
-    return partition_unit(sub, geometry, unit=name, unit_type=unit_type, config=config, joint=joint)
+    # the jobs of _unit_jobs hold prepared rows in uscc order
+    return _partition_prepared(sub, geometry, unit=name, unit_type=unit_type, config=config, joint=joint,
+                               epsg=None)
 
 
 def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config: Config | None = None,
@@ -908,7 +920,7 @@ def _unit_jobs(ledger: Ledger, units_gdf: gpd.GeoDataFrame, config: Config
     # row order never matters: every step works in uscc order (ties included)
     src = ledger.enterprises.sort_index(kind="stable")
     df = _prepare(src)
-    js = joint_status(df, config)
+    js = _joint_status(df, config)
     # unlocated units of a kept joint organisation go with their organisation's unit
     plan_unit = df["unit"].where(~((js["joint_status"] == "kept") & (df["unit"] == "")), js["joint_unit"])
     geom_of = dict(zip(units_gdf["unit"], units_gdf.geometry, strict=True))
