@@ -316,6 +316,9 @@ def speed(instances: list[str], baseline: str | None, timeout: float) -> None:
                    ("mean dist m", "{:.0f}"), ("one-piece polygons", "{:.1%}")):
         if c in table:
             table[c] = [fmt.format(v) if isinstance(v, int | float) and not pd.isna(v) else "" for v in table[c]]
+    for c in ("grids", "branches", "in branch"):
+        if c in table:
+            table[c] = [str(int(v)) if isinstance(v, int | float) and not pd.isna(v) else "" for v in table[c]]
     print(markdown(table.fillna("")))
 
 
