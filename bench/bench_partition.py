@@ -10,7 +10,8 @@ as Voronoi cells of a square county, 2 parks taken out of them), clustered point
 the same instance.
 
 Methods, each in its own subprocess with a time limit (peak memory = that process's
-max RSS, Python and libraries included):
+max RSS, Python and libraries included; "cpu s" is the process's CPU time of the call,
+which a loaded machine inflates far less than the wall-clock "seconds"):
 
 * ``gridcover``: the whole :func:`gridcover.partition.partition` (grids, joint branches,
   leaders, polygons, actions), per unit;
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -44,7 +46,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the checkout under test (the speed mode's baseline runs set BENCH_GRIDCOVER_ROOT)
+sys.path.insert(0, os.environ.get("BENCH_GRIDCOVER_ROOT") or str(Path(__file__).resolve().parents[1]))
 
 MIN_SIZE, MAX_SIZE, FLOOR = 5, 15, 3
 LON0, LAT0 = 118.0, 24.5
@@ -210,13 +213,113 @@ METHODS = {"gridcover": _ours_full, "gridcover grids": _ours_grids, "max-p": _ma
 def worker(method: str, n: int) -> None:
     ent, units, xy = county(n)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     labels, extra = METHODS[method](ent, units, xy)
-    secs = time.perf_counter() - t0
-    out = {"seconds": secs, "peak MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out = {"seconds": secs, "cpu s": cpu, "peak MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "base MB": base_rss / 1024, **extra,
            **metrics(labels, xy, ent["members"].to_numpy(), ent["unit"].to_numpy())}
     print("RESULT " + json.dumps(out))
+
+
+# --- speed: the whole partition, serial, against another checkout ----------------------------------------------------
+def _speed_instance(kind: str, n: int):
+    """(ledger, units) of a speed instance: ``bench`` = :func:`county`; ``ledger`` = the
+    generated ledger of tests/county_gen.py (kept and split joint organisations, shells,
+    heavy-tailed staff) read, geocoded and classified like ``gridcover plan`` does."""
+    from gridcover import Ledger
+
+    if kind == "bench":
+        ent, units, _ = county(n)
+        return Ledger(ent), units
+    import tempfile
+
+    import gridcover as gc
+    from gridcover.pipeline import _jurisdictions
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from county_gen import make_county
+
+    with tempfile.TemporaryDirectory() as tmp:
+        c = make_county(Path(tmp), n, seed=11, roster_share=0.35)
+        inputs = gc.Inputs(ledger=c.ledger, townships=c.townships, parks=c.parks)
+        return gc.locate(inputs), _jurisdictions(inputs).units()
+
+
+def speed_worker(kind: str, n: int) -> None:
+    """One serial partition in this process: wall and CPU seconds, quality, a plan digest."""
+    import hashlib
+
+    import shapely
+
+    from gridcover.partition import partition
+
+    ledger, units = _speed_instance(kind, n)
+    t0, c0 = time.perf_counter(), time.process_time()
+    plan = partition(ledger, units=units)
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    e, g = plan.enterprises, plan.grids
+    gridded = e[e["grid_id"] != ""]
+    size = g["n_enterprises"]
+    in_branch = e[e["branch_id"] != ""]
+    with_grid = in_branch[in_branch["grid_id"] != ""]
+    xy = county(n)[2] if kind == "bench" else None
+    digest = hashlib.sha256()
+    for frame in (e[["grid_id", "branch_id", "action", "advice"]], plan.branches, plan.leaders,
+                  g.drop(columns="geometry")):
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest.update(b"".join(shapely.to_wkb(g.geometry.to_numpy())))
+    lab = pd.factorize(gridded["grid_id"])[0]
+    if xy is None:
+        lat0 = np.deg2rad(gridded["lat"].mean())
+        pts = np.c_[gridded["lon"] * 111_320 * np.cos(lat0), gridded["lat"] * 110_540]
+    else:
+        pts = xy[(e["grid_id"] != "").to_numpy()]
+    cx = np.bincount(lab, pts[:, 0]) / np.bincount(lab)
+    cy = np.bincount(lab, pts[:, 1]) / np.bincount(lab)
+    covered = e["action"].isin(["keep", "build_branch", "build_general_branch", "build_committee", "join_branch",
+                                "revoke_shell", "split_joint"])
+    out = {"seconds": secs, "cpu s": cpu, "grids": len(g),
+           "in 5-15": float(((size >= 5) & (size <= 15)).mean()),
+           "one unit": float((gridded.groupby("grid_id")["unit"].nunique() == 1).mean()),
+           "member floor": float((g["members"] >= 3).mean()),
+           "branches": len(plan.branches), "in branch": len(in_branch),
+           "branch in one grid": float((with_grid.groupby("branch_id")["grid_id"].nunique() == 1).mean()),
+           "org coverage after": float(covered.mean()),
+           "mean dist m": float(np.hypot(pts[:, 0] - cx[lab], pts[:, 1] - cy[lab]).mean()),
+           "one-piece polygons": float((shapely.get_num_geometries(g.geometry.to_numpy()) == 1).mean()),
+           "plan sha256": digest.hexdigest()[:16]}
+    print("RESULT " + json.dumps(out))
+
+
+def speed(instances: list[str], baseline: str | None, timeout: float) -> None:
+    """Interleaved serial runs of this checkout and ``baseline`` (another checkout's root)."""
+    here = str(Path(__file__).resolve().parents[1])
+    rows = []
+    for inst in instances:
+        kind, n = inst.split(":")
+        for label, root in ([("baseline", baseline)] if baseline else []) + [("this", here)]:
+            env = {**os.environ, "BENCH_GRIDCOVER_ROOT": root}
+            load = os.getloadavg()[0]
+            cmd = [sys.executable, __file__, "--speed-worker", kind, n]
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+                res = next((json.loads(line[7:]) for line in done.stdout.splitlines() if line.startswith("RESULT ")),
+                           {"note": (done.stderr.strip().splitlines() or ["no output"])[-1][:80]})
+            except subprocess.TimeoutExpired:
+                res = {"note": f"stopped at {timeout:.0f} s"}
+            print(f"{inst} {label}: {res}", file=sys.stderr)
+            rows.append({"instance": inst, "code": label, "load avg": round(load, 1), **res})
+    table = pd.DataFrame(rows)
+    for c, fmt in (("seconds", "{:.2f}"), ("cpu s", "{:.2f}"), ("in 5-15", "{:.1%}"), ("one unit", "{:.1%}"),
+                   ("member floor", "{:.1%}"), ("branch in one grid", "{:.1%}"), ("org coverage after", "{:.2%}"),
+                   ("mean dist m", "{:.0f}"), ("one-piece polygons", "{:.1%}")):
+        if c in table:
+            table[c] = [fmt.format(v) if isinstance(v, int | float) and not pd.isna(v) else "" for v in table[c]]
+    for c in ("grids", "branches", "in branch"):
+        if c in table:
+            table[c] = [str(int(v)) if isinstance(v, int | float) and not pd.isna(v) else "" for v in table[c]]
+    print(markdown(table.fillna("")))
 
 
 # --- driver -------------------------------------------------------------------------------------------------------
@@ -247,9 +350,20 @@ def main() -> None:
     parser.add_argument("--peer-timeout", type=float, default=90.0)
     parser.add_argument("--ours-timeout", type=float, default=600.0)
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "N"))
+    parser.add_argument("--speed", nargs="+", metavar="KIND:N",
+                        help="serial whole-partition speed on instances bench:N (synthetic county) and "
+                             "ledger:N (tests/county_gen.py ledger through ingest, geocode, classify)")
+    parser.add_argument("--baseline", help="root of another checkout to time in the same run (interleaved)")
+    parser.add_argument("--speed-worker", nargs=2, metavar=("KIND", "N"))
     args = parser.parse_args()
     if args.worker:
         worker(args.worker[0], int(args.worker[1]))
+        return
+    if args.speed_worker:
+        speed_worker(args.speed_worker[0], int(args.speed_worker[1]))
+        return
+    if args.speed:
+        speed(args.speed, args.baseline, args.ours_timeout)
         return
     rows = []
     for n in args.sizes:
@@ -262,13 +376,13 @@ def main() -> None:
             print(f"N={n} {method}: {res}", file=sys.stderr)
             rows.append({"N": n, "method": method, **res})
     table = pd.DataFrame(rows)
-    cols = ["N", "method", "seconds", "peak MB", "grids", "in size bounds", "member floor met",
+    cols = ["N", "method", "seconds", "cpu s", "peak MB", "grids", "in size bounds", "member floor met",
             "grids meeting floor", "cross a unit", "long thin (>3:1)", "mean dist m", "max dist m", "note"]
     for c in cols:
         if c not in table:
             table[c] = ""
     show = table[cols].copy()
-    for c, fmt in (("seconds", "{:.2f}"), ("peak MB", "{:.0f}"), ("in size bounds", "{:.1%}"),
+    for c, fmt in (("seconds", "{:.2f}"), ("cpu s", "{:.2f}"), ("peak MB", "{:.0f}"), ("in size bounds", "{:.1%}"),
                    ("member floor met", "{:.1%}"), ("cross a unit", "{:.1%}"), ("long thin (>3:1)", "{:.1%}"),
                    ("mean dist m", "{:.0f}"),
                    ("max dist m", "{:.0f}")):

@@ -127,6 +127,21 @@ def upper_bound(members: ArrayLike, *, max_units: int = 5, min_members: int = 3)
     return min(n, max_units * b), b
 
 
+def _upper_bound_list(m: list[int], max_units: int, min_members: int) -> tuple[int, int]:
+    """:func:`upper_bound` of a short list of member counts, in plain Python (same values)."""
+    n = len(m)
+    if n == 0 or min_members <= 0:
+        return n, n // 2
+    if min_members == 3 and max(m) <= 2:
+        n1 = m.count(1)
+        n2 = m.count(2)
+        b = n2 + (n1 - n2) // 3 if n1 >= n2 else n1 + (n2 - n1) // 2
+    else:
+        b = sum(min(v, 10**9) for v in m) // min_members
+    b = min(b, n // 2)
+    return min(n, max_units * b), b
+
+
 def branch_max_distance(xy: ArrayLike) -> float:
     """Largest pairwise distance between the points (0 for fewer than two)."""
     p = np.asarray(xy, dtype=float).reshape(-1, 2)
@@ -144,19 +159,46 @@ class _Neighbours:
         self.xy = xy
         self.radius = radius
         self.k = min(cap + 1, len(xy))
-        self.tree = cKDTree(xy) if len(xy) else None
+        self._tree: cKDTree | None = None
         self.cache: dict[int, list[int]] = {}
+
+    @property
+    def tree(self) -> cKDTree | None:
+        """The KD-tree of the points (built when first needed; None without points)."""
+        if self._tree is None and len(self.xy):
+            self._tree = cKDTree(self.xy)
+        return self._tree
 
     def compute(self, units: Sequence[int] | range) -> None:
         todo = [u for u in units if u not in self.cache]
-        if not todo or self.tree is None:
+        if not todo or not len(self.xy):
             return
-        dist, idx = self.tree.query(self.xy[todo], k=self.k, distance_upper_bound=self.radius)
+        if self.k == len(self.xy):
+            # every point is among the k nearest: the neighbours are all points within the
+            # radius (strictly, as the KD-tree's bound), from one small distance matrix
+            pts = self.xy
+            sub = pts[todo]
+            d2 = (sub[:, None, 0] - pts[None, :, 0]) ** 2 + (sub[:, None, 1] - pts[None, :, 1]) ** 2
+            within = d2 < self.radius * self.radius
+            within[np.arange(len(todo)), todo] = False
+            self._store(todo, np.nonzero(within)[1], within.sum(axis=1))
+            return
+        tree = self.tree
+        assert tree is not None
+        dist, idx = tree.query(self.xy[todo], k=self.k, distance_upper_bound=self.radius)
         dist = np.asarray(dist).reshape(len(todo), self.k)
         idx = np.asarray(idx).reshape(len(todo), self.k)
-        ok = np.isfinite(dist)
-        for row, u in enumerate(todo):
-            self.cache[u] = [j for j in idx[row][ok[row]].tolist() if j != u]
+        ok = np.isfinite(dist) & (idx != np.asarray(todo)[:, None])
+        self._store(todo, idx[ok], ok.sum(axis=1))
+
+    def _store(self, todo: list[int], flat: NDArray[np.int64], counts: NDArray[np.int64]) -> None:
+        """Cache the neighbour lists: ``flat`` holds them row after row, ``counts`` long."""
+        values = flat.tolist()
+        ends = np.cumsum(counts).tolist()
+        start = 0
+        for u, end in zip(todo, ends, strict=True):
+            self.cache[u] = values[start:end]
+            start = end
 
     def __getitem__(self, u: int) -> list[int]:
         if u not in self.cache:
@@ -169,7 +211,8 @@ class _Packer:
 
     def __init__(self, xy: NDArray[np.float64], members: NDArray[np.int64], industry: Sequence[str],
                  group: Sequence[int] | None, *, max_units: int, min_members: int,
-                 max_distance: float, restart: int = 0) -> None:
+                 max_distance: float, restart: int = 0, nbrs: _Neighbours | None = None,
+                 masks: dict[int, int] | None = None) -> None:
         self.n = len(xy)
         # restart 0 is the plain greedy; others perturb its tie-breaks (seeded, deterministic)
         self.noise = (np.random.default_rng(restart).random(self.n) * 2).tolist() if restart else [0.0] * self.n
@@ -185,17 +228,23 @@ class _Packer:
         self.max_units = max_units
         self.min_members = min_members
         self.r2 = (max_distance + _EPS) ** 2
-        self.nbrs = _Neighbours(xy, max_distance + _EPS, NEIGHBOUR_CAP)
+        # neighbours and their bitmasks depend on the points only: restarts share them
+        self.nbrs = nbrs if nbrs is not None else _Neighbours(xy, max_distance + _EPS, NEIGHBOUR_CAP)
         self.label = [-1] * self.n
         self.units: dict[int, list[int]] = {}
         self.bmem: dict[int, int] = {}
         self.locked: set[int] = set()
         self._next = 0
         self._deg: list[int] = []
-        self._masks: dict[int, int] = {}
+        self._masks: dict[int, int] = masks if masks is not None else {}
         self._free = (1 << self.n) - 1  # bitmask of candidates in no branch
         self._near: dict[int, list[int]] = {}
         self._roomset: set[int] = set()
+        # first unit of each branch with room, hashed in cells of twice the O7 distance
+        # (built when a large fill first needs it, then kept in step with ``_roomset``)
+        self._cells: dict[tuple[int, int], set[int]] | None = None
+        self._first: dict[int, int] = {}
+        self._cell = 2.0 * math.sqrt(self.r2) * (1 + 1e-9)
         self.same_group = False
 
     # --- basic operations ---------------------------------------------------------------
@@ -207,7 +256,12 @@ class _Packer:
 
     def fits(self, u: int, b: int, skip: int = -1) -> bool:
         """O7: u lies within the distance of every unit of branch b (except ``skip``)."""
-        return all(self.ok(u, v) for v in self.units[b] if v != skip)
+        x, y, r2 = self.x, self.y, self.r2
+        xu, yu = x[u], y[u]
+        for v in self.units[b]:
+            if v != skip and (xu - x[v]) ** 2 + (yu - y[v]) ** 2 > r2:
+                return False
+        return True
 
     def new(self, units: Sequence[int]) -> int:
         b = self._next
@@ -245,7 +299,9 @@ class _Packer:
         return sum(1 for v in self.units[b] if s and self.ind[v] == s)
 
     def spread(self, u: int, b: int) -> float:
-        return max((self.d2(u, v) for v in self.units[b]), default=0.0)
+        x, y = self.x, self.y
+        xu, yu = x[u], y[u]
+        return max([(xu - x[v]) ** 2 + (yu - y[v]) ** 2 for v in self.units[b]], default=0.0)
 
     def free_member_nbrs(self, u: int) -> list[int]:
         return [j for j in self.nbrs[u] if self.label[j] == -1 and self.m[j] > 0]
@@ -273,29 +329,43 @@ class _Packer:
         if need <= 0:
             return []
         deg = self._deg
-        ranked = sorted(pool, key=lambda p: (self.grp[p] != self.grp[s], self.d2(s, p), p))[:COMPLETION_BREADTH]
+        x, y = self.x, self.y
+        xs, ys = x[s], y[s]
+        d2s = {p: (xs - x[p]) ** 2 + (ys - y[p]) ** 2 for p in pool}  # = self.d2(s, p)
+        gs = self.grp[s]
+        ranked = sorted(pool, key=lambda p: (self.grp[p] != gs, d2s[p], p))[:COMPLETION_BREADTH]
         best: tuple[tuple[float, ...], list[int]] | None = None
         base = self.mask(s) & self._free & ~(1 << s)
+        # per partner, once: members, its compatible set without itself, and the key parts
+        mem = {p: self.m[p] for p in ranked}
+        bits = {p: self.mask(p) & ~(1 << p) for p in ranked}
+        other_of = {p: 1 if self.grp[p] != gs else 0 for p in ranked}
+        dist_of = {p: math.sqrt(d2s[p]) for p in ranked}
+        deg_of = {p: deg[p] + self.noise[p] for p in ranked}
+        ind_s = self.ind[s]
+        same_of = {p: 1 if ind_s and self.ind[p] == ind_s else 0 for p in ranked}
+        r2 = self.r2
         for size in range(1, min(need + (0 if self.waste_first else 1), self.max_units - 1) + 1):
             for combo in itertools.combinations(ranked, size):
-                total = sum(self.m[p] for p in combo)
+                total = sum([mem[p] for p in combo])
                 if total < need:
                     continue
-                if size > 1 and not all(self.ok(a, b) for a, b in itertools.combinations(combo, 2)):
+                if size > 1 and not all((x[a] - x[b]) ** 2 + (y[a] - y[b]) ** 2 <= r2
+                                        for a, b in itertools.combinations(combo, 2)):
                     continue
                 common = base
                 for p in combo:
-                    common &= self.mask(p) & ~(1 << p)
+                    common &= bits[p]
                 room = self.max_units - 1 - size
                 reach = size + 1 + min(common.bit_count(), room)
-                other = sum(1 for p in combo if self.grp[p] != self.grp[s])
-                near = max(math.sqrt(self.d2(s, p)) for p in combo) // PARTNER_BAND_M
+                other = sum([other_of[p] for p in combo])
+                near = max([dist_of[p] for p in combo]) // PARTNER_BAND_M
                 waste = total - need
                 head = (waste, other, -reach) if self.waste_first else (-reach, waste, other)
                 key = (*head, size, near,
-                       sum(deg[p] + self.noise[p] for p in combo),
-                       -sum(1 for p in combo if self.ind[s] and self.ind[p] == self.ind[s]),
-                       max(self.d2(s, p) for p in combo), *combo)
+                       sum([deg_of[p] for p in combo]),
+                       -sum([same_of[p] for p in combo]),
+                       max([d2s[p] for p in combo]), *combo)
                 if best is None or key < best[0]:
                     best = (key, list(combo))
         return None if best is None else best[1]
@@ -371,8 +441,28 @@ class _Packer:
     def _update_room(self, b: int) -> None:
         if b in self.units and self._has_room(b):
             self._roomset.add(b)
+            if self._cells is not None and self._first.get(b) != self.units[b][0]:
+                self._unhash(b)
+                self._hash(b)
         else:
             self._roomset.discard(b)
+            if self._cells is not None:
+                self._unhash(b)
+
+    def _cell_of(self, u: int) -> tuple[int, int]:
+        return (math.floor(self.x[u] / self._cell), math.floor(self.y[u] / self._cell))
+
+    def _hash(self, b: int) -> None:
+        assert self._cells is not None
+        f = self.units[b][0]
+        self._first[b] = f
+        self._cells.setdefault(self._cell_of(f), set()).add(b)
+
+    def _unhash(self, b: int) -> None:
+        assert self._cells is not None
+        f = self._first.pop(b, -1)
+        if f >= 0:
+            self._cells[self._cell_of(f)].discard(b)
 
     def fill(self, free: Sequence[int] | None = None) -> None:
         """Candidates join branches with room (O6/O7).
@@ -384,6 +474,8 @@ class _Packer:
         """
         self._near = {}
         self._roomset = {b for b in self.units if self._has_room(b)}
+        self._cells = None
+        self._first = {}
         todo = [u for u in (range(self.n) if free is None else free) if self.label[u] == -1]
         self.nbrs.compute(todo)
         options = {u: len(self.open_branches(u)) for u in todo}
@@ -412,21 +504,54 @@ class _Packer:
     def _push(self, heap: list[tuple[tuple[float, ...], int, int]], u: int) -> None:
         cands = self.open_branches(u)
         if cands:
-            b = min(cands, key=lambda b: self._fill_key(u, b))
-            heapq.heappush(heap, (self._fill_key(u, b), u, b))
+            key = min([self._fill_key(u, b) for b in cands])  # keys end with b: unique
+            heapq.heappush(heap, (key, u, int(key[-1])))
 
     def _join_best(self, u: int) -> None:
         cands = self.open_branches(u)
         if cands:
-            self.add(u, min(cands, key=lambda b: self._fill_key(u, b)))
-        elif self._roomset and any(self.d2(u, self.units[b][0]) <= 4 * self.r2 for b in self._roomset):
+            self.add(u, int(min([self._fill_key(u, b) for b in cands])[-1]))
+        elif self._room_within_two_steps(u):
             self._eject_into(u)  # some branch with room lies within two steps
+
+    def _room_within_two_steps(self, u: int) -> bool:
+        """Whether the first unit of some branch with room lies within twice the distance."""
+        room = self._roomset
+        if not room:
+            return False
+        x, y, lim, units = self.x, self.y, 4 * self.r2, self.units
+        xu, yu = x[u], y[u]
+        if len(room) <= 32:
+            return any((xu - x[f]) ** 2 + (yu - y[f]) ** 2 <= lim for f in (units[b][0] for b in room))
+        # the same test, local: a first unit within twice the distance lies in the 3 x 3 cells
+        if self._cells is None:
+            self._cells = {}
+            self._first = {}
+            for b in room:
+                self._hash(b)
+        cx, cy = self._cell_of(u)
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for b in self._cells.get((cx + dx, cy + dy), ()):
+                    f = units[b][0]
+                    if (xu - x[f]) ** 2 + (yu - y[f]) ** 2 <= lim:
+                        return True
+        return False
 
     def _fill_key(self, u: int, b: int) -> tuple[float, ...]:
         """O5 order: same group (grid), near (地域相邻, in bands), same section (行业相近), small."""
-        spread = math.sqrt(self.spread(u, b))
-        return (self.grp[self.units[b][0]] != self.grp[u], spread // FILL_BAND_M, -self.same_ind(u, b),
-                len(self.units[b]), spread, b)
+        units = self.units[b]
+        x, y = self.x, self.y
+        xu, yu = x[u], y[u]
+        spread = math.sqrt(max([(xu - x[v]) ** 2 + (yu - y[v]) ** 2 for v in units], default=0.0))
+        s = self.ind[u]
+        same = 0
+        if s:
+            ind = self.ind
+            for v in units:
+                if ind[v] == s:
+                    same += 1
+        return (self.grp[units[0]] != self.grp[u], spread // FILL_BAND_M, -same, len(units), spread, b)
 
     def _eject_into(self, u: int) -> bool:
         """One-step ejection chain: u takes the place of a filler that moves elsewhere."""
@@ -453,7 +578,8 @@ class _Packer:
     # --- 2b. tighten ------------------------------------------------------------------------
     def _centre(self, b: int, skip: int = -1) -> tuple[float, float]:
         units = [v for v in self.units[b] if v != skip]
-        return (sum(self.x[v] for v in units) / len(units), sum(self.y[v] for v in units) / len(units))
+        x, y = self.x, self.y
+        return (sum([x[v] for v in units]) / len(units), sum([y[v] for v in units]) / len(units))
 
     def _dist_to(self, u: int, c: tuple[float, float]) -> float:
         return math.hypot(self.x[u] - c[0], self.y[u] - c[1])
@@ -479,6 +605,7 @@ class _Packer:
                 return
 
     def _relocate(self, f: int, b: int, own: float) -> bool:
+        bc: tuple[float, float] | None = None  # b's centre without f (b is unchanged until a move)
         for c in self.near_branches(f):
             if c == b or c not in self.units or c in self.locked:
                 continue
@@ -490,13 +617,14 @@ class _Packer:
                 self.remove(f)
                 self.add(f, c)
                 return True
-            bc = self._centre(b, skip=f)
+            if bc is None:
+                bc = self._centre(b, skip=f)
             for g in self.units[c]:
                 if self.bmem[c] - self.m[g] + self.m[f] < self.min_members \
                         or self.bmem[b] - self.m[f] + self.m[g] < self.min_members:
                     continue
-                gain = own + self._dist_to(g, self._centre(c, skip=g)) - self._dist_to(f, self._centre(c, skip=g)) \
-                    - self._dist_to(g, bc)
+                cg = self._centre(c, skip=g)
+                gain = own + self._dist_to(g, cg) - self._dist_to(f, cg) - self._dist_to(g, bc)
                 if gain > 1.0 and self.fits(f, c, skip=g) and self.fits(g, b, skip=f):
                     self.remove(f)
                     self.remove(g)
@@ -580,7 +708,7 @@ def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> tuple[lis
     zero_after = [0] * (n + 1)  # bitmask of the zero units at positions >= t
     for t in range(n - 1, nm - 1, -1):
         zero_after[t] = zero_after[t + 1] | (1 << order[t])
-    ub = upper_bound(p.m, max_units=p.max_units, min_members=p.min_members)
+    ub = _upper_bound_list(p.m, p.max_units, p.min_members)
     best_val = list(incumbent)
     best: list[list[int]] | None = None
     nodes = 0
@@ -602,18 +730,22 @@ def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> tuple[lis
             if (cover, len(ok)) >= ub:
                 raise _Stop
 
-    def zero_phase(pos: int, valid: list[int]) -> None:
+    def zero_phase(pos: int, valid: list[int], covered: int) -> None:
+        # covered: the units in the valid branches (the sum of their lengths)
         nonlocal nodes
         nodes += 1
         if nodes > node_limit:
             raise _Stop
-        covered = sum(len(b_units[k]) for k in valid)
-        open_ = [k for k in valid if len(b_units[k]) < K]
+        open_: list[tuple[int, int]] = []  # (units, branch) of the valid branches with room
         reach = 0
-        for k in open_:
-            reach |= b_allow[k]
+        room = 0
+        for k in valid:
+            size = len(b_units[k])
+            if size < K:
+                open_.append((size, k))
+                reach |= b_allow[k]
+                room += K - size
         can = (reach & zero_after[pos]).bit_count()
-        room = sum(K - len(b_units[k]) for k in open_)
         bound = covered + min(can, room)
         if (bound, len(valid)) <= (best_val[0], best_val[1]):
             return
@@ -621,52 +753,59 @@ def _exact(p: _Packer, incumbent: tuple[int, int], node_limit: int) -> tuple[lis
             leaf(valid)
             return
         u = order[pos]
-        for k in sorted(open_, key=lambda k: (len(b_units[k]), k)):
+        cu = compat[u]
+        for _, k in sorted(open_):
             if (b_allow[k] >> u) & 1:
                 b_units[k].append(u)
                 saved = b_allow[k]
-                b_allow[k] &= compat[u]
-                zero_phase(pos + 1, valid)
+                b_allow[k] &= cu
+                zero_phase(pos + 1, valid, covered + 1)
                 b_allow[k] = saved
                 b_units[k].pop()
-        zero_phase(pos + 1, valid)
+        zero_phase(pos + 1, valid, covered)
 
-    def member_phase(pos: int, placed: int) -> None:
+    m_of = p.m
+
+    def member_phase(pos: int, placed: int, in_branches: int) -> None:
+        # in_branches: the members of the branches so far (the sum of b_mem)
         nonlocal nodes
         nodes += 1
         if nodes > node_limit:
             raise _Stop
-        max_branches = (sum(b_mem) + suffix_mem[pos]) // M
+        max_branches = (in_branches + suffix_mem[pos]) // M
         bound = min(placed + (n - pos), K * max_branches)
         if (bound, max_branches) <= (best_val[0], best_val[1]):
             return
         if pos == nm:
-            zero_phase(pos, [k for k in range(len(b_units)) if b_mem[k] >= M])
+            valid = [k for k in range(len(b_units)) if b_mem[k] >= M]
+            zero_phase(pos, valid, sum([len(b_units[k]) for k in valid]))
             return
         u = order[pos]
+        mu = m_of[u]
+        cu = compat[u]
         for k in range(len(b_units)):
             if len(b_units[k]) < K and (b_allow[k] >> u) & 1:
                 b_units[k].append(u)
                 saved = b_allow[k]
-                b_allow[k] &= compat[u]
-                b_mem[k] += p.m[u]
-                member_phase(pos + 1, placed + 1)
-                b_mem[k] -= p.m[u]
+                b_allow[k] &= cu
+                b_mem[k] += mu
+                member_phase(pos + 1, placed + 1, in_branches + mu)
+                b_mem[k] -= mu
                 b_allow[k] = saved
                 b_units[k].pop()
         b_units.append([u])
-        b_allow.append(compat[u])
-        b_mem.append(p.m[u])
-        member_phase(pos + 1, placed + 1)
+        b_allow.append(cu)
+        b_mem.append(mu)
+        member_phase(pos + 1, placed + 1, in_branches + mu)
         b_units.pop()
         b_allow.pop()
         b_mem.pop()
-        member_phase(pos + 1, placed)
+        member_phase(pos + 1, placed, in_branches)
 
     if tuple(incumbent) >= ub:
         return None, 0
     try:
-        member_phase(0, 0)
+        member_phase(0, 0, 0)
     except _Stop:
         if nodes > node_limit:
             logger.debug("exact branch search stopped at the node limit (%d candidates)", n)
@@ -728,11 +867,12 @@ def _improve_windows(p: _Packer, *, window: int = WINDOW, node_limit: int = WIND
                     break
             inside = {p.label[v] for v in win if p.label[v] >= 0}
             current = (sum(len(p.units[b]) for b in inside), len(inside))
-            sub = _Packer(pts[win], np.asarray([p.m[v] for v in win]), [p.ind[v] for v in win],
+            win_m = [p.m[v] for v in win]
+            if _upper_bound_list(win_m, p.max_units, p.min_members) <= current:
+                continue
+            sub = _Packer(pts[win], np.asarray(win_m), [p.ind[v] for v in win],
                           [p.grp[v] for v in win], max_units=p.max_units, min_members=p.min_members,
                           max_distance=math.sqrt(p.r2) - _EPS)
-            if upper_bound(sub.m, max_units=p.max_units, min_members=p.min_members) <= current:
-                continue
             found, used = _solve_small(sub, current, min(node_limit, budget[0]))
             budget[0] -= used + 1
             if budget[0] <= 0:
@@ -810,13 +950,17 @@ def pack_branches(xy: ArrayLike, members: ArrayLike, industry: ArrayLike | None 
     out = np.full(len(pts), -1, dtype=np.int64)
     rules = {"max_units": max_units, "min_members": min_members, "max_distance": max_distance}
     budget = [WINDOW_BUDGET_CAP]  # nodes of exact window search left for this call
+    nxt = 0  # one more than the largest label given so far
     for comp in _components(pts, max_distance):
         if len(comp) < 2:
             continue
         sub = comp.tolist()
         lab = _pack_component(pts[comp], m[comp], [ind[i] for i in sub], [grp[i] for i in sub], rules,
                               exact_max=exact_max, node_limit=node_limit, improve=improve, budget=budget)
-        out[comp[lab >= 0]] = lab[lab >= 0] + (out.max() + 1 if (out >= 0).any() else 0)
+        hit = lab >= 0
+        if hit.any():
+            out[comp[hit]] = lab[hit] + nxt
+            nxt = max(nxt, nxt + int(lab[hit].max()) + 1)
     # renumber by each branch's smallest candidate
     found = np.flatnonzero(out >= 0)
     if len(found):
@@ -871,8 +1015,10 @@ def _pack_component(pts: NDArray[np.float64], m: NDArray[np.int64], ind: list[st
     bound = upper_bound(m, max_units=rules["max_units"], min_members=rules["min_members"])
     restarts = RESTARTS if len(pts) <= RESTART_MAX_N else 1
     greedy: list[_Packer] = []
+    nbrs = _Neighbours(pts, rules["max_distance"] + _EPS, NEIGHBOUR_CAP)
+    masks: dict[int, int] = {}
     for r in range(restarts):
-        q = _Packer(pts, m, ind, grp, restart=r, **rules)
+        q = _Packer(pts, m, ind, grp, restart=r, nbrs=nbrs, masks=masks, **rules)
         q.form_cores()
         q.fill()
         q.split_large()

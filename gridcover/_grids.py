@@ -159,10 +159,13 @@ def cluster_grids(xy: ArrayLike, *, weight: ArrayLike | None = None, members: Ar
 
 # --- recursive bisection -------------------------------------------------------------------
 def _principal_axis(pts: NDArray[np.float64], w: NDArray[np.int64]) -> NDArray[np.float64]:
-    centre = np.average(pts, axis=0, weights=w)
+    wf = w.astype(float)
+    # np.average(pts, axis=0, weights=w) and np.allclose(cov, 0.0), spelled out (same
+    # arithmetic, without their per-call overhead: this runs once per bisection node)
+    centre = (pts * wf[:, None]).sum(axis=0) / wf.sum()
     d = pts - centre
     cov = (d * w[:, None]).T @ d
-    if not np.all(np.isfinite(cov)) or np.allclose(cov, 0.0):
+    if not np.all(np.isfinite(cov)) or bool(np.all(np.abs(cov) <= 1e-8)):
         return np.array([1.0, 0.0])
     vals, vecs = np.linalg.eigh(cov)
     axis = vecs[:, int(np.argmax(vals))]
@@ -278,6 +281,7 @@ def _improve(pts: NDArray[np.float64], w: NDArray[np.int64], mem: NDArray[np.int
     size = np.bincount(labels, weights=w, minlength=k).astype(np.int64)
     gmem = np.bincount(labels, weights=mem, minlength=k).astype(np.int64)
     q = min(IMPROVE_NEIGHBOURS + 1, k)
+    w_l, mem_l = w.tolist(), mem.tolist()
     for _ in range(rounds):
         centres = _centres(pts, w, labels, k)
         valid = np.isfinite(centres[:, 0])
@@ -293,27 +297,32 @@ def _improve(pts: NDArray[np.float64], w: NDArray[np.int64], mem: NDArray[np.int
             break
         g = gain[cand_i, cand_j]
         order = np.lexsort((cand_j, cand_i, -g))
-        moved = np.zeros(len(pts), dtype=bool)
+        # the moves in gain order, on plain lists (a Python loop over numpy scalars is slow)
+        items = cand_i[order].tolist()
+        dests = near[cand_i[order], cand_j[order]].tolist()
+        lab, sz, gm = labels.tolist(), size.tolist(), gmem.tolist()
+        moved = [False] * len(pts)
         n_moves = 0
-        for t in order:
-            i = int(cand_i[t])
+        for i, dst in zip(items, dests, strict=True):
             if moved[i]:
                 continue
-            src = int(labels[i])
-            dst = int(near[i, cand_j[t]])
-            wi = int(w[i])
-            mi = int(mem[i])
-            if size[src] - wi < min_size or size[dst] + wi > max_size:
+            src = lab[i]
+            wi = w_l[i]
+            mi = mem_l[i]
+            if sz[src] - wi < min_size or sz[dst] + wi > max_size:
                 continue
-            if min_members > 0 and gmem[src] >= min_members and gmem[src] - mi < min_members:
+            if min_members > 0 and gm[src] >= min_members and gm[src] - mi < min_members:
                 continue  # O9: never break a grid's member floor
-            labels[i] = dst
-            size[src] -= wi
-            size[dst] += wi
-            gmem[src] -= mi
-            gmem[dst] += mi
+            lab[i] = dst
+            sz[src] -= wi
+            sz[dst] += wi
+            gm[src] -= mi
+            gm[dst] += mi
             moved[i] = True
             n_moves += 1
+        labels = np.asarray(lab, dtype=np.int64)
+        size = np.asarray(sz, dtype=np.int64)
+        gmem = np.asarray(gm, dtype=np.int64)
         if n_moves == 0:
             break
     return labels

@@ -77,7 +77,7 @@ from shapely.geometry.base import BaseGeometry
 from ._boundaries import grid_polygons
 from ._branches import branch_max_distance, pack_branches, upper_bound
 from ._grids import cluster_grids, connect_grids
-from ._leaders import LEADER_INSTRUCTOR, LEADER_MEMBER, leader_reason, rank_leaders
+from ._leaders import LEADER_INSTRUCTOR, LEADER_MEMBER, leader_reason
 from .config import Config
 from .errors import BoundaryError, LedgerError
 from .gaps import org_levels
@@ -233,8 +233,11 @@ def joint_status(enterprises: pd.DataFrame, config: Config | None = None) -> pd.
         Indexed like ``enterprises``: ``joint_key`` ("" when not joint), ``joint_status``
         ("", "kept" or "split"), ``joint_unit`` (the kept group's unit), ``joint_reason``.
     """
-    config = config or Config()
-    df = _prepare(enterprises)
+    return _joint_status(_prepare(enterprises), config or Config())
+
+
+def _joint_status(df: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """:func:`joint_status` of a table already through :func:`_prepare`."""
     out = pd.DataFrame({"joint_key": "", "joint_status": "", "joint_unit": "", "joint_reason": ""},
                        index=df.index)
     joint = df[df["org_type"] == "joint"]
@@ -242,33 +245,50 @@ def joint_status(enterprises: pd.DataFrame, config: Config | None = None) -> pd.
         return out
     uscc = joint.index.astype(str)
     keys = np.where(joint["org_name"] != "", joint["org_name"].to_numpy(dtype=object),
-                    ("#" + pd.Series(uscc)).to_numpy(dtype=object))
-    status: dict[str, tuple[str, str, str]] = {}
-    for key, grp in joint.groupby(keys, sort=True):
+                    ("#" + pd.Series(uscc)).to_numpy(dtype=object)).astype(str)
+    # groups in key order; rows of a group in table order (a stable sort)
+    names, grp = np.unique(keys, return_inverse=True)
+    grp = grp.reshape(-1)
+    n_groups = len(names)
+    order = np.argsort(grp, kind="stable")
+    starts = np.searchsorted(grp[order], np.arange(n_groups + 1))
+    size = np.diff(starts)
+    members = np.bincount(grp, weights=joint["members"].to_numpy(dtype=np.int64),
+                          minlength=n_groups).astype(np.int64)
+    lon_all, lat_all = joint["lon"].to_numpy(dtype=float), joint["lat"].to_numpy(dtype=float)
+    unit_all = joint["unit"].to_numpy(dtype=object)
+    is_located = np.isfinite(lon_all) & np.isfinite(lat_all) & (unit_all != "")
+    state = np.empty(n_groups, dtype=object)
+    unit_of = np.empty(n_groups, dtype=object)
+    reason = np.empty(n_groups, dtype=object)
+    for g in range(n_groups):
+        rows = order[starts[g]:starts[g + 1]]
         reasons = []
-        if len(grp) > config.joint_max_units:
-            reasons.append(f"G5/O6: {len(grp)} units > {config.joint_max_units}")
-        if int(grp["members"].sum()) < config.joint_min_members:
-            reasons.append(f"O6: {int(grp['members'].sum())} formal members < {config.joint_min_members}")
-        located = grp[np.isfinite(grp["lon"]) & np.isfinite(grp["lat"]) & (grp["unit"] != "")]
-        units = sorted(set(located["unit"]))
+        if size[g] > config.joint_max_units:
+            reasons.append(f"G5/O6: {int(size[g])} units > {config.joint_max_units}")
+        if members[g] < config.joint_min_members:
+            reasons.append(f"O6: {int(members[g])} formal members < {config.joint_min_members}")
+        located = rows[is_located[rows]]
+        units = sorted(set(unit_all[located].tolist()))
         if len(units) > 1:
             reasons.append(f"O7: spread across units {', '.join(units)}")
         elif len(located) > 1:
-            lon, lat = located["lon"].to_numpy(), located["lat"].to_numpy()
+            lon, lat = lon_all[located], lat_all[located]
             xy = _to_metres(lon, lat, _utm_epsg(float(lon.mean()), float(lat.mean())))
             d = branch_max_distance(xy)
             if d > config.joint_max_distance_m:
                 reasons.append(f"O7: units {d:.0f} m apart > {config.joint_max_distance_m:.0f} m")
         if config.replan_existing_joint:
             reasons.append("replan_existing_joint")
-        state = "split" if reasons else "kept"
-        status[str(key)] = (state, units[0] if len(units) == 1 else "", "; ".join(reasons))
-    key_series = pd.Series(keys, index=joint.index, dtype=object).astype(str)
-    out.loc[joint.index, "joint_key"] = key_series
-    out.loc[joint.index, "joint_status"] = key_series.map(lambda k: status[k][0])
-    out.loc[joint.index, "joint_unit"] = key_series.map(lambda k: status[k][1])
-    out.loc[joint.index, "joint_reason"] = key_series.map(lambda k: status[k][2])
+        state[g] = "split" if reasons else "kept"
+        unit_of[g] = units[0] if len(units) == 1 else ""
+        reason[g] = "; ".join(reasons)
+    rows_at = out.index.get_indexer(joint.index)
+    for col, values in (("joint_key", names.astype(object)), ("joint_status", state),
+                        ("joint_unit", unit_of), ("joint_reason", reason)):
+        column = out[col].to_numpy(dtype=object).copy()
+        column[rows_at] = values[grp]
+        out[col] = pd.Series(column, index=out.index, dtype=out[col].dtype)
     return out
 
 
@@ -362,8 +382,15 @@ def partition_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, 
     """
     config = config or Config()
     df = _prepare(enterprises).sort_index(kind="stable")  # uscc order: row order never matters
+    return _partition_prepared(df, geometry, unit=unit, unit_type=unit_type, config=config, joint=joint,
+                               epsg=epsg)
+
+
+def _partition_prepared(df: pd.DataFrame, geometry: BaseGeometry | None, *, unit: str, unit_type: str,
+                        config: Config, joint: pd.DataFrame | None, epsg: int | None) -> UnitPartition:
+    """:func:`partition_unit` of a table already through :func:`_prepare`, in uscc order."""
     n = len(df)
-    js = joint_status(df, config) if joint is None else joint.reindex(df.index).fillna("")
+    js = _joint_status(df, config) if joint is None else joint.reindex(df.index).fillna("")
     jstatus = js["joint_status"].to_numpy(dtype=object)
     jkey = js["joint_key"].to_numpy(dtype=object)
     uscc = df.index.astype(str).to_numpy(dtype=object)
@@ -534,10 +561,18 @@ def _o9_attached(df: pd.DataFrame, grid: NDArray[np.int64], branch: NDArray[np.i
     """
     org = df["org_type"].to_numpy(dtype=object)
     has_org = (branch >= 0) | np.isin(action, _BUILD_ACTIONS) | ((action == "keep") & (org == "own"))
-    for g in np.unique(grid[grid >= 0]):
-        rows = np.flatnonzero(grid == g)
-        if has_org[rows].any() or int(members[rows].sum()) < rules.min_members:
-            continue
+    gridded = np.flatnonzero(grid >= 0)
+    if not len(gridded):
+        return
+    order = gridded[np.argsort(grid[gridded], kind="stable")]  # rows of each grid, ascending
+    starts = np.flatnonzero(np.r_[True, np.diff(grid[order]) != 0])
+    ends = np.r_[starts[1:], len(order)]
+    # only grids with no organisation and enough members for one need a look
+    org_any = np.maximum.reduceat(has_org[order].astype(np.int64), starts) > 0
+    g_mem = np.add.reduceat(members[order], starts)
+    for t in np.flatnonzero(~org_any & (g_mem >= rules.min_members)).tolist():
+        rows = order[starts[t]:ends[t]]
+        g = grid[rows[0]]
         attached = (org[rows] == "attached") & (action[rows] == "keep")
         unplaced = (origin[rows] != "") & (branch[rows] < 0)
         pool = rows[(attached | unplaced) & (members[rows] < rules.min_members)]
@@ -600,8 +635,11 @@ def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np
     ``preset`` gives some branches their id (a re-plan keeps ids); the others are numbered
     per grid after the highest number in ``preset`` and ``used`` (ids are never reused)."""
     rows: list[_BranchRow] = []
+    placed = np.flatnonzero(branch >= 0)
+    order = placed[np.argsort(branch[placed], kind="stable")]  # units of each branch, ascending
+    bounds = np.searchsorted(branch[order], np.arange(len(status) + 1))
     for b in range(len(status)):
-        idx = np.flatnonzero(branch == b)
+        idx = order[bounds[b]:bounds[b + 1]]
         if not len(idx):
             continue
         gs = grid[idx][grid[idx] >= 0]
@@ -609,7 +647,8 @@ def _branch_table(branch: NDArray[np.int64], status: list[str], grid: NDArray[np
             # the grid holding most of its units; ties: the unit with most members, then lowest
             counts = np.bincount(gs)
             top = np.flatnonzero(counts == counts.max())
-            g = int(min(top, key=lambda g: (-int(members[idx][grid[idx] == g].max()), g)))
+            g = int(top[0]) if len(top) == 1 else \
+                int(min(top, key=lambda g: (-int(members[idx][grid[idx] == g].max()), g)))
         else:
             g = -1
         units = sorted(uscc[idx].tolist())
@@ -664,6 +703,21 @@ def _grid_geometries(xy: NDArray[np.float64], grid: NDArray[np.int64], k: int,
                          to_unit=lambda c: np.c_[back.transform(c[:, 0], c[:, 1])])
 
 
+def _grid_distance_totals(xy: NDArray[np.float64], order: NDArray[np.int64], starts: NDArray[np.int64],
+                          sizes: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Each enterprise's total distance to its grid's enterprises (``order`` rows grouped by
+    grid from ``starts``), the sums of :func:`rank_leaders`: grids of one size at a time,
+    so every sum adds the same values in the same order."""
+    total = np.zeros(len(xy))
+    for size in np.unique(sizes).tolist():
+        first = starts[sizes == size]
+        rows = order[first[:, None] + np.arange(size)[None, :]]  # (grids, size)
+        p = xy[rows]
+        d = np.hypot(p[:, :, None, 0] - p[:, None, :, 0], p[:, :, None, 1] - p[:, None, :, 1])
+        total[rows] = d.sum(axis=2)
+    return total
+
+
 def _grid_tables(df: pd.DataFrame, grid: NDArray[np.int64], k: int, grid_ids: list[str],
                  xy: NDArray[np.float64], geoms: list[BaseGeometry], unit: str, unit_type: str,
                  config: Config) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
@@ -678,32 +732,39 @@ def _grid_tables(df: pd.DataFrame, grid: NDArray[np.int64], k: int, grid_ids: li
     rows = np.flatnonzero(grid >= 0)
     order = rows[np.argsort(grid[rows], kind="stable")]
     starts = np.flatnonzero(np.r_[True, np.diff(grid[order]) != 0])
-    grid_rows: list[dict[str, Any]] = []
-    leader_rows: list[dict[str, Any]] = []
-    for g, idx in enumerate(np.split(order, starts[1:])):
-        has_member = bool(members[idx].sum() > 0)
-        top, total = rank_leaders(xy[idx], own_org=own[idx], members=members[idx],
-                                  investor_member=investor[idx], staff=staff[idx],
-                                  uscc=uscc[idx].tolist(), top=LEADER_CANDIDATES)
-        for r, t in enumerate(top):
-            i = idx[t]
-            mean_d = float(total[t]) / max(len(idx) - 1, 1)
-            leader_rows.append({"grid_id": grid_ids[g], "rank": r + 1, "uscc": uscc[i], "name": names[i],
-                                "reason": leader_reason(own_org=bool(own[i]), members=int(members[i]),
-                                                        investor_member=bool(investor[i]),
-                                                        staff=int(staff[i]), mean_distance_m=mean_d,
-                                                        grid_has_member=has_member)})
-        grid_rows.append({"grid_id": grid_ids[g], "unit": unit, "unit_type": unit_type,
-                          "n_enterprises": len(idx), "staff": int(staff[idx].sum()),
-                          "members": int(members[idx].sum()),
-                          "leader_uscc": uscc[idx[top[0]]] if has_member else "",
-                          "leader_status": LEADER_MEMBER if has_member else LEADER_INSTRUCTOR})
-    grids = gpd.GeoDataFrame(pd.DataFrame(grid_rows), geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
+    sizes = np.diff(np.r_[starts, len(order)])
+    total = _grid_distance_totals(xy, order, starts, sizes)
+    # rank_leaders' order for every grid at once: grid first, then its keys
+    seg = np.repeat(np.arange(len(starts)), sizes)
+    tie = np.empty(len(uscc), dtype=np.int64)
+    tie[np.argsort(uscc, kind="stable")] = np.arange(len(uscc))
+    o = order
+    ranked = o[np.lexsort((tie[o], np.round(total[o], 3), -staff[o], -investor[o].astype(np.int64),
+                           -members[o], -own[o].astype(np.int64), seg))]
+    n_top = np.minimum(sizes, LEADER_CANDIDATES)
+    g_mem = np.add.reduceat(members[order], starts)
+    g_staff = np.add.reduceat(staff[order], starts)
+    has_member = g_mem > 0
+    pick_g = np.repeat(np.arange(len(starts)), n_top)
+    pick_r = np.arange(int(n_top.sum())) - np.repeat(np.cumsum(n_top) - n_top, n_top)
+    pick = ranked[starts[pick_g] + pick_r]
+    ids = np.asarray(grid_ids, dtype=object)
+    reasons = [leader_reason(own_org=bool(own[i]), members=int(members[i]), investor_member=bool(investor[i]),
+                             staff=int(staff[i]), mean_distance_m=float(total[i]) / max(int(sizes[g]) - 1, 1),
+                             grid_has_member=bool(has_member[g]))
+               for i, g in zip(pick.tolist(), pick_g.tolist(), strict=True)]
+    first = ranked[starts]
+    grids = gpd.GeoDataFrame({
+        "grid_id": ids[:len(starts)], "unit": unit, "unit_type": unit_type,
+        "n_enterprises": sizes.astype(np.int64), "staff": g_staff.astype(np.int64),
+        "members": g_mem.astype(np.int64),
+        "leader_uscc": np.where(has_member, uscc[first], ""),
+        "leader_status": np.where(has_member, LEADER_MEMBER, LEADER_INSTRUCTOR).astype(object),
+    }, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
     for c in ("grid_id", "unit", "unit_type", "leader_uscc", "leader_status"):
         grids[c] = grids[c].astype(str)
-    for c in ("n_enterprises", "staff", "members"):
-        grids[c] = grids[c].astype("int64")
-    leaders = pd.DataFrame(leader_rows, columns=list(LEADER_COLUMNS))
+    leaders = pd.DataFrame({"grid_id": ids[pick_g], "rank": pick_r + 1, "uscc": uscc[pick],
+                            "name": names[pick], "reason": reasons}, columns=list(LEADER_COLUMNS))
     leaders["rank"] = leaders["rank"].astype("int64")
     for c in ("grid_id", "uscc", "name", "reason"):
         leaders[c] = leaders[c].astype(str)
@@ -780,7 +841,9 @@ def _with_precision(branches: pd.DataFrame, enterprises: pd.DataFrame) -> pd.Dat
 def _run_unit(job: tuple[Any, ...]) -> UnitPartition:
     """One unit's partition (module level, so process pools and Dask can ship it)."""
     sub, geometry, name, unit_type, config, joint = job
-    return partition_unit(sub, geometry, unit=name, unit_type=unit_type, config=config, joint=joint)
+    # the jobs of _unit_jobs hold prepared rows in uscc order
+    return _partition_prepared(sub, geometry, unit=name, unit_type=unit_type, config=config, joint=joint,
+                               epsg=None)
 
 
 def partition(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config: Config | None = None,
@@ -857,23 +920,28 @@ def _unit_jobs(ledger: Ledger, units_gdf: gpd.GeoDataFrame, config: Config
     # row order never matters: every step works in uscc order (ties included)
     src = ledger.enterprises.sort_index(kind="stable")
     df = _prepare(src)
-    js = joint_status(df, config)
+    js = _joint_status(df, config)
     # unlocated units of a kept joint organisation go with their organisation's unit
     plan_unit = df["unit"].where(~((js["joint_status"] == "kept") & (df["unit"] == "")), js["joint_unit"])
     geom_of = dict(zip(units_gdf["unit"], units_gdf.geometry, strict=True))
     type_of = dict(zip(units_gdf["unit"], units_gdf["unit_type"], strict=True))
-    known = [u for u in units_gdf["unit"] if u in set(plan_unit)]
-    unknown = sorted(set(plan_unit) - set(units_gdf["unit"]) - {""})
+    # the rows of each unit, in uscc order (one stable sort, not one scan per unit)
+    codes, names = pd.factorize(plan_unit.to_numpy(dtype=object))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    rows_of = {str(u): order[bounds[i]:bounds[i + 1]] for i, u in enumerate(names)}
+    known = [u for u in units_gdf["unit"] if u in rows_of]
+    unknown = sorted(set(rows_of) - set(units_gdf["unit"]) - {""})
     if unknown:
         logger.warning("enterprises lie in unit(s) without a boundary polygon: %s", ", ".join(unknown))
     jobs = []
     for name in [*known, *unknown, ""]:
-        rows = plan_unit.index[plan_unit.to_numpy() == name]
-        if not len(rows):
+        pos = rows_of.get(name)
+        if pos is None or not len(pos):
             continue
-        sub = df.loc[rows]
+        sub = df.iloc[pos]
         unit_type = type_of.get(name, "") or (str(sub["unit_type"].iloc[0]) if name else "")
-        jobs.append((sub, geom_of.get(name), name, unit_type, config, js.loc[rows]))
+        jobs.append((sub, geom_of.get(name), name, unit_type, config, js.iloc[pos]))
     return src, jobs
 
 
