@@ -19,6 +19,11 @@ Algorithm (O9, O10)
    then a repair pass moves or swaps members into grids below the floor.
 4. Grids are numbered in reading order (north to south, then west to east).
 
+Then, on the Delaunay graph of the enterprises (a grid in several parts has a Voronoi
+polygon in several pieces): :func:`connect_grids` moves whole items between grids, and
+:func:`untangle_branches` hands a joint-branch unit lying beyond another grid over to
+that grid, re-forming the new branches it leaves without covering fewer enterprises.
+
 Everything is deterministic: stable sorts with index tie-breaks, no randomness.
 """
 
