@@ -341,13 +341,36 @@ def bench_quarter(ent: pd.DataFrame, units: gpd.GeoDataFrame, label: str) -> dic
             "changes": {f"{o}/{c}": int(v) for (o, c), v in counts.items()},
             "in branch: previous, re-plan, fresh": [int((p.enterprises["branch_id"] != "").sum())
                                                     for p in (prev, new, fresh)],
+            "grids in one piece: previous, re-plan, fresh": [round(compactness(p)[0], 4)
+                                                             for p in (prev, new, fresh)],
             "seconds fresh, re-plan": [round(t_fresh, 1), round(t_replan, 1)]}
 
 
-def bench_contiguity(ent: pd.DataFrame, units: gpd.GeoDataFrame) -> dict:
+def bench_contiguity(ent: pd.DataFrame, units: gpd.GeoDataFrame, label: str) -> dict:
+    """Grids in one piece, compactness, and the joint-branch cover beside them (contiguity
+    must not be bought with sprawl nor with fewer enterprises in branches)."""
+    t0 = time.perf_counter()
     plan = partition(Ledger(ent), units=units)
+    seconds = time.perf_counter() - t0
     one, dist = compactness(plan)
-    return {"grids": len(plan.grids), "one piece": round(one, 4), "mean distance to grid centre m": round(dist, 1)}
+    pieces = shapely.get_num_geometries(plan.grids.geometry.to_numpy())
+    return {"county": label, "grids": len(plan.grids), "grids in one piece": int((pieces == 1).sum()),
+            "one piece": round(one, 4), "mean distance to grid centre m": round(dist, 1),
+            "enterprises in joint branches": int((plan.enterprises["branch_id"] != "").sum()),
+            "org_rate_after": round(float(plan.summary()["org_rate_after"]), 4),
+            "seconds": round(seconds, 1)}
+
+
+def generated_county(n: int, folder: Path) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """The generated county of the tests (``tests/county_gen.py``, seed 1), located."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from county_gen import make_county
+
+    from gridcover.jurisdictions import load_jurisdictions
+
+    county = make_county(folder, n, seed=1)
+    ledger = gc.locate(gc.Inputs(ledger=county.ledger, townships=county.townships, parks=county.parks))
+    return ledger.enterprises, load_jurisdictions(county.townships, county.parks).units()
 
 
 def bench_colocated(n: int) -> dict:
@@ -415,7 +438,10 @@ def main() -> None:
     if "order" in only:
         out["order"] = bench_order()
     if "contiguity" in only:
-        out["contiguity"] = bench_contiguity(ent, units)
+        with tempfile.TemporaryDirectory() as tmp:
+            out["contiguity"] = [bench_contiguity(ent, units, "bundled"),
+                                 bench_contiguity(*generated_county(args.rows, Path(tmp)),
+                                                  f"generated {args.rows:,} rows")]
     if "one" in only:
         out["one added"] = [bench_one(ent, units, "bundled"), bench_one(*synthetic_county(args.rows), f"{args.rows:,} rows")]
     if "quarter" in only:

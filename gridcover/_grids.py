@@ -19,6 +19,11 @@ Algorithm (O9, O10)
    then a repair pass moves or swaps members into grids below the floor.
 4. Grids are numbered in reading order (north to south, then west to east).
 
+Then, on the Delaunay graph of the enterprises (a grid in several parts has a Voronoi
+polygon in several pieces): :func:`connect_grids` moves whole items between grids, and
+:func:`untangle_branches` hands a joint-branch unit lying beyond another grid over to
+that grid, re-forming the new branches it leaves without covering fewer enterprises.
+
 Everything is deterministic: stable sorts with index tie-breaks, no randomness.
 """
 
@@ -31,7 +36,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
-__all__ = ["choose_grid_count", "cluster_grids", "connect_grids"]
+from ._branches import pack_branches
+
+__all__ = ["choose_grid_count", "cluster_grids", "connect_grids", "untangle_branches"]
 
 logger = logging.getLogger(__name__)
 
@@ -656,3 +663,333 @@ def connect_grids(xy: ArrayLike, labels: ArrayLike, *, item: ArrayLike | None = 
         if not changed:
             break
     return lab
+
+
+def untangle_branches(xy: ArrayLike, labels: ArrayLike, branch: ArrayLike, *, movable: ArrayLike,
+                      candidate: ArrayLike | None = None, members: ArrayLike | None = None,
+                      industry: ArrayLike | None = None, min_size: int = 5, max_size: int = 15,
+                      min_members: int = 3, max_units: int = 5, branch_min_members: int = 3,
+                      max_distance: float = 3000.0, next_branch: int | None = None, rounds: int = 4
+                      ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Detached parts of grids handed to the grid they touch, joint branches re-formed.
+
+    A grid whose Delaunay graph is in several parts usually holds a joint branch with a
+    unit on the far side of another grid (branches are packed over the whole unit). Such
+    a detached part (with every enterprise of the grid at its points) moves to a grid it
+    touches, and each branch unit in it leaves its branch, in order of preference:
+
+    1. joining a branch of that grid (the branch left behind stays valid);
+    2. trading places with a unit of one of that grid's branches that touches the rest
+       of its own grid;
+    3. giving its place to an enterprise in no branch that could be in one (a
+       ``candidate``, with formal members exactly when it has some) touching the rest
+       of its grid — from the grid it goes to, its own grid, or a third grid — and staying
+       in the new grid on its own;
+    4. both grids' new branches re-packed, each inside its grid (with ``industry``).
+
+    Moves keep as many enterprises in joint branches as before (never fewer), and as
+    many of them without formal members (one with members left out is attached, O8, so
+    the organisational cover never drops either), every
+    re-formed branch within O6/O7 (``max_units`` units, ``branch_min_members`` formal
+    members, ``max_distance`` pairwise) and inside one grid, kept organisations
+    (``movable`` False) as they are, sizes within O10's bounds, every member floor met
+    (O9) and enterprises at one point together, and happen only when the grids they
+    touch together come in fewer pieces. Deterministic: grids, parts and candidates
+    are taken in index and distance order.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` enterprise coordinates in metres (the unit's grid-eligible enterprises).
+    labels
+        Grid label per enterprise.
+    branch
+        Joint branch per enterprise (``-1``: none).
+    movable
+        Per enterprise: True when its branch may be re-formed (a new branch; kept
+        organisations stay as they are).
+    candidate
+        Per enterprise: True when it may be placed in a new branch (O5). An enterprise
+        in no branch may take the place of a branch unit that moves to its grid.
+    members
+        Formal members per enterprise.
+    industry
+        GB/T 4754 section per enterprise (same section preferred when re-packing).
+    min_size, max_size, min_members
+        O10 bounds and the O9 floor.
+    max_units, branch_min_members, max_distance
+        O6/O7.
+    next_branch
+        First id for branches re-packed here (default: one above the highest given).
+    rounds
+        Sweeps over the grids in pieces.
+
+    Returns
+    -------
+    labels, branch
+        New arrays (the same grids and branches; only enterprises move).
+    """
+    pts = np.asarray(xy, dtype=float).reshape(-1, 2)
+    lab = np.asarray(labels, dtype=np.int64).copy()
+    br = np.asarray(branch, dtype=np.int64).copy()
+    movable_rows = np.asarray(movable, dtype=bool)
+    cand = None if candidate is None else np.asarray(candidate, dtype=bool)
+    ind = None if industry is None else np.asarray(industry, dtype=object)
+    n = len(pts)
+    if n < 3 or lab.max(initial=0) < 1:
+        return lab, br
+    mem = np.zeros(n, dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)
+    loc, adj = _delaunay_adjacency(pts)
+    k = int(lab.max()) + 1
+    size = np.bincount(lab, minlength=k).astype(np.int64)
+    gmem = np.bincount(lab, weights=mem, minlength=k).astype(np.int64)
+    at_loc: dict[int, list[int]] = {}
+    for i, v in enumerate(loc.tolist()):
+        at_loc.setdefault(v, []).append(i)
+    rows_of: dict[int, set[int]] = {g: set() for g in range(k)}
+    for i, g in enumerate(lab.tolist()):
+        rows_of[g].add(i)
+    units: dict[int, set[int]] = {}
+    for i, b in enumerate(br.tolist()):
+        if b >= 0:
+            units.setdefault(b, set()).add(i)
+    # branches that may be re-formed (an enterprise that joins one may be moved on with it)
+    free_b = {int(b) for b in np.unique(br[movable_rows & (br >= 0)])}
+
+    def free(i: int) -> bool:
+        return int(br[i]) in free_b
+    d2max = max_distance * max_distance + 1e-6
+
+    def pieces(g: int) -> int:
+        return len(_parts({int(loc[i]) for i in rows_of[g]}, adj))
+
+    def fits(i: int, rows: set[int]) -> bool:
+        """Enterprise i may join the units ``rows`` (O6 size, O7 distance)."""
+        if len(rows) + 1 > max_units:
+            return False
+        r = np.fromiter(rows, dtype=np.int64, count=len(rows))
+        return bool(np.all(((pts[r] - pts[i]) ** 2).sum(axis=1) <= d2max))
+
+    def valid(rows: set[int]) -> bool:
+        return len(rows) >= 2 and int(mem[list(rows)].sum()) >= branch_min_members
+
+    def set_grid(i: int, g: int) -> None:
+        src = int(lab[i])
+        rows_of[src].discard(i)
+        rows_of[g].add(i)
+        size[src] -= 1
+        size[g] += 1
+        gmem[src] -= int(mem[i])
+        gmem[g] += int(mem[i])
+        lab[i] = g
+
+    def set_branch(i: int, b: int) -> None:
+        old = int(br[i])
+        if old >= 0:
+            units[old].discard(i)
+        if b >= 0:
+            units.setdefault(b, set()).add(i)
+        br[i] = b
+
+    def attempt(g: int, h: int, rows: list[int], main: set[int], was: int) -> bool:
+        """Move ``rows`` (a detached part of g) to h, re-forming the branches they leave."""
+        log: list[tuple[int, int, int]] = []  # (row, old grid, old branch)
+        third: dict[int, int] = {}  # other grids giving an enterprise: their pieces before
+
+        def do(i: int, grid: int, b: int) -> None:
+            log.append((i, int(lab[i]), int(br[i])))
+            set_grid(i, grid)
+            set_branch(i, b)
+
+        def undo() -> None:
+            for i, grid, b in reversed(log):
+                set_grid(i, grid)
+                set_branch(i, b)
+
+        part = set(rows)
+        for i in rows:
+            do(i, h, int(br[i]))
+        for i in rows:
+            b = int(br[i])
+            if b < 0 or not (units[b] - part):  # alone, or its whole branch moves along
+                continue
+            if not free(i):
+                undo()
+                return False
+            rest = units[b] - {i}
+            placed = False
+            # join a branch of h, when the branch left behind stays valid
+            if valid(rest):
+                opts = sorted({int(br[j]) for j in rows_of[h] if br[j] >= 0 and free(j)} - {b})
+                opts = [c for c in opts if units[c] <= rows_of[h] and fits(i, units[c])]
+                if opts:
+                    cx = {c: float(np.hypot(*(pts[list(units[c])].mean(axis=0) - pts[i]))) for c in opts}
+                    do(i, h, min(opts, key=lambda c: (cx[c], c)))
+                    placed = True
+            if not placed:
+                # trade places: a unit of one of h's branches, alone at its point and
+                # touching g's main part, takes i's place in b; i takes its place
+                near = sorted({j for v in main for u in adj[v] for j in at_loc[u]
+                               if lab[j] == h and br[j] >= 0 and free(j) and len(at_loc[u]) == 1
+                               and j not in part})
+                for j in sorted(near, key=lambda j: (float(np.hypot(*(pts[j] - pts[i]))), j)):
+                    c = int(br[j])
+                    if c == b or not units[c] <= rows_of[h]:
+                        continue
+                    rest_c = units[c] - {j}
+                    if fits(j, rest) and valid(rest | {j}) and fits(i, rest_c) and valid(rest_c | {i}):
+                        do(j, g, b)
+                        do(i, h, c)
+                        placed = True
+                        break
+            if not placed and cand is not None:
+                # or an enterprise of h in no branch that could be in one takes i's place
+                # (as many enterprises in branches as before); i stays in h on its own
+                near = sorted({j for v in main for u in adj[v] for j in at_loc[u]
+                               if lab[j] == h and br[j] < 0 and cand[j] and len(at_loc[u]) == 1
+                               and j not in part and (mem[j] > 0) == (mem[i] > 0)})
+                for j in sorted(near, key=lambda j: (float(np.hypot(*(pts[j] - pts[i]))), j)):
+                    if fits(j, rest) and valid(rest | {j}):
+                        do(j, g, b)
+                        do(i, h, -1)
+                        placed = True
+                        break
+            if not placed and cand is not None:
+                # or an enterprise of g's main part in no branch takes i's place in b, and
+                # i goes to h on its own (as many enterprises in branches as before)
+                stay = sorted(j for j in rows_of[g] if br[j] < 0 and cand[j] and int(loc[j]) in main
+                              and (mem[j] > 0) == (mem[i] > 0))
+                for j in sorted(stay, key=lambda j: (float(np.hypot(*(pts[j] - pts[i]))), j)):
+                    if fits(j, rest) and valid(rest | {j}):
+                        do(j, g, b)
+                        do(i, h, -1)
+                        placed = True
+                        break
+            if not placed and cand is not None:
+                # or one from a third grid, touching g's main part (three grids change)
+                near = sorted({j for v in main for u in adj[v] for j in at_loc[u]
+                               if lab[j] not in (g, h) and br[j] < 0 and cand[j] and len(at_loc[u]) == 1
+                               and (mem[j] > 0) == (mem[i] > 0)})
+                for j in sorted(near, key=lambda j: (float(np.hypot(*(pts[j] - pts[i]))), j)):
+                    x = int(lab[j])
+                    if size[x] - 1 >= min_size and fits(j, rest) and valid(rest | {j}):
+                        third.setdefault(x, pieces(x))
+                        do(j, g, b)
+                        do(i, h, -1)
+                        placed = True
+                        break
+            if not placed:
+                undo()
+                return False
+        if size[h] > max_size or size[g] < min_size:
+            # sizes back within bounds: enterprises of h in no branch, alone at their point
+            # and touching g's main part, go to g
+            back = sorted({j for v in main for u in adj[v] for j in at_loc[u]
+                           if lab[j] == h and br[j] < 0 and len(at_loc[u]) == 1 and j not in part})
+            cx, cy = pts[[j for j in rows_of[g] if int(loc[j]) in main]].mean(axis=0)
+            for j in sorted(back, key=lambda j: (float(np.hypot(pts[j, 0] - cx, pts[j, 1] - cy)), j)):
+                if size[h] <= max_size and size[g] >= min_size:
+                    break
+                do(j, g, -1)
+        touched = (g, h, *sorted(third))
+        ok = all(min_size <= size[x] <= max_size for x in touched)
+        if ok and min_members > 0:
+            now = {x: int(gmem[x]) for x in touched}
+            then = dict(now)
+            for i, grid, _ in log:
+                then[grid] += int(mem[i])
+                then[int(lab[i])] -= int(mem[i])
+            ok = all(now[x] >= min_members or then[x] < min_members for x in touched)
+        if ok and sum(pieces(x) for x in touched) < was + sum(third.values()):
+            return True
+        undo()
+        return False
+
+    next_id = [int(br.max(initial=-1)) + 1 if next_branch is None else int(next_branch)]
+
+    def repack(g: int, h: int, rows: list[int], was: int) -> bool:
+        """Move ``rows`` to h and re-pack the new branches of both grids, each inside its
+        grid, when that keeps at least as many enterprises in branches."""
+        if cand is None or ind is None:
+            return False
+        part = set(rows)
+        for i in rows:
+            if br[i] >= 0 and not free(i) and not units[int(br[i])] <= part:
+                return False  # a kept organisation stays whole
+        log: list[tuple[int, int, int]] = []
+
+        def do(i: int, grid: int, b: int) -> None:
+            log.append((i, int(lab[i]), int(br[i])))
+            set_grid(i, grid)
+            set_branch(i, b)
+
+        def undo() -> None:
+            for i, grid, b in reversed(log):
+                set_grid(i, grid)
+                set_branch(i, b)
+
+        then = {x: int(gmem[x]) for x in (g, h)}
+        for i in rows:
+            do(i, h, int(br[i]))
+        ok = all(min_size <= size[x] <= max_size for x in (g, h))
+        if ok and min_members > 0:
+            ok = all(gmem[x] >= min_members or then[x] < min_members for x in (g, h))
+        if not ok or pieces(g) + pieces(h) >= was:
+            undo()
+            return False
+        both = rows_of[g] | rows_of[h]
+        before = (sum(1 for j in both if br[j] >= 0), sum(1 for j in both if br[j] >= 0 and mem[j] == 0))
+        pools = {x: sorted(j for j in rows_of[x] if (br[j] < 0 and cand[j]) or free(j)) for x in (g, h)}
+        packed = {}
+        for x, pool in pools.items():
+            if len(pool) >= 2:
+                packed[x] = pack_branches(pts[pool], mem[pool], ind[pool], max_units=max_units,
+                                          min_members=branch_min_members, max_distance=max_distance)
+            else:
+                packed[x] = np.full(len(pool), -1, dtype=np.int64)
+        fixed = [j for j in both if br[j] >= 0 and not free(j)]
+        after = (len(fixed) + sum(int((p >= 0).sum()) for p in packed.values()),
+                 sum(1 for j in fixed if mem[j] == 0)
+                 + sum(int(((p >= 0) & (mem[pools[x]] == 0)).sum()) for x, p in packed.items()))
+        if after[0] < before[0] or after[1] < before[1]:
+            undo()
+            return False
+        for x in (g, h):
+            lab_x = packed[x]
+            ids = {int(t): next_id[0] + t for t in np.unique(lab_x[lab_x >= 0])}
+            next_id[0] += len(ids)
+            free_b.update(ids.values())
+            for j, t in zip(pools[x], lab_x.tolist(), strict=True):
+                do(j, x, ids[t] if t >= 0 else -1)
+        return True
+
+    for _ in range(rounds):
+        changed = False
+        for g in range(k):
+            parts = _parts({int(loc[i]) for i in rows_of[g]}, adj)
+            if len(parts) <= 1:
+                continue
+            for part in sorted(parts[1:], key=lambda p: (len(p), min(p))):
+                rows = sorted(i for v in part for i in at_loc[v] if lab[i] == g)
+                touching: dict[int, int] = {}
+                for v in part:
+                    for u in adj[v]:
+                        for j in at_loc[u]:
+                            if lab[j] != g:
+                                touching[int(lab[j])] = touching.get(int(lab[j]), 0) + 1
+                done = False
+                order = sorted(touching, key=lambda h: (-touching[h], h))
+                for h in order:
+                    if attempt(g, h, rows, parts[0], pieces(g) + pieces(h)):
+                        done = True
+                        break
+                for h in order if not done else []:
+                    if repack(g, h, rows, pieces(g) + pieces(h)):
+                        done = True
+                        break
+                if done:
+                    changed = True
+                    break
+        if not changed:
+            break
+    return lab, br

@@ -14,7 +14,10 @@ Decisions (documented here, tested in ``tests/test_partition.py``)
   compact first-pass grids; joint branches packed over the whole unit with the
   first-pass grid as a preference, not a wall (the 3 km rule, O7, decides who can join
   whom); the final grids drawn around the branches (a branch is one item of the grid
-  clustering, then a contiguity pass so fewer grid polygons come in pieces); each
+  clustering, then a contiguity pass so fewer grid polygons come in pieces, then a
+  repair that hands a branch unit lying beyond another grid over to that grid and
+  re-forms the new branches it leaves, never with fewer enterprises in branches —
+  ``_grids.untangle_branches``); each
   grid's candidates re-packed exactly, the better packing kept. Packing only inside
   grids drawn first lost up to a fifth of the cover (bench/RESULTS.md); the
   price of whole branches is somewhat less compact grids, measured there too.
@@ -76,7 +79,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ._boundaries import grid_polygons
 from ._branches import branch_max_distance, pack_branches, upper_bound
-from ._grids import cluster_grids, connect_grids
+from ._grids import cluster_grids, connect_grids, untangle_branches
 from ._leaders import LEADER_INSTRUCTOR, LEADER_MEMBER, leader_reason
 from .config import Config
 from .errors import BoundaryError, LedgerError
@@ -439,6 +442,14 @@ def _partition_prepared(df: pd.DataFrame, geometry: BaseGeometry | None, *, unit
     grid[gidx], k = _cluster(xy[gidx], members[gidx], together, config)
     width = max(2, len(str(k)))
     grid_ids = [f"{unit}-G{g + 1:0{width}d}" for g in range(k)]
+    if k > 1 and len(status):  # a branch unit beyond another grid: hand it over, re-form branches
+        new_b = np.asarray([s == "new" for s in status], dtype=bool)
+        grid[gidx], branch[gidx] = untangle_branches(
+            xy[gidx], grid[gidx], branch[gidx], movable=(branch[gidx] >= 0) & new_b[branch[gidx]],
+            candidate=origin[gidx] != "", industry=industry[gidx],
+            members=members[gidx], min_size=config.grid_min_size, max_size=config.grid_max_size,
+            min_members=config.grid_min_members, next_branch=len(status), **rules.untangle_kw())
+        status.extend(["new"] * max(0, int(branch.max(initial=-1)) + 1 - len(status)))
 
     # --- each grid re-packed exactly when that covers more (never less) -----------------------
     if len(cand) >= 2 and k > 1:
@@ -546,6 +557,10 @@ class _Rules:
 
     def kw(self) -> dict[str, Any]:
         return {"max_units": self.max_units, "min_members": self.min_members, "max_distance": self.max_distance}
+
+    def untangle_kw(self) -> dict[str, Any]:
+        return {"max_units": self.max_units, "branch_min_members": self.min_members,
+                "max_distance": self.max_distance}
 
 
 def _o9_attached(df: pd.DataFrame, grid: NDArray[np.int64], branch: NDArray[np.int64], status: list[str],
