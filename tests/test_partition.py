@@ -463,7 +463,7 @@ def test_a_dask_cluster_gives_the_serial_result():
     located = gc.locate(gc.sample_inputs())
     jur = gc.load_jurisdictions(gc.sample_inputs().townships, gc.sample_inputs().parks)
     serial = partition(located, jur)
-    with distributed.Client(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as client:
+    with distributed.Client(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as client:
         on_dask = partition(located, jur, executor=client.get_executor())
     pd.testing.assert_frame_equal(serial.enterprises, on_dask.enterprises)
     pd.testing.assert_frame_equal(serial.branches, on_dask.branches)
