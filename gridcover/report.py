@@ -301,13 +301,14 @@ def _display_width(value: Any) -> int:
 class _Book:
     """xlsxwriter workbook with the report's formats."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, stream: bool = False) -> None:
         import xlsxwriter
 
-        # constant memory: each row goes to disk as it is written (rows in order, strings
-        # inline), so a 100,000-row sheet costs no more memory than a small one
+        # ``stream``: xlsxwriter's constant memory, each row goes to disk as it is written
+        # (rows in order, strings inline), so a sheet of any length holds one row in memory;
+        # it costs about a quarter more time than shared strings, so only large books stream
         self.wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                                  "strings_to_urls": False, "constant_memory": True})
+                                                  "strings_to_urls": False, "constant_memory": stream})
         self.wb.set_properties({"title": "非公企业党建网格化规划", "subject": "gridcover plan",
                                 "author": "gridcover", "company": "", "comments": "",
                                 "created": FIXED_TIMESTAMP})
@@ -638,6 +639,9 @@ def _summary_sheet(book: _Book, plan: Plan) -> None:
         row = book.table(ws, _coverage_for_sheet(table), row=row, filter_=False, header_height=30) + 1
 
 
+#: From this many enterprises ``plan.xlsx`` is streamed (xlsxwriter's constant memory):
+#: its cells would otherwise be held in memory until the book is closed.
+STREAM_MIN_ROWS: Final = 200_000
 #: Sheets of a summary workbook (``write_excel(summary_only=True)``, a province-size plan).
 SUMMARY_SHEETS: Final = ("汇总", "指导员", "经费测算", "达标路径", "发展党员")
 
@@ -650,7 +654,8 @@ def write_excel(plan: Plan, path: str | Path, *, summary_only: bool = False) -> 
     class), 企业台账 (every enterprise, Chinese headers and labels), 网格, 联合党支部,
     网格长, 指导员 (ledger and planned), 问题清单, 经费测算, 未入库. Headers are frozen,
     rates are percent-formatted, the document properties are fixed (same plan, same
-    bytes).
+    bytes). Every sheet is written row by row; from :data:`STREAM_MIN_ROWS` enterprises
+    the rows are streamed to disk as they are written (xlsxwriter's constant memory).
 
     Parameters
     ----------
@@ -671,7 +676,7 @@ def write_excel(plan: Plan, path: str | Path, *, summary_only: bool = False) -> 
     """
     target = Path(path)
     with atomic_file(target) as tmp:
-        book = _Book(tmp)
+        book = _Book(tmp, stream=not summary_only and len(plan.enterprises) >= STREAM_MIN_ROWS)
         try:
             _fill_book(book, plan, summary_only=summary_only)
         except BaseException:
