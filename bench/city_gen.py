@@ -251,6 +251,12 @@ def _table(xy: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     })
 
 
+#: Up to this many enterprises a far joint organisation takes the farthest free ones within
+#: 8 km (a ball query); above it (a province, where the ball holds tens of thousands) its
+#: members are the nearest free ones to points drawn 3.5–8 km away.
+_BALL_MAX_N = 200_000
+
+
 def _joint(xy: np.ndarray, org: np.ndarray, org_name: np.ndarray, members: np.ndarray,
            staff: np.ndarray, rng: np.random.Generator) -> None:
     """Existing joint organisations (in place): groups of nearby free enterprises; some obey
@@ -270,7 +276,13 @@ def _joint(xy: np.ndarray, org: np.ndarray, org_name: np.ndarray, members: np.nd
         if taken[anchor]:
             continue
         size = int(rng.integers(6, 8)) if kind == "many" else int(rng.integers(2, 6))
-        if kind == "far":
+        if kind == "far" and n > _BALL_MAX_N:  # a province: members drawn 3.5–8 km away
+            angle = rng.uniform(0.0, 2 * np.pi, size - 1)
+            dist = rng.uniform(3500.0, 8000.0, size - 1)
+            _, idx = tree.query(metres[anchor] + np.c_[np.cos(angle), np.sin(angle)] * dist[:, None], k=1)
+            near = free[np.atleast_1d(idx)]
+            near = near[~taken[near]]
+        elif kind == "far":
             near = free[tree.query_ball_point(metres[anchor], 8000.0)]
             near = near[~taken[near]]
             near = near[np.argsort(-np.hypot(*(metres[near] - metres[anchor]).T), kind="stable")]
