@@ -10,6 +10,8 @@ Three things every writer of gridcover uses (maps, report, outputs, diff):
   exactly what was written.
 * :func:`atomic_file` — one file written into a hidden temporary folder beside the
   target and renamed over it: a reader never sees half a file.
+* :func:`run_tasks` — the independent writers of a folder run in a pool of forked
+  processes (each writes its own files), their results given back in task order.
 * :func:`write_folder` — all files of one run written into a hidden folder beside the
   target folder, listed with their SHA-256 in ``run.json`` (written last), and swapped
   in as a whole (``renameat2(RENAME_EXCHANGE)`` on Linux: one atomic step; elsewhere
@@ -39,6 +41,7 @@ import secrets
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +60,7 @@ __all__ = [
     "neutralise_frame",
     "read_csv",
     "restore",
+    "run_tasks",
     "sha256",
     "verify_folder",
     "write_csv",
@@ -277,6 +281,66 @@ def sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# --- parallel writers -----------------------------------------------------------------------
+#: The tasks of the running :func:`run_tasks` (read by the forked workers, never pickled).
+_TASKS: list[Callable[[], Any]] = []
+
+
+def _die_with_parent() -> None:
+    """Pool initialiser: a worker is killed when the writing process dies (Linux), so a
+    killed run leaves no writer behind in the hidden folder."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl
+            pass
+
+
+def _run_task(i: int) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    result = _TASKS[i]()
+    return result, time.perf_counter() - t0
+
+
+def run_tasks(tasks: list[Callable[[], Any]], workers: int = 1, *,
+              order: list[int] | None = None) -> Iterator[tuple[Any, float]]:
+    """Run independent writers, ``workers`` at a time; yield ``(result, seconds)`` of each
+    in the order of ``tasks``.
+
+    With ``workers > 1`` (and more than one task) the tasks run in forked processes that
+    inherit them (nothing is pickled but the results), started in ``order`` (the largest
+    first, say); a task's exception is raised when its turn comes. A writer must write
+    only its own files: the bytes written are then those of a serial run. Where ``fork``
+    is not available the tasks run one after the other in this process.
+    """
+    import multiprocessing as mp
+
+    workers = min(max(1, workers), len(tasks))
+    if workers == 1 or "fork" not in mp.get_all_start_methods():
+        for task in tasks:
+            t0 = time.perf_counter()
+            result = task()
+            yield result, time.perf_counter() - t0
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    _TASKS[:] = tasks
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                                 initializer=_die_with_parent) as pool:
+            start = list(dict.fromkeys([*(order or []), *range(len(tasks))]))
+            futures = {i: pool.submit(_run_task, i) for i in start}
+            try:
+                for i in range(len(tasks)):
+                    yield futures[i].result()
+            except BaseException:
+                for f in futures.values():
+                    f.cancel()
+                raise
+    finally:
+        _TASKS.clear()
 
 
 # --- whole folders ---------------------------------------------------------------------------

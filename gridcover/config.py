@@ -3,7 +3,7 @@
 Every number a planner may want to change is a field of :class:`Config`. Its defaults
 equal ``RULES.md``; the rule id a field encodes is named in its docstring. A TOML file
 may give the fields flat or grouped in the sections named below (``[rules]``,
-``[partition]``, ``[resources]``, ``[funding]``, ``[geocode]``, ``[ingest]``, ``[maps]``); an unknown
+``[partition]``, ``[resources]``, ``[funding]``, ``[geocode]``, ``[ingest]``, ``[maps]``, ``[outputs]``); an unknown
 key or a value of the wrong type is refused with a message naming the key.
 
 Examples
@@ -113,6 +113,8 @@ class Config:
     tianditu_key: str | None = _f(None, "maps", "Tianditu key (or GRIDCOVER_TIANDITU_KEY); never written to outputs.", secret=True)
     map_detail_max: int = _f(20000, "maps", "Above this many located enterprises a map shows aggregates (per grid, per unit) with clustering.")
 
+    parquet_min_enterprises: int = _f(500_000, "outputs", "From this many enterprises (a province) a plan also writes enterprises.parquet and grids.parquet (GeoParquet) besides the CSV and GeoJSON, and plan.xlsx holds its summary sheets only (汇总, 指导员, 经费测算, 达标路径, 发展党员).")
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -139,7 +141,7 @@ class Config:
                             f"{self.grid_min_size}–{self.grid_max_size}")
         if self.grid_min_size > self.grid_max_size:
             problems.append(f"grid_min_size ({self.grid_min_size}) exceeds grid_max_size ({self.grid_max_size})")
-        for name in ("count_max", "csv_max_cell_lines"):
+        for name in ("count_max", "csv_max_cell_lines", "parquet_min_enterprises"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
         if self.count_max >= 2**62:

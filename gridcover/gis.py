@@ -5,6 +5,8 @@
 * :func:`write_shapefiles` — the same layers as Shapefiles in GBK (with ``.cpg``) for
   older Chinese GIS software, with field names cut to 10 characters (``fields.csv``
   maps them back).
+* :func:`write_geoparquet` — one layer as GeoParquet (``enterprises.parquet``,
+  ``grids.parquet`` of a province-size plan).
 
 Every file is written atomically (:func:`gridcover._io.atomic_file`).
 """
@@ -32,7 +34,8 @@ from ._labels import ENTERPRISE_HEADERS, GRID_HEADERS
 from .plan import Plan
 from .schema import ACTION_LABELS, ORG_TYPE_LABELS
 
-__all__ = ["FIXED_TIMESTAMP", "NAME_WITHHELD", "SHAPEFILE_FIELDS", "write_geopackage", "write_shapefiles"]
+__all__ = ["FIXED_TIMESTAMP", "NAME_WITHHELD", "SHAPEFILE_FIELDS", "write_geopackage", "write_geoparquet",
+           "write_shapefiles"]
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +160,27 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
             if tmp.exists():
                 kwargs["append"] = False
             pyogrio.write_dataframe(gdf, tmp, **kwargs)
+    logger.info("wrote %s", target)
+    return target
+
+
+def write_geoparquet(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Write one layer as GeoParquet (``geopandas.to_parquet``: zstd, the GeoParquet
+    ``geo`` metadata, no index), atomically; the same layer gives the same bytes.
+
+    Text columns holding other values too (a code read back as a number) are written
+    as text, so every column has one Arrow type.
+    """
+    target = Path(path)
+    out = gdf.reset_index(drop=True)
+    for c in out.columns:
+        if c != out.geometry.name and out[c].dtype == object:
+            values = out[c].dropna()
+            if len(values) and not values.map(type).eq(str).all():
+                out[c] = out[c].map(lambda v: v if v is None or (isinstance(v, float) and math.isnan(v))
+                                    else str(v))
+    with atomic_file(target, suffix=".parquet") as tmp:
+        out.to_parquet(tmp, index=False, compression="zstd")
     logger.info("wrote %s", target)
     return target
 

@@ -56,7 +56,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
 
@@ -101,10 +101,12 @@ __all__ = [
     "STATUSES",
     "STATUS_LABELS",
     "CoverageMap",
+    "MapTask",
     "check_tile_url",
     "coverage_map",
     "enterprise_status",
     "map_html",
+    "map_tasks",
     "safe_filename",
     "write_maps",
 ]
@@ -324,6 +326,23 @@ class _Prepared:
     centres: gpd.GeoDataFrame
     assigned: pd.Series        # uscc -> "name（距离 m）" of an assigned instructor
     gap_msgs: dict[str, dict[str, str]]  # uscc -> rule id -> message
+    # indexes built once, so a unit's map costs what its unit holds (no whole-plan pass)
+    rows: Mapping[str, NDArray[np.intp]] = field(default_factory=dict)         # unit -> rows of ent
+    unit_rows: Mapping[str, NDArray[np.intp]] = field(default_factory=dict)    # unit -> rows of units
+    grid_rows: Mapping[str, NDArray[np.intp]] = field(default_factory=dict)    # unit -> rows of grids
+    branch_rows: Mapping[str, NDArray[np.intp]] | None = None                  # unit -> rows of branches
+    known: frozenset[str] = frozenset()                                         # the plan's unit names
+    branch_info: Mapping[str, list[Any]] = field(default_factory=dict)         # branch -> [status, members]
+
+
+def _groups(keys: pd.Series) -> dict[str, NDArray[np.intp]]:
+    """Row positions of each key (in row order)."""
+    if not len(keys):
+        return {}
+    codes, names = pd.factorize(keys.to_numpy(dtype=object))
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return {str(n): order[starts[k]:starts[k + 1]] for k, n in enumerate(names)}
 
 
 def _check_plan(plan: Plan) -> None:
@@ -386,9 +405,23 @@ def _prepare(plan: Plan) -> _Prepared:
             gap_msgs.setdefault(u, {})[rule] = msg
 
     total = coverage.total()
+    units = _to_4326(plan.units)
+    branches = plan.branches if plan.branches is not None else pd.DataFrame()
+    known = set(ent["unit"]) | (set(_text(units, "unit")) if len(units) else set())
+    known.discard("")
+    info: dict[str, list[Any]] = {}
+    if len(branches) and "branch_id" in branches:
+        for bid, status, mem in zip(_text(branches, "branch_id"), _text(branches, "status"),
+                                    _count(branches, "members"), strict=True):
+            info[bid] = [_BRANCH_STATUS.get(status, status), int(mem)]
     return _Prepared(plan=plan, ent=ent, unit_rates=coverage.by("unit"), total_rates=total,
-                     units=_to_4326(plan.units), grids=grids, centres=_to_4326(plan.service_centres),
-                     assigned=assigned, gap_msgs=gap_msgs)
+                     units=units, grids=grids, centres=_to_4326(plan.service_centres),
+                     assigned=assigned, gap_msgs=gap_msgs, rows=_groups(ent["unit"]),
+                     unit_rows=_groups(_text(units, "unit")) if len(units) else {},
+                     grid_rows=_groups(_text(grids, "unit")) if len(grids) else {},
+                     branch_rows=(_groups(_text(branches, "unit")) if len(branches) and "unit" in branches
+                                  else None),
+                     known=frozenset(known), branch_info=info)
 
 
 # --- folium elements -----------------------------------------------------------------------
@@ -608,10 +641,21 @@ def _fc(features: list[dict[str, Any]]) -> dict[str, Any]:
 
 # --- the layers --------------------------------------------------------------------------------
 def _status_counts(ent: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Enterprises per ``key`` (sorted) and status (:data:`STATUSES`, in order)."""
     if not len(ent):
         return pd.DataFrame(columns=list(STATUSES))
-    counts = pd.crosstab(ent[key], ent["status"])
-    return counts.reindex(columns=list(STATUSES), fill_value=0)
+    return _crosstab(ent[key], ent["status"], list(STATUSES))
+
+
+def _crosstab(rows: pd.Series, cols: pd.Series | NDArray[Any], columns: list[str]) -> pd.DataFrame:
+    """``pd.crosstab(rows, cols)`` reindexed to ``columns`` (zeros where absent), by bincount:
+    the rows that occur, sorted; the counts as int64."""
+    keys, names = pd.factorize(rows.to_numpy(dtype=object), sort=True)
+    col = pd.Index(columns).get_indexer(np.asarray(cols, dtype=object))
+    keep = (col >= 0) & (keys >= 0)
+    counts = np.bincount(keys[keep] * len(columns) + col[keep], minlength=len(names) * len(columns))
+    return pd.DataFrame(counts.reshape(len(names), len(columns)).astype("int64"),
+                        index=pd.Index(names, name=rows.name), columns=columns)
 
 
 def _unit_features(prep: _Prepared, units: gpd.GeoDataFrame, ent: pd.DataFrame, to_map: ToMap,
@@ -622,10 +666,14 @@ def _unit_features(prep: _Prepared, units: gpd.GeoDataFrame, ent: pd.DataFrame, 
         return [], []
     rates = {(str(r["unit_type"]), str(r["unit"])): r for r in prep.unit_rates.to_dict("records")}
     counts = _status_counts(ent, "unit")
-    grids_per_unit = _text(prep.grids, "unit").value_counts() if len(prep.grids) else pd.Series(dtype="int64")
+    grids_per_unit = {u: len(r) for u, r in prep.grid_rows.items()}
     branches = prep.plan.branches
-    branch_units = (_text(branches, "unit").value_counts() if branches is not None and len(branches)
-                    else pd.Series(dtype="int64"))
+    branch_units: Mapping[str, int]
+    if prep.branch_rows is not None:
+        branch_units = {u: len(r) for u, r in prep.branch_rows.items()}
+    else:
+        branch_units = (_text(branches, "unit").value_counts().to_dict() if branches is not None and len(branches)
+                        else {})
     geoms = _geometries(units.geometry, to_map, tolerance)
     town: list[dict[str, Any]] = []
     park: list[dict[str, Any]] = []
@@ -688,7 +736,8 @@ def _unit_summary(prep: _Prepared, units: gpd.GeoDataFrame, ent: pd.DataFrame,
     rates = {(str(r["unit_type"]), str(r["unit"])): r for r in prep.unit_rates.to_dict("records")}
     gaps = ent["gaps"].str.split(";").explode()
     gaps = gaps[gaps.isin(GAP_LAYERS)]
-    gap_counts = pd.crosstab(ent.loc[gaps.index, "unit"], gaps.to_numpy()) if len(gaps) else pd.DataFrame()
+    gap_counts = (_crosstab(ent.loc[gaps.index, "unit"], gaps.to_numpy(), list(GAP_LAYERS)) if len(gaps)
+                  else pd.DataFrame())
     out: list[dict[str, Any]] = []
     for name, utype, geom in zip(_text(units, "unit"), _text(units, "unit_type"), units.geometry, strict=True):
         point = _label_point(geom)
@@ -782,19 +831,23 @@ def _branch_features(prep: _Prepared, branches: pd.DataFrame, to_map: ToMap, *,
     if branches is None or not len(branches) or "uscc" not in branches:
         return []
     ent = prep.ent
-    located = ent.dropna(subset=["lon", "lat"])
     b = branches.reset_index(drop=True)
     members = _text(b, "uscc").str.split(";")
     flat = members.explode()
     flat = flat[flat.notna() & flat.ne("")]
-    pos = located.index.get_indexer(flat.to_numpy())
+    pos = ent.index.get_indexer(flat.to_numpy())  # the plan's rows of the members named
+    lon = ent["lon"].to_numpy()
+    lat = ent["lat"].to_numpy()
     ok = pos >= 0
+    ok[ok] = ~(np.isnan(lon[pos[ok]]) | np.isnan(lat[pos[ok]]))  # located members only
     owner = flat.index.to_numpy()[ok]
-    x, y = to_map(located["lon"].to_numpy()[pos[ok]], located["lat"].to_numpy()[pos[ok]])
+    x, y = to_map(lon[pos[ok]], lat[pos[ok]])
     order = np.argsort(owner, kind="stable")
     owner, x, y = owner[order], x[order], y[order]
     starts = np.searchsorted(owner, np.arange(len(b) + 1))
-    name_of = ent["name"].to_dict() if names else {}
+    known = pos >= 0
+    name_of = (dict(zip(flat.to_numpy()[known], ent["name"].to_numpy()[pos[known]], strict=True))
+               if names else {})
     status_index = {s: i for i, s in enumerate(_BRANCH_STATUS)}
     dist = pd.to_numeric(b["max_distance_m"], errors="coerce") if "max_distance_m" in b else pd.Series(np.nan, b.index)
     out = []
@@ -920,13 +973,7 @@ def _instructor_text(src: pd.DataFrame, config: Config) -> pd.Series:
 
 def _branch_info(prep: _Prepared, categories: list[str]) -> list[list[Any]]:
     """Per branch category of the table: [status label, formal members]."""
-    b = prep.plan.branches
-    info: dict[str, list[Any]] = {}
-    if b is not None and len(b) and "branch_id" in b:
-        members = _count(b, "members")
-        for bid, status, mem in zip(_text(b, "branch_id"), _text(b, "status"), members, strict=True):
-            info[bid] = [_BRANCH_STATUS.get(status, status), int(mem)]
-    return [info.get(c, []) for c in categories]
+    return [prep.branch_info.get(c, []) for c in categories]
 
 
 # --- title and legend --------------------------------------------------------------------------
@@ -1112,11 +1159,12 @@ def _subset(prep: _Prepared, unit: str | None) -> tuple[pd.DataFrame, gpd.GeoDat
     branches = plan.branches if plan.branches is not None else pd.DataFrame()
     if unit is None:
         return prep.ent, prep.units, prep.grids, branches, prep.centres
-    ent = prep.ent[prep.ent["unit"].eq(unit)]
-    units = prep.units[_text(prep.units, "unit").eq(unit)] if len(prep.units) else prep.units
-    grids = prep.grids[_text(prep.grids, "unit").eq(unit)] if len(prep.grids) else prep.grids
-    if len(branches) and "unit" in branches:
-        branches = branches[_text(branches, "unit").eq(unit)]
+    none = np.empty(0, dtype=np.intp)
+    ent = prep.ent.iloc[prep.rows.get(unit, none)]
+    units = prep.units.iloc[prep.unit_rows.get(unit, none)] if len(prep.units) else prep.units
+    grids = prep.grids.iloc[prep.grid_rows.get(unit, none)] if len(prep.grids) else prep.grids
+    if len(branches) and prep.branch_rows is not None:
+        branches = branches.iloc[prep.branch_rows.get(unit, none)]
     elif len(branches) and "grid_id" in branches:
         branches = branches[_text(branches, "grid_id").isin(set(_text(grids, "grid_id")))]
     centres = prep.centres
@@ -1156,8 +1204,7 @@ def _build(prep: _Prepared, *, unit: str | None, basemap: str | None, offline: b
     config = plan.config
     chosen = _resolve_basemap(basemap, config, offline=offline and tile_url is None)
     if unit is not None:
-        known = set(prep.ent["unit"]) | set(_text(prep.units, "unit")) if len(prep.units) else set(prep.ent["unit"])
-        known.discard("")
+        known = prep.known
         if unit not in known:
             listed = ", ".join(sorted(known)[:20])
             msg = f"unknown unit {unit!r}; units of this plan: {listed}"
@@ -1357,7 +1404,7 @@ def _unit_names(prep: _Prepared) -> list[str]:
 
 def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap: Basemap | None = None,
                per_unit: bool = True, tile_url: str | None = None, attribution: str | None = None,
-               date: _dt.date | str | None = None) -> list[Path]:
+               date: _dt.date | str | None = None, workers: int = 1) -> list[Path]:
     """Write ``map.html`` and, with ``per_unit``, one map per unit in ``maps/<unit>.html``.
 
     Every file is written atomically (a temporary file renamed over the target).
@@ -1377,6 +1424,9 @@ def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap
         As in :func:`coverage_map`.
     per_unit
         Also write one map per park and per township.
+    workers
+        Processes writing the maps in parallel (1: one after the other); the files are
+        the same whatever the number.
 
     Returns
     -------
@@ -1394,23 +1444,54 @@ def write_maps(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap
     ...     [p.relative_to(d).as_posix() for p in write_maps(Plan(enterprises=ent), d, basemap="none")]
     ['map.html', 'maps/城关镇.html']
     """
+    from ._io import run_tasks
+
+    tasks = map_tasks(plan, out_dir, offline=offline, basemap=basemap, per_unit=per_unit, tile_url=tile_url,
+                      attribution=attribution, date=date)
+    written = [path for path, _ in run_tasks([t for _, t in tasks], workers, order=_largest_first(tasks))]
+    logger.info("wrote %d map(s) to %s", len(written), out_dir)
+    return written
+
+
+@dataclass(frozen=True)
+class MapTask:
+    """One map file to write, over the plan prepared once: calling it builds the map,
+    writes it atomically and returns its path."""
+
+    path: Path
+    prep: _Prepared
+    unit: str | None
+    links: Mapping[str, str] | None
+    kwargs: Mapping[str, Any]
+    size: int  # enterprises on the map (to start the largest first)
+
+    def __call__(self) -> Path:
+        m = _build(self.prep, unit=self.unit, unit_links=self.links, **self.kwargs)
+        data = map_html(m, offline=bool(self.kwargs.get("offline", True))).encode("utf-8")
+        with atomic_file(self.path) as tmp:
+            tmp.write_bytes(data)
+        return self.path
+
+
+def _largest_first(tasks: Sequence[tuple[str, MapTask]]) -> list[int]:
+    return sorted(range(len(tasks)), key=lambda i: -tasks[i][1].size)
+
+
+def map_tasks(plan: Plan, out_dir: str | Path, *, offline: bool = True, basemap: Basemap | None = None,
+              per_unit: bool = True, tile_url: str | None = None, attribution: str | None = None,
+              date: _dt.date | str | None = None) -> list[tuple[str, MapTask]]:
+    """The maps :func:`write_maps` writes, as independent tasks: ``(relative name, task)``,
+    ``map.html`` first, then the unit maps sorted by unit name. The plan is prepared once
+    (here) and shared; each unit's task touches only its unit's rows."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prep = _prepare(plan)
     files = _unit_filenames(_unit_names(prep)) if per_unit else {}
     links = {u: f"maps/{f}" for u, f in files.items()} or None
-    written: list[Path] = []
-
-    def write(m: CoverageMap, path: Path) -> None:
-        data = map_html(m, offline=offline).encode("utf-8")
-        with atomic_file(path) as tmp:
-            tmp.write_bytes(data)
-        written.append(path)
-
     kwargs: dict[str, Any] = {"basemap": basemap, "offline": offline, "title": None, "tile_url": tile_url,
                               "attribution": attribution, "date": date}
-    write(_build(prep, unit=None, unit_links=links, **kwargs), out / "map.html")
+    tasks = [("map.html", MapTask(out / "map.html", prep, None, links, kwargs, len(prep.ent)))]
     for unit_name, filename in sorted(files.items()):
-        write(_build(prep, unit=unit_name, unit_links=None, **kwargs), out / "maps" / filename)
-    logger.info("wrote %d map(s) to %s", len(written), out)
-    return written
+        size = len(prep.rows.get(unit_name, ()))
+        tasks.append((f"maps/{filename}", MapTask(out / "maps" / filename, prep, unit_name, None, kwargs, size)))
+    return tasks

@@ -12,6 +12,7 @@ GeoJSON is EPSG:4326.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,8 @@ from .ledger import Ledger
 from .plan import Plan
 from .schema import ACTION_LABELS, ENTERPRISE_OUTPUT_COLUMNS, LEDGER_COLUMNS, REJECT_FILE_COLUMNS
 
-__all__ = ["atomic_path", "read_plan", "rewrite_maps", "write_csv", "write_plan", "write_validation"]
+__all__ = ["atomic_path", "output_workers", "read_plan", "rewrite_maps", "write_csv", "write_plan",
+           "write_validation"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ PLAN_NAMES: Final = frozenset({
     "enterprises.csv", "rejects.csv", "grids.geojson", "branches.csv", "coverage.csv", "gaps.csv",
     "plan.xlsx", "map.html", "targets.csv", "members_needed.csv", "changes.csv", "grid_checks.csv",
     "run.json", "conflicts.csv", "advice.csv", "plan.gpkg", "coverage.png", "shapefiles", "maps",
-    "books",
+    "books", "enterprises.parquet", "grids.parquet",
     "new_centres.csv", "responsibility.csv",
 })
 #: Files ``validate --out`` writes.
@@ -112,10 +114,7 @@ def write_validation(ledger: Ledger, out_dir: str | Path) -> list[Path]:
 
 
 def _grids_geojson(plan: Plan, path: Path) -> Path:
-    grids = plan.grids
-    cols = [c for c in GRID_COLUMNS if c in grids] + [c for c in ("unit_type", "leader_status") if c in grids]
-    gdf = gpd.GeoDataFrame(grids[cols].copy(), geometry=grids.geometry, crs=grids.crs or "EPSG:4326")
-    gdf = gdf.to_crs("EPSG:4326")
+    gdf = _grids_frame(plan)
 
     def writer(tmp: Path) -> None:
         tmp.write_text(gdf.to_json(drop_id=True, ensure_ascii=False, sort_keys=False), encoding="utf-8")
@@ -124,7 +123,14 @@ def _grids_geojson(plan: Plan, path: Path) -> Path:
 
 
 def run_record(plan: Plan) -> dict[str, Any]:
-    """What ``run.json`` holds: version, config, input fingerprints, counts, timings."""
+    """What ``run.json`` holds: version, config, input fingerprints, counts, timings.
+
+    ``timings_s`` holds the seconds of each stage of the pipeline (``ingest``,
+    ``partition``, …) and, once :func:`write_plan` has written the folder, of each output:
+    ``write:<file>`` per file (``write:maps/`` the unit maps together, ``write:books/``,
+    ``write:shapefiles/``; with parallel writers, the time of each in its own process) and
+    ``outputs``, the wall time of writing them all (before hashing).
+    """
     from . import __version__
 
     return {
@@ -139,10 +145,21 @@ def run_record(plan: Plan) -> dict[str, Any]:
     }
 
 
+def output_workers(workers: int | None = None) -> int:
+    """Processes writing a plan's files: ``workers``, or the CPUs this process may use."""
+    if workers is not None:
+        return max(1, int(workers))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: bool = True,
                basemap: Basemap | None = None, png: bool = True, shapefiles: bool = False,
                tile_url: str | None = None, attribution: str | None = None,
-               per_unit_books: bool = False) -> list[Path]:
+               per_unit_books: bool = False, workers: int | None = None,
+               parquet: bool | None = None) -> list[Path]:
     """Write every output file of a plan into ``out_dir`` as a whole (see DESIGN.md's table).
 
     Besides the contract files: ``conflicts.csv`` (when any), ``plan.gpkg`` (enterprises,
@@ -150,7 +167,27 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
     ``png`` and a CJK font is installed) and, with ``shapefiles``, ``shapefiles/`` in
     GBK for older GIS software. The files are written into a hidden folder beside
     ``out_dir`` and swapped in together; ``run.json`` (written last) lists each with
-    its SHA-256. ``out_dir`` must be new, empty or an earlier plan folder.
+    its SHA-256 and the seconds each took (``timings_s``, see :func:`run_record`).
+    ``out_dir`` must be new, empty or an earlier plan folder.
+
+    The writers are independent (each file, and each unit's map, is its own task) and
+    run in ``workers`` forked processes, the largest first; the files are byte for byte
+    those of a serial run (``workers=1``).
+
+    At province size (``parquet``, by default from ``config.parquet_min_enterprises``
+    enterprises) the plan also writes ``enterprises.parquet`` and ``grids.parquet``
+    (GeoParquet, EPSG:4326: the columns of ``enterprises.csv`` with the point, of
+    ``grids.geojson`` with the polygon) and ``plan.xlsx`` holds its summary sheets only
+    (:data:`gridcover.report.SUMMARY_SHEETS`: 汇总 with the coverage tables, 指导员 which
+    ``gridcover map`` reads back, 经费测算, 达标路径, 发展党员): the tables themselves
+    are the CSV and Parquet files.
+
+    Parameters
+    ----------
+    workers
+        Processes writing the files (None: the CPUs this process may use; 1: serial).
+    parquet
+        Write the Parquet files and the summary workbook (None: at province size).
 
     Returns
     -------
@@ -163,67 +200,114 @@ def write_plan(plan: Plan, out_dir: str | Path, *, maps: bool = True, offline: b
         When ``out_dir`` holds other files or cannot be written (a full disk, a
         read-only file system); the previous plan is then left as it was.
     """
+    import time
+
     from .coverage import measured
-    from .gis import write_geopackage, write_shapefiles
+    from .gis import write_geopackage, write_geoparquet, write_shapefiles
     from .report import coverage_png, write_excel
 
     measured_once = measured(plan)  # measured once; every writer below reads this record
     plan = plan.replace(coverage=measured_once)
     coverage = measured_once.table()
+    n = len(plan.enterprises)
+    at_scale = n >= plan.config.parquet_min_enterprises if parquet is None else bool(parquet)
 
-    def steps(out: Path) -> list[Callable[[], Any]]:
-        todo: list[Callable[[], Any]] = [
-            lambda: write_csv(_enterprise_table(plan.enterprises, ENTERPRISE_OUTPUT_COLUMNS), out / "enterprises.csv"),
-            lambda: write_csv(_rejects(plan.rejects), out / "rejects.csv"),
-            lambda: _grids_geojson(plan, out / "grids.geojson"),
-            lambda: write_csv(plan.branches, out / "branches.csv", columns=BRANCH_COLUMNS),
-            lambda: write_csv(coverage, out / "coverage.csv"),
-            lambda: write_csv(plan.gaps, out / "gaps.csv", columns=GAP_COLUMNS),
+    def steps(out: Path) -> list[tuple[str, int, Callable[[], Any]]]:
+        """(timing name, size to schedule by, writer) of every file."""
+        def enterprise_table() -> pd.DataFrame:
+            return _enterprise_table(plan.enterprises, ENTERPRISE_OUTPUT_COLUMNS)
+
+        todo: list[tuple[str, int, Callable[[], Any]]] = [
+            ("enterprises.csv", n // 4, lambda: write_csv(enterprise_table(), out / "enterprises.csv")),
+            ("rejects.csv", 0, lambda: write_csv(_rejects(plan.rejects), out / "rejects.csv")),
+            ("grids.geojson", len(plan.grids) // 4, lambda: _grids_geojson(plan, out / "grids.geojson")),
+            ("branches.csv", 0, lambda: write_csv(plan.branches, out / "branches.csv", columns=BRANCH_COLUMNS)),
+            ("coverage.csv", 0, lambda: write_csv(coverage, out / "coverage.csv")),
+            ("gaps.csv", 0, lambda: write_csv(plan.gaps, out / "gaps.csv", columns=GAP_COLUMNS)),
         ]
         if plan.targets is not None:
             from .targets import MEMBERS_COLUMNS, TARGET_COLUMNS
 
-            todo.append(lambda: write_csv(plan.targets.table, out / "targets.csv", columns=TARGET_COLUMNS))
-            todo.append(lambda: write_csv(plan.targets.members, out / "members_needed.csv", columns=MEMBERS_COLUMNS))
+            todo.append(("targets.csv", 0, lambda: write_csv(plan.targets.table, out / "targets.csv",
+                                                             columns=TARGET_COLUMNS)))
+            todo.append(("members_needed.csv", 0, lambda: write_csv(plan.targets.members, out / "members_needed.csv",
+                                                                    columns=MEMBERS_COLUMNS)))
         if plan.responsible is not None:
             from .resources import RESPONSIBLE_COLUMNS
 
-            todo.append(lambda: write_csv(plan.responsible, out / "responsibility.csv", columns=RESPONSIBLE_COLUMNS))
+            todo.append(("responsibility.csv", 0, lambda: write_csv(plan.responsible, out / "responsibility.csv",
+                                                                    columns=RESPONSIBLE_COLUMNS)))
         if plan.new_sites is not None:
             from .resources import SITE_COLUMNS
 
-            todo.append(lambda: write_csv(pd.DataFrame(plan.new_sites).drop(columns="geometry", errors="ignore"),
-                                          out / "new_centres.csv", columns=SITE_COLUMNS))
+            todo.append(("new_centres.csv", 0, lambda: write_csv(
+                pd.DataFrame(plan.new_sites).drop(columns="geometry", errors="ignore"),
+                out / "new_centres.csv", columns=SITE_COLUMNS)))
         if plan.conflicts is not None and not plan.conflicts.empty:
-            todo.append(lambda: write_csv(plan.conflicts, out / "conflicts.csv"))
-        todo.append(lambda: write_csv(advice_table(plan.enterprises), out / "advice.csv", columns=ADVICE_COLUMNS))
+            todo.append(("conflicts.csv", 0, lambda: write_csv(plan.conflicts, out / "conflicts.csv")))
+        todo.append(("advice.csv", 0, lambda: write_csv(advice_table(plan.enterprises), out / "advice.csv",
+                                                        columns=ADVICE_COLUMNS)))
         if len(plan.changes):  # a re-plan (--previous)
-            todo.append(lambda: write_csv(plan.changes, out / "changes.csv"))
+            todo.append(("changes.csv", 0, lambda: write_csv(plan.changes, out / "changes.csv")))
         if len(plan.grid_checks):  # planner-edited grids (--grids)
-            todo.append(lambda: write_csv(plan.grid_checks, out / "grid_checks.csv"))
-        todo.append(lambda: write_excel(plan, out / "plan.xlsx"))
-        todo.append(lambda: write_geopackage(plan, out / "plan.gpkg"))
+            todo.append(("grid_checks.csv", 0, lambda: write_csv(plan.grid_checks, out / "grid_checks.csv")))
+        if at_scale:
+            todo.append(("enterprises.parquet", n // 4, lambda: write_geoparquet(
+                _points(enterprise_table()), out / "enterprises.parquet")))
+            todo.append(("grids.parquet", len(plan.grids) // 4, lambda: write_geoparquet(
+                _grids_frame(plan), out / "grids.parquet")))
+        todo.append(("plan.xlsx", n if not at_scale else 0,
+                     lambda: write_excel(plan, out / "plan.xlsx", summary_only=at_scale)))
+        todo.append(("plan.gpkg", n // 2, lambda: write_geopackage(plan, out / "plan.gpkg")))
         if png and len(plan.units):
-            todo.append(lambda: _coverage_png(coverage_png, plan, out / "coverage.png"))
+            todo.append(("coverage.png", len(plan.units) * 20, lambda: _coverage_png(coverage_png, plan,
+                                                                                     out / "coverage.png")))
         if shapefiles:
-            todo.append(lambda: write_shapefiles(plan, out / "shapefiles"))
+            todo.append(("shapefiles/", n // 2, lambda: write_shapefiles(plan, out / "shapefiles")))
         if per_unit_books:  # 一园一策: books/<unit>.xlsx
             from .report import write_unit_books
 
-            todo.append(lambda: write_unit_books(plan, out / "books"))
+            todo.append(("books/", n, lambda: write_unit_books(plan, out / "books")))
         if maps:
-            from .maps import write_maps
+            from .maps import map_tasks
 
-            todo.append(lambda: write_maps(plan, out, offline=offline, basemap=basemap, tile_url=tile_url,
-                                           attribution=attribution))
+            for name, task in map_tasks(plan, out, offline=offline, basemap=basemap, tile_url=tile_url,
+                                        attribution=attribution):
+                todo.append((name if name == "map.html" else "maps/", task.size, task))
         return todo
 
-    def fill(out: Path) -> None:
-        for i, step in enumerate(steps(out), start=1):
-            step()
-            _io.fault_point(f"file:{i}")
+    record = run_record(plan)
 
-    return _io.write_folder(out_dir, fill, run_record(plan), known=PLAN_NAMES)
+    def fill(out: Path) -> None:
+        t0 = time.perf_counter()
+        todo = steps(out)
+        order = sorted(range(len(todo)), key=lambda k: -todo[k][1])
+        timings: dict[str, float] = {}
+        results = _io.run_tasks([t for _, _, t in todo], output_workers(workers), order=order)
+        for i, ((name, _, _), (_, seconds)) in enumerate(zip(todo, results, strict=True), start=1):
+            timings[name] = timings.get(name, 0.0) + seconds
+            _io.fault_point(f"file:{i}")
+        record["timings_s"].update({f"write:{k}": round(v, 3) for k, v in timings.items()})
+        record["timings_s"]["outputs"] = round(time.perf_counter() - t0, 3)
+
+    return _io.write_folder(out_dir, fill, record, known=PLAN_NAMES)
+
+
+def _points(table: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The enterprises table with its points (EPSG:4326; none where unlocated)."""
+    lon = pd.to_numeric(table["lon"], errors="coerce")
+    lat = pd.to_numeric(table["lat"], errors="coerce")
+    geometry = gpd.points_from_xy(lon, lat, crs="EPSG:4326")
+    geometry[(lon.isna() | lat.isna()).to_numpy()] = None
+    return gpd.GeoDataFrame(table, geometry=geometry, crs="EPSG:4326")
+
+
+def _grids_frame(plan: Plan) -> gpd.GeoDataFrame:
+    """The grids as ``grids.geojson`` holds them (its columns, EPSG:4326)."""
+    grids = plan.grids
+    cols = [c for c in GRID_COLUMNS if c in grids] + [c for c in ("unit_type", "leader_status") if c in grids]
+    gdf = gpd.GeoDataFrame(grids[cols].copy(), geometry=grids.geometry, crs=grids.crs or "EPSG:4326")
+    return gdf.to_crs("EPSG:4326").reset_index(drop=True)
 
 
 def _coverage_png(writer: Callable[[Plan, Path], Path], plan: Plan, path: Path) -> None:

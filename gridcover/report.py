@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,6 +44,7 @@ from .schema import ACTION_LABELS, ACTIONS, INDUSTRY_SECTIONS, ORG_TYPE_LABELS
 __all__ = [
     "ENTERPRISE_HEADERS",
     "SHEETS",
+    "SUMMARY_SHEETS",
     "coverage_png",
     "write_excel",
     "write_geopackage",
@@ -299,11 +301,14 @@ def _display_width(value: Any) -> int:
 class _Book:
     """xlsxwriter workbook with the report's formats."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, stream: bool = False) -> None:
         import xlsxwriter
 
+        # ``stream``: xlsxwriter's constant memory, each row goes to disk as it is written
+        # (rows in order, strings inline), so a sheet of any length holds one row in memory;
+        # it costs about a quarter more time than shared strings, so only large books stream
         self.wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                                  "strings_to_urls": False})
+                                                  "strings_to_urls": False, "constant_memory": stream})
         self.wb.set_properties({"title": "非公企业党建网格化规划", "subject": "gridcover plan",
                                 "author": "gridcover", "company": "", "comments": "",
                                 "created": FIXED_TIMESTAMP})
@@ -331,6 +336,14 @@ class _Book:
 
     def close(self) -> None:
         self.wb.close()
+
+    def abandon(self) -> None:
+        """Close the sheets' row files of a workbook that will not be written (an error
+        while filling it: constant memory keeps one open file per sheet)."""
+        for ws in self.wb.worksheets():
+            fh = getattr(ws, "row_data_fh", None)
+            if fh is not None and not fh.closed:
+                fh.close()
 
     def sheet(self, name: str) -> Any:
         """A sheet with the print layout: A4 landscape, one page wide, narrow margins,
@@ -363,16 +376,58 @@ class _Book:
         cols = list(df.columns)
         if header_height is not None:
             ws.set_row(row, header_height)
-        col_kinds = [kinds.get(c) or _kind(df[c]) for c in cols]
-        for j, c in enumerate(cols):
-            ws.write_string(row, j, str(c), self.fmt["header"])
-        values = df.to_numpy(dtype=object)
-        for i in range(len(df)):
-            for j in range(len(cols)):
-                self.cell(ws, row + 1 + i, j, values[i, j], col_kinds[j])
+        self.rows(ws, row, [(0, df, [kinds.get(c) or _kind(df[c]) for c in cols])])
         if filter_ and cols:
             ws.autofilter(row, 0, row + len(df), len(cols) - 1)
         return row + len(df) + 1
+
+    def rows(self, ws: Any, row: int, blocks: list[tuple[int, pd.DataFrame, list[str]]],
+             extra: dict[int, tuple[int, Any, str]] | None = None) -> None:
+        """Write tables side by side, row by row (the constant-memory order): each block
+        is (first column, table, kind of each column); the headers at ``row``, the data
+        below; ``extra`` adds one cell (column, value, kind) to a row below ``row``. A cell
+        is written as :meth:`cell` writes it."""
+        extra = extra or {}
+        columns: list[tuple[int, Callable[[int, int, Any], Any], list[Any]]] = []
+        for first, df, kinds in blocks:
+            for j, c in enumerate(df.columns):
+                ws.write_string(row, first + j, str(c), self.fmt["header"])
+                columns.append((first + j, *self._column(ws, df.iloc[:, j], kinds[j])))
+        n = max([len(df) for _, df, _ in blocks] + [r - row for r in extra])
+        for i in range(n):
+            r = row + 1 + i
+            for col, write, values in columns:
+                if i < len(values):
+                    write(r, col, values[i])
+            if r in extra:  # the row's cells are kept until the next row starts: any column order
+                c, value, kind = extra[r]
+                self.cell(ws, r, c, value, kind)
+
+    def _column(self, ws: Any, s: pd.Series, kind: str) -> tuple[Callable[[int, int, Any], Any], list[Any]]:
+        """The writer and values of one column: numbers and yes/no of a typed column are
+        converted once; other columns go cell by cell through :meth:`cell`."""
+        fmt = self.fmt[kind] if kind in self.fmt else self.fmt["text"]
+        if pd.api.types.is_bool_dtype(s) and not s.isna().any():
+            def yes_no(r: int, c: int, v: str) -> None:
+                ws.write_string(r, c, v, fmt)
+
+            return yes_no, np.where(s.to_numpy(dtype=bool), "是", "否").tolist()
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            def number(r: int, c: int, v: float) -> None:
+                if v != v:  # NaN: blank
+                    ws.write_blank(r, c, None, fmt)
+                else:
+                    ws.write_number(r, c, v, fmt)
+
+            return number, s.astype("float64").tolist()
+
+        def any_cell(r: int, c: int, v: Any) -> None:
+            if type(v) is str:
+                ws.write_string(r, c, v, fmt)
+            else:
+                self.cell(ws, r, c, v, kind)
+
+        return any_cell, s.to_numpy(dtype=object).tolist()
 
     def widths(self, ws: Any, df: pd.DataFrame, *, minimum: int = 6, maximum: int = 50, first_col: int = 0,
                scale: float = 1.0) -> None:
@@ -410,23 +465,21 @@ def _data_sheet(book: _Book, name: str, df: pd.DataFrame, *, note: str = "",
     a compact table is written beside it (after one blank column) and is the sheet's
     print area, so the printed report stays short while the full table is kept."""
     ws = book.sheet(name)
-    book.table(ws, df)
+    blocks = [(0, df, [_kind(df[c]) for c in df.columns])]
+    col = len(df.columns) + 1
+    beside = print_view is not None and len(print_view.columns) > 0
+    if print_view is not None and beside:
+        kinds = print_kinds or {}
+        blocks.append((col, print_view, [kinds.get(str(c), "small") for c in print_view.columns]))
+    extra = {2: (0, note, "note")} if note and not len(df) else None
+    book.rows(ws, 0, blocks, extra)  # the full table, its print view and a note, row by row
+    if len(df.columns):
+        ws.autofilter(0, 0, len(df), len(df.columns) - 1)
     ws.freeze_panes(1, 0)
     ws.repeat_rows(0)
     book.widths(ws, df)
-    if note and not len(df):
-        book.cell(ws, 2, 0, note, "note")
-    if print_view is not None and len(print_view.columns):
-        col = len(df.columns) + 1
+    if print_view is not None and beside:
         ws.set_column(col - 1, col - 1, 2)
-        kinds = print_kinds or {}
-        for j, c in enumerate(print_view.columns):
-            ws.write_string(0, col + j, str(c), book.fmt["header"])
-        values = print_view.to_numpy(dtype=object)
-        col_kinds = [kinds.get(str(c), "small") for c in print_view.columns]
-        for i in range(len(print_view)):
-            for j in range(len(print_view.columns)):
-                book.cell(ws, 1 + i, col + j, values[i, j], col_kinds[j])
         book.widths(ws, print_view, minimum=4, maximum=30, first_col=col, scale=0.8)
         ws.print_area(0, col, max(len(print_view), 1), col + len(print_view.columns) - 1)
 
@@ -586,7 +639,14 @@ def _summary_sheet(book: _Book, plan: Plan) -> None:
         row = book.table(ws, _coverage_for_sheet(table), row=row, filter_=False, header_height=30) + 1
 
 
-def write_excel(plan: Plan, path: str | Path) -> Path:
+#: From this many enterprises ``plan.xlsx`` is streamed (xlsxwriter's constant memory):
+#: its cells would otherwise be held in memory until the book is closed.
+STREAM_MIN_ROWS: Final = 200_000
+#: Sheets of a summary workbook (``write_excel(summary_only=True)``, a province-size plan).
+SUMMARY_SHEETS: Final = ("汇总", "指导员", "经费测算", "达标路径", "发展党员")
+
+
+def write_excel(plan: Plan, path: str | Path, *, summary_only: bool = False) -> Path:
     """Write ``plan.xlsx``: the plan's tables in Chinese for planners.
 
     Sheets: 汇总 (headline coverage before/after, M3, M4 targets, funding, counts of
@@ -594,7 +654,8 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
     class), 企业台账 (every enterprise, Chinese headers and labels), 网格, 联合党支部,
     网格长, 指导员 (ledger and planned), 问题清单, 经费测算, 未入库. Headers are frozen,
     rates are percent-formatted, the document properties are fixed (same plan, same
-    bytes).
+    bytes). Every sheet is written row by row; from :data:`STREAM_MIN_ROWS` enterprises
+    the rows are streamed to disk as they are written (xlsxwriter's constant memory).
 
     Parameters
     ----------
@@ -602,6 +663,11 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
         The plan to report.
     path
         Target file; written atomically.
+    summary_only
+        Only the summary sheets (:data:`SUMMARY_SHEETS`: 汇总 with the coverage by unit,
+        industry and size class, 指导员 — which ``gridcover map`` reads the planned
+        assignment from —, 经费测算, 达标路径, 发展党员): a province-size plan, whose
+        tables are in its CSV and Parquet files.
 
     Returns
     -------
@@ -610,42 +676,60 @@ def write_excel(plan: Plan, path: str | Path) -> Path:
     """
     target = Path(path)
     with atomic_file(target) as tmp:
-        book = _Book(tmp)
-        _summary_sheet(book, plan)
-        _data_sheet(book, "企业台账", _enterprise_sheet(plan), print_view=_enterprise_print_view(plan),
-                    print_kinds=_PRINT_KINDS)
-        _data_sheet(book, "网格", _grid_sheet(plan), note="本规划未划分网格")
-        _data_sheet(book, "联合党支部", _branch_sheet(plan), note="本规划无联合党支部")
-        _data_sheet(book, "网格长", _ordered(plan.leaders, LEADER_HEADERS), note="本规划无网格长候选",
-                    print_view=_leader_print_view(plan))
-        _data_sheet(book, "指导员", _instructor_sheet(plan), note="无党建工作指导员")
-        _data_sheet(book, "问题清单", _gap_sheet(plan), note="无问题", print_view=_gap_print_view(plan),
-                    print_kinds={"管理单元": "text", **{r: "int" for r in (*RULE_IDS, "合计")}})
-        _data_sheet(book, "经费测算", measured(plan).funding.assign(
-            unit_type=lambda d: d["unit_type"].map(UNIT_TYPE_LABELS).fillna(d["unit_type"]))
-                    .rename(columns=FUNDING_HEADERS))
-        _data_sheet(book, "未入库", _reject_sheet(plan), note="全部入库")
-        _targets_sheet(book, plan)
-        sites = pd.DataFrame(plan.new_sites).drop(columns="geometry", errors="ignore") \
-            if plan.new_sites is not None else pd.DataFrame()
-        _data_sheet(book, "服务中心选址", _ordered(sites, SITE_HEADERS), note="未提出新服务中心选址")
-        _responsible_sheet(book, plan)
-        if len(plan.changes):  # a re-plan from a previous plan: what changed and why
-            labels = {"grid": "网格", "branch": "联合党支部", "enterprise": "企业", "kept": "保留",
-                      "changed": "调整", "new": "新增", "dissolved": "撤销", "moved": "变动"}
-            changes = plan.changes.assign(object=lambda d: d["object"].map(labels).fillna(d["object"]),
-                                          change=lambda d: d["change"].map(labels).fillna(d["change"]))
-            _data_sheet(book, "变更", changes.rename(columns={"object": "对象", "id": "编号", "change": "变更",
-                                                               "reason": "原因"}))
+        book = _Book(tmp, stream=not summary_only and len(plan.enterprises) >= STREAM_MIN_ROWS)
+        try:
+            _fill_book(book, plan, summary_only=summary_only)
+        except BaseException:
+            book.abandon()
+            raise
         book.close()
-    logger.info("wrote %s", target)
+    logger.info("wrote %s%s", target, " (summary sheets)" if summary_only else "")
     return target
+
+
+def _fill_book(book: _Book, plan: Plan, *, summary_only: bool) -> None:
+    """Every sheet of ``plan.xlsx`` (or its summary sheets) into ``book``."""
+    _summary_sheet(book, plan)
+    if summary_only:
+        _data_sheet(book, "指导员", _instructor_sheet(plan), note="无党建工作指导员")
+        _funding_sheet(book, plan)
+        _targets_sheet(book, plan)
+        return
+    _data_sheet(book, "企业台账", _enterprise_sheet(plan), print_view=_enterprise_print_view(plan),
+                print_kinds=_PRINT_KINDS)
+    _data_sheet(book, "网格", _grid_sheet(plan), note="本规划未划分网格")
+    _data_sheet(book, "联合党支部", _branch_sheet(plan), note="本规划无联合党支部")
+    _data_sheet(book, "网格长", _ordered(plan.leaders, LEADER_HEADERS), note="本规划无网格长候选",
+                print_view=_leader_print_view(plan))
+    _data_sheet(book, "指导员", _instructor_sheet(plan), note="无党建工作指导员")
+    _data_sheet(book, "问题清单", _gap_sheet(plan), note="无问题", print_view=_gap_print_view(plan),
+                print_kinds={"管理单元": "text", **{r: "int" for r in (*RULE_IDS, "合计")}})
+    _funding_sheet(book, plan)
+    _data_sheet(book, "未入库", _reject_sheet(plan), note="全部入库")
+    _targets_sheet(book, plan)
+    sites = pd.DataFrame(plan.new_sites).drop(columns="geometry", errors="ignore") \
+        if plan.new_sites is not None else pd.DataFrame()
+    _data_sheet(book, "服务中心选址", _ordered(sites, SITE_HEADERS), note="未提出新服务中心选址")
+    _responsible_sheet(book, plan)
+    if len(plan.changes):  # a re-plan from a previous plan: what changed and why
+        labels = {"grid": "网格", "branch": "联合党支部", "enterprise": "企业", "kept": "保留",
+                  "changed": "调整", "new": "新增", "dissolved": "撤销", "moved": "变动"}
+        changes = plan.changes.assign(object=lambda d: d["object"].map(labels).fillna(d["object"]),
+                                      change=lambda d: d["change"].map(labels).fillna(d["change"]))
+        _data_sheet(book, "变更", changes.rename(columns={"object": "对象", "id": "编号", "change": "变更",
+                                                           "reason": "原因"}))
 
 
 # --- printed map ------------------------------------------------------------------------
 
 CJK_FONTS: Final = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
                     "SimHei", "Microsoft YaHei")
+
+
+def _funding_sheet(book: _Book, plan: Plan) -> None:
+    _data_sheet(book, "经费测算", measured(plan).funding.assign(
+        unit_type=lambda d: d["unit_type"].map(UNIT_TYPE_LABELS).fillna(d["unit_type"]))
+                .rename(columns=FUNDING_HEADERS))
 
 
 def _responsible_sheet(book: Any, plan: Plan) -> None:

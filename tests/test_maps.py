@@ -485,6 +485,31 @@ def test_write_maps_writes_overview_and_one_map_per_unit(plan: Plan, tmp_path: P
     assert write_maps(plan, tmp_path / "only", basemap="none", per_unit=False) == [tmp_path / "only" / "map.html"]
 
 
+def test_maps_written_by_two_processes_are_the_serial_bytes(plan: Plan, tmp_path: Path) -> None:
+    serial = write_maps(plan, tmp_path / "serial", basemap="none", date="2024-06-30", workers=1)
+    parallel = write_maps(plan, tmp_path / "parallel", basemap="none", date="2024-06-30", workers=2)
+    assert [p.relative_to(tmp_path / "parallel") for p in parallel] == [
+        p.relative_to(tmp_path / "serial") for p in serial]
+    assert [p.read_bytes() for p in parallel] == [p.read_bytes() for p in serial]
+
+
+def test_a_unit_map_depends_on_its_unit_only(plan: Plan, tmp_path: Path) -> None:
+    """The map of 西山乡 is the same bytes when the other units' enterprises, grids and
+    branches are gone: it reads its own rows only (gaps and instructor assignments are
+    looked up by its enterprises' codes)."""
+    unit = "西山乡"
+    ent = plan.enterprises
+    mine = ent[ent["unit"].eq(unit)]
+    alone = plan.replace(enterprises=mine, grids=plan.grids[plan.grids["unit"].eq(unit)],
+                         branches=plan.branches[plan.branches["unit"].eq(unit)])
+    assert len(mine) < len(ent) and len(alone.branches)
+    whole = write_maps(plan, tmp_path / "whole", basemap="none", date="2024-06-30")
+    part = write_maps(alone, tmp_path / "part", basemap="none", date="2024-06-30")
+    name = f"maps/{unit}.html"
+    assert (tmp_path / "whole" / name) in whole and (tmp_path / "part" / name) in part
+    assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "part" / name).read_bytes()
+
+
 def test_unit_file_names_are_safe_and_unique(tmp_path: Path) -> None:
     plan = build_plan(9, injection=False, unlocated=0)
     ent = plan.enterprises.copy()

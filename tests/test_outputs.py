@@ -136,3 +136,117 @@ def test_hostile_unit_names_make_safe_map_files(hostile_plan_dir):
     maps = sorted(p.name for p in (hostile_plan_dir / "plan" / "maps").iterdir())
     assert len(maps) == 2
     assert all(not n.startswith(("=", "@", ".")) and len(n) <= 65 for n in maps)
+
+
+# --- parallel writers, output timings, Parquet at province size -----------------------------
+@pytest.fixture(scope="module")
+def county_plan():
+    import gridcover as gc
+
+    return gc.run(gc.sample_inputs())
+
+
+@pytest.fixture(scope="module")
+def serial_and_parallel(county_plan, tmp_path_factory):
+    """The bundled county written serially and by two processes (Parquet and the summary
+    workbook forced on, as a province would have them)."""
+    from gridcover.outputs import write_plan
+
+    base = tmp_path_factory.mktemp("parallel")
+    plan = county_plan.replace(config=county_plan.config.replace(parquet_min_enterprises=10))
+    write_plan(plan, base / "serial", workers=1)
+    write_plan(plan, base / "parallel", workers=2)
+    return base / "serial", base / "parallel"
+
+
+def _sheets(path):
+    with pd.ExcelFile(path, engine="calamine") as book:
+        return list(book.sheet_names)
+
+
+def _record(folder):
+    import json
+
+    return json.loads((folder / "run.json").read_text(encoding="utf-8"))
+
+
+def test_parallel_writers_give_the_bytes_of_a_serial_run(serial_and_parallel):
+    import hashlib
+
+    serial, parallel = serial_and_parallel
+    names = sorted(p.relative_to(serial).as_posix() for p in serial.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(parallel).as_posix() for p in parallel.rglob("*") if p.is_file())
+    assert sum(n.startswith("maps/") for n in names) >= 5  # the unit maps were tasks of their own
+    for name in names:
+        if name != "run.json":
+            assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
+    a, b = _record(serial), _record(parallel)
+    assert a["files"] == b["files"]
+    for name, digest in a["files"].items():  # run.json lists every file with its SHA-256
+        assert hashlib.sha256((parallel / name).read_bytes()).hexdigest() == digest
+
+
+def test_run_json_times_every_output_beside_the_stages(serial_and_parallel):
+    for folder in serial_and_parallel:
+        record = _record(folder)
+        timings = record["timings_s"]
+        assert {"ingest", "partition", "measure"} <= set(timings)  # the stages stay
+        files = set(record["files"])
+        wanted = {"write:" + (n if not n.startswith("maps/") else "maps/") for n in files}
+        assert wanted <= set(timings)
+        assert all(isinstance(v, float | int) and v >= 0 for v in timings.values())
+        assert timings["outputs"] >= max(timings["write:plan.xlsx"], timings["write:map.html"]) * 0.5
+
+
+def test_a_province_size_plan_writes_geoparquet_and_a_summary_workbook(serial_and_parallel):
+    import geopandas as gpd
+    import numpy as np
+
+    from gridcover.outputs import read_plan
+    from gridcover.report import SUMMARY_SHEETS
+
+    folder = serial_and_parallel[0]
+    record = _record(folder)
+    assert {"enterprises.parquet", "grids.parquet"} <= set(record["files"])
+    csv = pd.read_csv(folder / "enterprises.csv", encoding="utf-8-sig", dtype={"uscc": str}, keep_default_na=False)
+    pq = gpd.read_parquet(folder / "enterprises.parquet")
+    assert pq.crs.to_epsg() == 4326
+    assert pq["uscc"].tolist() == csv["uscc"].tolist()
+    assert list(pq.columns.drop("geometry")) == list(csv.columns)
+    located = pq.geometry.notna().to_numpy()
+    lon = pd.to_numeric(csv["lon"], errors="coerce").to_numpy()
+    assert np.allclose(pq.geometry[located].x, lon[located])
+    assert np.isnan(lon[~located]).all()
+    geojson = gpd.read_file(folder / "grids.geojson")
+    grids = gpd.read_parquet(folder / "grids.parquet")
+    assert grids["grid_id"].tolist() == geojson["grid_id"].tolist()
+    assert grids.geometry.geom_equals_exact(geojson.geometry, tolerance=1e-9).all()
+    assert _sheets(folder / "plan.xlsx") == list(SUMMARY_SHEETS)
+    assert len(read_plan(folder).enterprises) == len(csv)  # the folder reads back whole
+
+
+def test_a_county_size_plan_writes_no_parquet_and_every_sheet(county_plan, tmp_path):
+    from gridcover.outputs import write_plan
+    from gridcover.report import SHEETS
+
+    write_plan(county_plan, tmp_path / "plan", maps=False, png=False, workers=2)
+    assert not list((tmp_path / "plan").glob("*.parquet"))
+    sheets = _sheets(tmp_path / "plan" / "plan.xlsx")
+    assert [s for s in SHEETS if s in sheets] == list(SHEETS)
+
+
+def test_a_writer_failing_in_a_worker_leaves_the_previous_plan(county_plan, tmp_path, monkeypatch):
+    from gridcover.outputs import write_plan
+
+    target = tmp_path / "plan"
+    write_plan(county_plan, target, maps=False, png=False, workers=1)
+    before = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("the instructor sheet cannot be written")
+
+    monkeypatch.setattr("gridcover.report._instructor_sheet", boom)
+    with pytest.raises(RuntimeError, match="instructor sheet"):
+        write_plan(county_plan, target, maps=False, png=False, workers=2)
+    assert {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["plan"]  # no hidden folder left behind
