@@ -59,8 +59,9 @@ branch does not need. bench/RESULTS.md compares each lever set with a unit-wide 
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -72,7 +73,7 @@ from scipy.sparse import coo_matrix
 from .config import LEVERS, Config
 from .plan import Plan
 
-__all__ = ["LEVERS", "apply_levers", "check_branches", "lever_pool"]
+__all__ = ["LEVERS", "apply_levers", "check_branches", "lever_pool", "repack_replan", "settled_grids"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ _W_BRANCH: Final = 10.0
 _W_SECTION_L5: Final = 40.0
 _W_SECTION: Final = 1.0
 _W_KEEP: Final = 2.0
+#: On a re-plan a branch of the re-plan is kept unless re-packing covers more (below one gain).
+_W_KEEP_REPLAN: Final = 100.0
 #: Node limit of one grid's MILP (deterministic, unlike a time limit).
 NODE_LIMIT: Final = 100
 #: Orders tried by the greedy L2 phase of each unit (the best is kept).
@@ -201,8 +204,8 @@ def _columns(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config
 
 
 def _solve_grid(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config,
-                levers: frozenset[str], existing: set[frozenset[int]], *, need_one: bool = False
-                ) -> list[tuple[int, ...]]:
+                levers: frozenset[str], existing: set[frozenset[int]], *, need_one: bool = False,
+                keep_weight: float = _W_KEEP) -> list[tuple[int, ...]]:
     """The best packing of one grid's items (exact MILP over the enumerated branches).
 
     ``need_one``: the grid has no other organisation, so at least one branch is formed
@@ -212,11 +215,13 @@ def _solve_grid(items: list[_Item], xy: np.ndarray, sect: list[str], config: Con
     key = (tuple((it.kind, it.gain, it.members, tuple(sect[r] for r in it.rows),
                   xy[list(it.rows)].round(3).tobytes()) for it in items),
            tuple(sorted(tuple(sorted(single0.get(r, -1) for r in rows)) for rows in existing)),
-           need_one, "L5" in levers, config.joint_max_units, config.joint_min_members, config.joint_max_distance_m)
+           need_one, "L5" in levers, keep_weight, config.joint_max_units, config.joint_min_members,
+           config.joint_max_distance_m)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    found = _solve_grid_uncached(items, xy, sect, config, levers, existing, need_one=need_one)
+    found = _solve_grid_uncached(items, xy, sect, config, levers, existing, need_one=need_one,
+                                 keep_weight=keep_weight)
     if len(_CACHE) > _CACHE_MAX:
         _CACHE.clear()
     _CACHE[key] = found
@@ -229,8 +234,8 @@ _CACHE_MAX: Final = 50_000
 
 
 def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config,
-                         levers: frozenset[str], existing: set[frozenset[int]], *, need_one: bool
-                         ) -> list[tuple[int, ...]]:
+                         levers: frozenset[str], existing: set[frozenset[int]], *, need_one: bool,
+                         keep_weight: float) -> list[tuple[int, ...]]:
     cols = _columns(items, xy, sect, config, levers)
     blocks = [i for i, it in enumerate(items) if it.kind == "kept"]
     # the partition's own branches stay feasible even when they gain nothing (O9)
@@ -255,7 +260,7 @@ def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], co
         is_block = any(items[i].kind == "kept" for i in idx)
         rows = frozenset(r for i in idx for r in items[i].rows)
         value[k] = (_W_GAIN * gain - (0.0 if is_block else _W_BRANCH) + (w_sec if same else 0.0)
-                    - (1.0 if spread > 1500.0 else 0.0) + (_W_KEEP if rows in existing else 0.0))
+                    - (1.0 if spread > 1500.0 else 0.0) + (keep_weight if rows in existing else 0.0))
     r, c = [], []
     for k, (idx, *_rest) in enumerate(cols):
         for i in idx:
@@ -275,6 +280,85 @@ def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], co
     x = np.round(res.x).astype(int)
     return [cols[k][0] for k in np.flatnonzero(x) if cols[k][1] > 0 or len(cols[k][0]) > 1
             or items[cols[k][0][0]].kind == "kept"]
+
+
+_STATS: dict[str, int] = {"skipped": 0, "solved": 0}
+
+
+def _current_gain(items: list[_Item], branch: np.ndarray) -> int:
+    """Gain units of the items that are in a branch now."""
+    return sum(it.gain for it in items if it.gain and branch[it.rows[0]] != "")
+
+
+def _gain_bound(items: list[_Item], xy: np.ndarray, config: Config) -> int:
+    """An upper bound on the gain units any legal packing of one grid's items covers.
+
+    A gain unit needs another item with formal members within ``joint_max_distance_m``
+    (O6/O7). When no gain unit holds members, every member comes from the other items and
+    each branch has ``joint_max_units`` places: an L1 host leaves ``max - 1`` for gain
+    units, a kept organisation its free places, and member units (fewer than
+    ``joint_min_members`` each) leave ``max - k`` when ``k`` of them reach the member floor
+    (best grouping by a small exact recursion over their member counts).
+    """
+    limit = config.joint_max_distance_m + _EPS
+    gain_rows = [it.rows[0] for it in items if it.gain]
+    supp = [it for it in items if it.members > 0]
+    reach = 0
+    for it in items:
+        if not it.gain:
+            continue
+        r = it.rows[0]
+        if any(s is not it and float(np.sqrt(((xy[list(s.rows)] - xy[r]) ** 2).sum(axis=1)).max()) <= limit
+               for s in supp):
+            reach += 1
+    del gain_rows
+    if any(it.gain and it.members > 0 for it in items):
+        return reach
+    cap, need = config.joint_max_units, config.joint_min_members
+    slots = 0
+    counts = [0] * need
+    for it in supp:
+        if it.kind == "kept":
+            slots += max(cap - len(it.rows), 0)
+        elif it.members >= need:
+            slots += cap - 1
+        else:
+            counts[it.members] += 1
+    return min(reach, slots + _group_slots(tuple(counts[1:]), need, cap))
+
+
+def _group_slots(counts: tuple[int, ...], need: int, cap: int) -> int:
+    """Most free places of disjoint groups of member units (``counts[k-1]`` units with ``k``
+    members, ``k < need``), each group reaching ``need`` members; a group of ``g`` units
+    leaves ``cap - g`` places."""
+    return _group_slots_cached(counts, need, cap)
+
+
+@functools.lru_cache(maxsize=4096)
+def _group_slots_cached(counts: tuple[int, ...], need: int, cap: int) -> int:
+    # the group holding the largest remaining member unit (or none: stop)
+    top = max((k for k in range(len(counts)) if counts[k]), default=-1)
+    if top < 0:
+        return 0
+    rest = list(counts)
+    rest[top] -= 1
+    best = _group_slots_cached(tuple(rest), need, cap)  # that unit in no group
+    # complete a group with units no larger than it, largest first (fewest units)
+    def grow(c: list[int], total: int, size: int, hi: int) -> None:
+        nonlocal best
+        if total >= need:
+            if size < cap:
+                best = max(best, cap - size + _group_slots_cached(tuple(c), need, cap))
+            return
+        if size >= cap - 1:
+            return
+        for k in range(hi, -1, -1):
+            if c[k]:
+                c[k] -= 1
+                grow(c, total + k + 1, size + 1, k)
+                c[k] += 1
+    grow(rest, top + 1, 1, top)
+    return best
 
 
 # --- per unit: L2 fill and township/community branches ---------------------------------------------------
@@ -298,7 +382,7 @@ def _nearest_first(state: _UnitState, centre: int, pool: Iterable[int]) -> list[
     return sorted(pts, key=lambda j: (float(((state.xy[j] - state.xy[centre]) ** 2).sum()), j))
 
 
-def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
+def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterable[str] | None = None) -> Plan:
     """The lever stage: re-pack each unit's joint branches with what ``config.levers`` allows.
 
     Parameters
@@ -318,6 +402,8 @@ def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
 
     config = config or plan.config
     levers = frozenset(config.levers)
+    replanning = keep_grids is not None
+    fixed = frozenset(keep_grids or ())
     ent = plan.enterprises
     if not len(ent) or "grid_id" not in ent:
         return plan.replace(config=config)
@@ -344,6 +430,10 @@ def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
     lat = pd.to_numeric(ent["lat"], errors="coerce").to_numpy(dtype=float)
     new_rows: list[dict[str, object]] = []
     touched: set[str] = set()
+    rows_of: dict[str, list[int]] = {}
+    for r, b in enumerate(branch.tolist()):
+        if b:
+            rows_of.setdefault(b, []).append(r)
     for u in sorted(set(unit[kind != ""].tolist()) - {""}):
         rows_u = np.flatnonzero((unit == u) & np.isfinite(lon) & np.isfinite(lat))
         if not len(rows_u):
@@ -351,7 +441,7 @@ def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
         xy = np.full((len(ent), 2), np.nan)
         xy[rows_u] = _utm(lon[rows_u], lat[rows_u])
         result, solved = _pack_unit(rows_u, xy, kind, gain, mem, grid, branch, org, sect, allowed, levers,
-                                    config, status_of)
+                                    config, status_of, rows_of, fixed, replanning)
         touched.update(solved)
         for rows, lever, bid, status in result:
             touched.update(branch[list(rows)].tolist())
@@ -409,6 +499,55 @@ def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
     return plan.replace(enterprises=enterprises, branches=_with_precision(out_b, enterprises), config=config)
 
 
+def settled_grids(previous: Plan, plan: Plan, locked_grids: Iterable[str] = (),
+                  locked_branches: Iterable[str] = ()) -> frozenset[str]:
+    """Grids a re-plan kept exactly: locked grids, grids holding a locked branch, and grids
+    with the same enterprises and the same branches (ids and units) as in ``previous``.
+
+    The lever stage leaves these as they are, so a re-plan of an unchanged ledger keeps
+    every grid and branch with its id.
+    """
+    def sets(ent: pd.DataFrame, col: str) -> dict[str, frozenset[str]]:
+        if col not in ent or not len(ent):
+            return {}
+        s = ent[col].fillna("").astype(str)
+        s = s[s.ne("")]
+        return {str(k): frozenset(v.index.astype(str)) for k, v in s.groupby(s, sort=False)}
+
+    pe, ne = previous.enterprises, plan.enterprises
+    before_g, after_g = sets(pe, "grid_id"), sets(ne, "grid_id")
+    before_b, after_b = sets(pe, "branch_id"), sets(ne, "branch_id")
+    locked_b = frozenset(locked_branches)
+    out = set(locked_grids)
+    if len(ne) and "branch_id" in ne:
+        b = ne["branch_id"].fillna("").astype(str)
+        out |= set(ne.loc[b.isin(sorted(locked_b)), "grid_id"].fillna("").astype(str)) - {""}
+    grid_branches: dict[str, set[str]] = {}
+    for ent, store in ((pe, "before"), (ne, "after")):
+        if "branch_id" not in ent or "grid_id" not in ent:
+            continue
+        for g, bid in zip(ent["grid_id"].fillna("").astype(str), ent["branch_id"].fillna("").astype(str), strict=True):
+            if g and bid:
+                grid_branches.setdefault(f"{store}:{g}", set()).add(bid)
+    for g, members in after_g.items():
+        if before_g.get(g) != members:
+            continue
+        ids = grid_branches.get(f"after:{g}", set())
+        if ids == grid_branches.get(f"before:{g}", set()) and all(after_b[i] == before_b.get(i) for i in ids):
+            out.add(g)
+    return frozenset(out)
+
+
+def repack_replan(config: Config) -> Callable[[Plan, Plan, frozenset[str], frozenset[str]], Plan]:
+    """The lever stage of a re-plan (``replan(..., repack=...)``): grids the re-plan kept
+    exactly (:func:`settled_grids`) stay as they are; the others are re-packed for
+    coverage gained, keeping the re-plan's branches unless re-packing covers more."""
+    def repack(previous: Plan, plan: Plan, locked_grids: frozenset[str], locked_branches: frozenset[str]) -> Plan:
+        keep = settled_grids(previous, plan, locked_grids, locked_branches)
+        return apply_levers(plan, config, keep_grids=keep)
+    return repack
+
+
 def _max_distance(lonlat: np.ndarray) -> float:
     ok = np.isfinite(lonlat).all(axis=1)
     p = lonlat[ok]
@@ -420,14 +559,23 @@ def _max_distance(lonlat: np.ndarray) -> float:
 
 def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndarray, mem: np.ndarray,
                grid: np.ndarray, branch: np.ndarray, org: np.ndarray, sect: list[str], allowed: set[str],
-               levers: frozenset[str], config: Config, status_of: dict[str, str]
-               ) -> tuple[list[tuple[tuple[int, ...], str, str, str]], set[str]]:
+               levers: frozenset[str], config: Config, status_of: dict[str, str],
+               rows_of: dict[str, list[int]], keep_grids: frozenset[str] = frozenset(),
+               replanning: bool = False) -> tuple[list[tuple[tuple[int, ...], str, str, str]], set[str]]:
     """Branches of one unit: (rows, lever, kept branch id or "", status), and the old
     branch ids they replace (every branch of a re-packed grid)."""
     out: list[tuple[tuple[int, ...], str, str, str]] = []
     solved: set[str] = set()
-    for g in sorted(set(grid[rows_u].tolist()) - {""}):
-        rows_g = rows_u[(grid[rows_u] == g) & np.isin(kind[rows_u], sorted(allowed))]
+    # rows of the unit by grid (one pass; a grid's rows in row order)
+    by_grid: dict[str, list[int]] = {}
+    for r, g in zip(rows_u.tolist(), grid[rows_u].tolist(), strict=True):
+        if g:
+            by_grid.setdefault(g, []).append(r)
+    for g in sorted(by_grid):
+        if g in keep_grids:
+            continue
+        in_grid = np.asarray(by_grid[g], dtype=np.int64)
+        rows_g = in_grid[np.isin(kind[in_grid], sorted(allowed))]
         items: list[_Item] = []
         seen_kept: dict[str, int] = {}
         for r in rows_g.tolist():
@@ -444,16 +592,21 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
         # kept organisations spanning grids or already full are left as they are
         items = [it for it in items if it.kind != "kept" or (
             len(it.rows) < config.joint_max_units
-            and int((branch == branch[it.rows[0]]).sum()) == len(it.rows))]
+            and len(rows_of[branch[it.rows[0]]]) == len(it.rows))]
         if not any(it.gain for it in items):
             continue
+        # the current packing already covers as many as any packing can: keep it (ids stay)
+        if "L5" not in levers and _current_gain(items, branch) >= _gain_bound(items, xy, config):
+            _STATS["skipped"] += 1
+            continue
+        _STATS["solved"] += 1
         old_ids = set(branch[rows_g].tolist()) - {""}
         solved.update(old_ids)
-        existing = {frozenset(np.flatnonzero(branch == b).tolist()) for b in old_ids}
-        in_grid = rows_u[grid[rows_u] == g]
+        existing = {frozenset(rows_of[b]) for b in old_ids}
         other_org = bool(np.any(np.isin(kind[in_grid], ["host", "kept"]))) or any(
             b and b not in old_ids for b in branch[in_grid].tolist())
-        for idx in _solve_grid(items, xy, sect, config, levers, existing, need_one=not other_org):
+        for idx in _solve_grid(items, xy, sect, config, levers, existing, need_one=not other_org,
+                               keep_weight=_W_KEEP_REPLAN if keep_grids or replanning else _W_KEEP):
             rows = tuple(r for i in idx for it in [items[i]] for r in it.rows)
             kinds = {items[i].kind for i in idx}
             block = next((items[i] for i in idx if items[i].kind == "kept"), None)
@@ -461,8 +614,8 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
                 out.append((rows, "", branch[block.rows[0]], "kept"))  # unchanged
                 continue
             rowset = frozenset(rows)
-            same_old = [b for b in set(branch[list(rows)].tolist()) - {""}
-                        if frozenset(np.flatnonzero(branch == b).tolist()) == rowset]
+            same_old = [b for b in sorted(set(branch[list(rows)].tolist()) - {""})
+                        if frozenset(rows_of[b]) == rowset]
             lever = _lever_of(kinds, rows, sect, levers)
             if block is not None:
                 out.append((rows, "L4", branch[block.rows[0]], "kept"))
@@ -478,7 +631,8 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
         # seeded noise); the most gain, then the fewest branches, then the earliest is kept
         best: tuple[tuple[int, int, int], list[tuple[tuple[int, ...], str, str, str]]] | None = None
         for restart in range(L2_RESTARTS):
-            trial = _l2_unit(rows_u, xy, kind, gain, mem, grid, branch, out, solved, levers, config, status_of,
+            trial = _l2_unit(rows_u, xy, kind, gain, mem, grid, branch, out, solved, levers, config, status_of, rows_of,
+                             keep_grids,
                              restart=restart)
             score = (sum(int(gain[r]) for rows, *_ in trial for r in rows), -len(trial), -restart)
             if best is None or score > best[0]:
@@ -507,7 +661,7 @@ def _lever_of(kinds: set[str], rows: tuple[int, ...], sect: list[str], levers: f
 def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndarray, mem: np.ndarray,
              grid: np.ndarray, branch: np.ndarray, out: list[tuple[tuple[int, ...], str, str, str]],
              solved: set[str], levers: frozenset[str], config: Config, status_of: dict[str, str],
-             *, restart: int = 0) -> list[tuple[tuple[int, ...], str, str, str]]:
+             rows_of: dict[str, list[int]], keep_grids: frozenset[str], *, restart: int = 0) -> list[tuple[tuple[int, ...], str, str, str]]:
     """L2: below-E1 (and left-over grid) units fill free places, join unused hosts, and form
     township/community branches among themselves."""
     st = _UnitState(xy, mem, config)
@@ -516,14 +670,15 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
     placed_rows = {r for rows, *_ in out for r in rows}
     work: list[list[object]] = [[list(rows), lever, bid, status] for rows, lever, bid, status in out]
     for b in sorted(set(branch[rows_u].tolist()) - {""} - solved):
-        rows = [int(r) for r in np.flatnonzero(branch == b)]
-        if status_of.get(b) == "kept" and "L4" not in levers:
+        rows = list(rows_of[b])
+        if (status_of.get(b) == "kept" and "L4" not in levers) or grid[rows[0]] in keep_grids:
             continue
         if len(rows) < config.joint_max_units and all(np.isfinite(xy[r]).all() for r in rows):
             work.append([rows, "", b, status_of.get(b, "new")])
             placed_rows.update(rows)
     free = [int(r) for r in rows_u if r not in placed_rows and gain[r] > 0
-            and (kind[r] == "small" or (kind[r] == "cand" and (branch[r] == "" or branch[r] in solved)))]
+            and (kind[r] == "small" or (kind[r] == "cand" and (branch[r] == "" or branch[r] in solved)
+                                        and grid[r] not in keep_grids))]
     free_set = set(free)
 
     def grid_ok(rows: list[int], j: int) -> bool:
@@ -563,7 +718,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
     anchors = [int(r) for r in rows_u if kind[r] == "small" and gain[r] == 0 and mem[r] >= 1]
     # grid units left out of every branch that hold members (attached fallback, L3 anchors)
     anchors += [int(r) for r in rows_u if r not in placed_rows and gain[r] == 0 and mem[r] >= 1
-                and (kind[r] == "cand" or (kind[r] == "attached" and "L3" in levers))
+                and (kind[r] == "cand" or (kind[r] == "attached" and "L3" in levers)) and grid[r] not in keep_grids
                 and not any(int(r) in w[0] for w in work)]  # type: ignore[operator]
     anchors += [j for j in sorted(free_set) if mem[j] >= 1]
     used: set[int] = set()
