@@ -93,6 +93,8 @@ _W_KEEP_REPLAN: Final = 100.0
 NODE_LIMIT: Final = 100
 #: Orders tried by the greedy L2 phase of each unit (the best is kept).
 L2_RESTARTS: Final = 12
+#: Units above this many rows get proportionally fewer L2 orders (at least two).
+L2_FULL_RESTARTS_MAX: Final = 3000
 
 
 @dataclass(frozen=True)
@@ -204,8 +206,8 @@ def _columns(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config
 
 
 def _solve_grid(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config,
-                levers: frozenset[str], existing: set[frozenset[int]], *, need_one: bool = False,
-                keep_weight: float = _W_KEEP) -> list[tuple[int, ...]]:
+                levers: frozenset[str], existing: dict[frozenset[int], float], *, need_one: bool = False
+                ) -> list[tuple[int, ...]]:
     """The best packing of one grid's items (exact MILP over the enumerated branches).
 
     ``need_one``: the grid has no other organisation, so at least one branch is formed
@@ -214,14 +216,13 @@ def _solve_grid(items: list[_Item], xy: np.ndarray, sect: list[str], config: Con
     single0 = {it.rows[0]: i for i, it in enumerate(items) if len(it.rows) == 1}
     key = (tuple((it.kind, it.gain, it.members, tuple(sect[r] for r in it.rows),
                   xy[list(it.rows)].round(3).tobytes()) for it in items),
-           tuple(sorted(tuple(sorted(single0.get(r, -1) for r in rows)) for rows in existing)),
-           need_one, "L5" in levers, keep_weight, config.joint_max_units, config.joint_min_members,
+           tuple(sorted((tuple(sorted(single0.get(r, -1) for r in rows)), w) for rows, w in existing.items())),
+           need_one, "L5" in levers, config.joint_max_units, config.joint_min_members,
            config.joint_max_distance_m)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    found = _solve_grid_uncached(items, xy, sect, config, levers, existing, need_one=need_one,
-                                 keep_weight=keep_weight)
+    found = _solve_grid_uncached(items, xy, sect, config, levers, existing, need_one=need_one)
     if len(_CACHE) > _CACHE_MAX:
         _CACHE.clear()
     _CACHE[key] = found
@@ -234,8 +235,8 @@ _CACHE_MAX: Final = 50_000
 
 
 def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config,
-                         levers: frozenset[str], existing: set[frozenset[int]], *, need_one: bool,
-                         keep_weight: float) -> list[tuple[int, ...]]:
+                         levers: frozenset[str], existing: dict[frozenset[int], float], *, need_one: bool
+                         ) -> list[tuple[int, ...]]:
     cols = _columns(items, xy, sect, config, levers)
     blocks = [i for i, it in enumerate(items) if it.kind == "kept"]
     # the partition's own branches stay feasible even when they gain nothing (O9)
@@ -260,7 +261,7 @@ def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], co
         is_block = any(items[i].kind == "kept" for i in idx)
         rows = frozenset(r for i in idx for r in items[i].rows)
         value[k] = (_W_GAIN * gain - (0.0 if is_block else _W_BRANCH) + (w_sec if same else 0.0)
-                    - (1.0 if spread > 1500.0 else 0.0) + (keep_weight if rows in existing else 0.0))
+                    - (1.0 if spread > 1500.0 else 0.0) + existing.get(rows, 0.0))
     r, c = [], []
     for k, (idx, *_rest) in enumerate(cols):
         for i in idx:
@@ -282,7 +283,74 @@ def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], co
             or items[cols[k][0][0]].kind == "kept"]
 
 
-_STATS: dict[str, int] = {"skipped": 0, "solved": 0}
+_STATS: dict[str, int] = {"skipped": 0, "solved": 0, "greedy": 0}
+
+
+def _greedy_grid(items: list[_Item], xy: np.ndarray, config: Config) -> list[tuple[int, ...]]:
+    """A quick legal packing of one grid's items (hosts, kept organisations, then member
+    groups, each taking the nearest gain units that fit); optimal when it reaches
+    :func:`_gain_bound`."""
+    cap, need = config.joint_max_units, config.joint_min_members
+    limit = config.joint_max_distance_m + _EPS
+    n = len(items)
+    far = np.zeros((n, n))
+    for a in range(n):
+        pa = xy[list(items[a].rows)]
+        for b in range(a + 1, n):
+            pb = xy[list(items[b].rows)]
+            far[a, b] = far[b, a] = float(np.sqrt(((pa[:, None, :] - pb[None, :, :]) ** 2).sum(axis=2)).max())
+    ok = far <= limit
+    free = {i for i, it in enumerate(items) if it.gain}
+    used: set[int] = set()
+    out: list[tuple[int, ...]] = []
+
+    def fill(core: list[int], size: int) -> list[int]:
+        take = list(core)
+        for j in sorted(free, key=lambda j: (float(far[core[0], j]), j)):
+            if size >= cap:
+                break
+            if all(ok[j, t] for t in take):
+                take.append(j)
+                size += 1
+        return take
+
+    hosts = [i for i, it in enumerate(items) if it.kind in ("host", "kept") and it.members >= need]
+    for h in sorted(hosts, key=lambda h: (sum(1 for j in free if ok[h, j]), h)):
+        take = fill([h], len(items[h].rows))
+        if len(take) > 1:
+            free.difference_update(take)
+            used.update(take)
+            out.append(tuple(sorted(take)))
+    mem_units = [i for i, it in enumerate(items) if not it.gain and it.members > 0 and i not in used
+                 and it.kind not in ("host", "kept")]
+    for a in sorted(mem_units, key=lambda a: (-items[a].members, a)):
+        if a in used or not free:
+            continue
+        core, total = [a], items[a].members
+        for b in sorted((b for b in mem_units if b not in used and b != a and ok[a, b]),
+                        key=lambda b: (-items[b].members, float(far[a, b]), b)):
+            if total >= need or len(core) >= cap - 1:
+                break
+            if all(ok[b, t] for t in core):
+                core.append(b)
+                total += items[b].members
+        if total < need:
+            continue
+        take = fill(core, len(core))
+        if len(take) > len(core):
+            free.difference_update(take)
+            used.update(take)
+            out.append(tuple(sorted(take)))
+    out += [(i,) for i, it in enumerate(items) if it.kind == "kept" and i not in used]
+    return out
+
+
+def _legal(rows: list[int], xy: np.ndarray, mem: np.ndarray, config: Config) -> bool:
+    """O6/O7 of a branch made of ``rows`` (units, formal members, pairwise distance)."""
+    if not 2 <= len(rows) <= config.joint_max_units or int(mem[rows].sum()) < config.joint_min_members:
+        return False
+    p = xy[rows]
+    return bool(np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=2)).max() <= config.joint_max_distance_m + _EPS)
 
 
 def _current_gain(items: list[_Item], branch: np.ndarray) -> int:
@@ -363,26 +431,58 @@ def _group_slots_cached(counts: tuple[int, ...], need: int, cap: int) -> int:
 
 # --- per unit: L2 fill and township/community branches ---------------------------------------------------
 class _UnitState:
-    """Branches of one unit as lists of row positions, with their grid."""
+    """Geometry of one unit's rows for the L2 phase: pairwise checks and nearest rows."""
 
-    def __init__(self, xy: np.ndarray, members: np.ndarray, config: Config) -> None:
+    #: Most neighbours looked at around a row (nearest first).
+    MAX_NEAR: Final = 1024
+
+    def __init__(self, xy: np.ndarray, rows: np.ndarray, config: Config) -> None:
+        from scipy.spatial import cKDTree
+
         self.xy = xy
-        self.m = members
-        self.r2 = (config.joint_max_distance_m + _EPS) ** 2
-        self.max_units = config.joint_max_units
-        self.min_members = config.joint_min_members
+        self.d = config.joint_max_distance_m + _EPS
+        self.r2 = self.d ** 2
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.tree = cKDTree(xy[self.rows]) if len(self.rows) else None
+        self.pt = {int(r): (float(xy[r, 0]), float(xy[r, 1])) for r in self.rows.tolist()}
+        self._near: dict[int, list[int]] = {}
 
-    def fits(self, rows: list[int], j: int) -> bool:
-        d = self.xy[rows] - self.xy[j]
-        return bool(((d ** 2).sum(axis=1) <= self.r2).all())
+    def fits(self, rows: Iterable[int], j: int) -> bool:
+        xj, yj = self.pt[j]
+        r2 = self.r2
+        for r in rows:
+            x, y = self.pt[r]
+            if (x - xj) ** 2 + (y - yj) ** 2 > r2:
+                return False
+        return True
+
+    def near(self, j: int) -> list[int]:
+        """Rows within the O7 distance of ``j`` (itself included), nearest first."""
+        found = self._near.get(j)
+        if found is not None:
+            return found
+        n = len(self.rows)
+        k = 64
+        while True:
+            dist, idx = self.tree.query(self.xy[j], k=min(k, n))  # type: ignore[union-attr]
+            dist, idx = np.atleast_1d(dist), np.atleast_1d(idx)
+            if k >= n or k >= self.MAX_NEAR or dist[-1] > self.d:
+                break
+            k *= 4
+        ok = dist <= self.d
+        order = np.lexsort((self.rows[idx[ok]], dist[ok]))
+        found = self.rows[idx[ok]][order].tolist()
+        self._near[j] = found
+        return found
 
 
-def _nearest_first(state: _UnitState, centre: int, pool: Iterable[int]) -> list[int]:
-    pts = list(pool)
-    return sorted(pts, key=lambda j: (float(((state.xy[j] - state.xy[centre]) ** 2).sum()), j))
+def _nearest_first(state: _UnitState, centre: int, pool: set[int] | frozenset[int]) -> list[int]:
+    """Rows of ``pool`` within the O7 distance of ``centre``, nearest first."""
+    return [j for j in state.near(centre) if j in pool]
 
 
-def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterable[str] | None = None) -> Plan:
+def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterable[str] = (),
+                 previous: Plan | None = None, quick: bool = False) -> Plan:
     """The lever stage: re-pack each unit's joint branches with what ``config.levers`` allows.
 
     Parameters
@@ -391,6 +491,15 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
         A partitioned plan (``enterprises`` with ``grid_id, branch_id, action``; ``branches``).
     config
         Rules and the active levers (``config.levers``); the plan's config by default.
+    keep_grids
+        Grid ids left exactly as they are (a re-plan's kept and locked grids).
+    previous
+        A re-plan's previous plan: its branches whose units are all here are preferred
+        (unless re-packing covers more) and keep their ids.
+    quick
+        Only the coverage matters (the targets' lever variants): a grid whose greedy
+        packing reaches the upper bound on its gain takes it instead of the exact MILP
+        (same coverage, maybe more branches).
 
     Returns
     -------
@@ -402,8 +511,7 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
 
     config = config or plan.config
     levers = frozenset(config.levers)
-    replanning = keep_grids is not None
-    fixed = frozenset(keep_grids or ())
+    fixed = frozenset(keep_grids)
     ent = plan.enterprises
     if not len(ent) or "grid_id" not in ent:
         return plan.replace(config=config)
@@ -434,6 +542,17 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
     for r, b in enumerate(branch.tolist()):
         if b:
             rows_of.setdefault(b, []).append(r)
+    # a re-plan: the previous plan's branches (as rows here), preferred and keeping their ids
+    prev_sets: dict[frozenset[int], str] = {}
+    if previous is not None and len(previous.enterprises) and "branch_id" in previous.enterprises:
+        pos = {u: i for i, u in enumerate(uscc.tolist())}
+        pb = previous.enterprises["branch_id"].fillna("").astype(str)
+        for bid, members_b in pb[pb.ne("")].groupby(pb[pb.ne("")], sort=True):
+            rows_b = [pos.get(str(u), -1) for u in members_b.index]
+            if min(rows_b) >= 0:
+                prev_sets[frozenset(rows_b)] = str(bid)
+        status_of = {**dict(zip(previous.branches["branch_id"].astype(str), previous.branches["status"].astype(str),
+                                strict=True)), **status_of} if len(previous.branches) else status_of
     for u in sorted(set(unit[kind != ""].tolist()) - {""}):
         rows_u = np.flatnonzero((unit == u) & np.isfinite(lon) & np.isfinite(lat))
         if not len(rows_u):
@@ -441,7 +560,7 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
         xy = np.full((len(ent), 2), np.nan)
         xy[rows_u] = _utm(lon[rows_u], lat[rows_u])
         result, solved = _pack_unit(rows_u, xy, kind, gain, mem, grid, branch, org, sect, allowed, levers,
-                                    config, status_of, rows_of, fixed, replanning)
+                                    config, status_of, rows_of, fixed, prev_sets, quick)
         touched.update(solved)
         for rows, lever, bid, status in result:
             touched.update(branch[list(rows)].tolist())
@@ -452,7 +571,7 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
     was_placed = in_old.copy()
     branch[in_old] = ""
     counters: dict[str, int] = {}
-    for b in branches["branch_id"].astype(str):
+    for b in [*branches["branch_id"].astype(str), *prev_sets.values()]:
         head, _, tail = b.rpartition("-B")
         if tail.isdigit():
             counters[head] = max(counters.get(head, 0), int(tail))
@@ -544,7 +663,7 @@ def repack_replan(config: Config) -> Callable[[Plan, Plan, frozenset[str], froze
     coverage gained, keeping the re-plan's branches unless re-packing covers more."""
     def repack(previous: Plan, plan: Plan, locked_grids: frozenset[str], locked_branches: frozenset[str]) -> Plan:
         keep = settled_grids(previous, plan, locked_grids, locked_branches)
-        return apply_levers(plan, config, keep_grids=keep)
+        return apply_levers(plan, config, keep_grids=keep, previous=previous)
     return repack
 
 
@@ -561,7 +680,7 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
                grid: np.ndarray, branch: np.ndarray, org: np.ndarray, sect: list[str], allowed: set[str],
                levers: frozenset[str], config: Config, status_of: dict[str, str],
                rows_of: dict[str, list[int]], keep_grids: frozenset[str] = frozenset(),
-               replanning: bool = False) -> tuple[list[tuple[tuple[int, ...], str, str, str]], set[str]]:
+               previous: dict[frozenset[int], str] | None = None, quick: bool = False) -> tuple[list[tuple[tuple[int, ...], str, str, str]], set[str]]:
     """Branches of one unit: (rows, lever, kept branch id or "", status), and the old
     branch ids they replace (every branch of a re-packed grid)."""
     out: list[tuple[tuple[int, ...], str, str, str]] = []
@@ -595,18 +714,35 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
             and len(rows_of[branch[it.rows[0]]]) == len(it.rows))]
         if not any(it.gain for it in items):
             continue
+        # a re-plan: the previous plan's branches of this grid, still whole here
+        pool_rows = {r for it in items for r in it.rows}
+        grid_rows = set(by_grid[g])
+        prev_here = {rows: bid for rows, bid in (previous or {}).items()
+                     if grid[next(iter(rows))] == g and rows <= pool_rows
+                     and set(rows_of.get(bid, ())) <= grid_rows and _legal(sorted(rows), xy, mem, config)}
+        changed = bool(prev_here) and set(prev_here) != {frozenset(rows_of[b]) for b in
+                                                          set(branch[rows_g].tolist()) - {""}}
         # the current packing already covers as many as any packing can: keep it (ids stay)
-        if "L5" not in levers and _current_gain(items, branch) >= _gain_bound(items, xy, config):
+        if "L5" not in levers and not changed and _current_gain(items, branch) >= _gain_bound(items, xy, config):
             _STATS["skipped"] += 1
             continue
         _STATS["solved"] += 1
+        packing = None
+        if quick and not changed:  # rates only (the targets): a greedy packing that reaches the bound
+            packing = _greedy_grid(items, xy, config)
+            if sum(items[i].gain for idx in packing for i in idx) < _gain_bound(items, xy, config):
+                packing = None
+            else:
+                _STATS["greedy"] += 1
         old_ids = set(branch[rows_g].tolist()) - {""}
         solved.update(old_ids)
-        existing = {frozenset(rows_of[b]) for b in old_ids}
+        existing = {frozenset(rows_of[b]): _W_KEEP for b in old_ids}
+        existing.update({rows: _W_KEEP_REPLAN for rows in prev_here})
         other_org = bool(np.any(np.isin(kind[in_grid], ["host", "kept"]))) or any(
             b and b not in old_ids for b in branch[in_grid].tolist())
-        for idx in _solve_grid(items, xy, sect, config, levers, existing, need_one=not other_org,
-                               keep_weight=_W_KEEP_REPLAN if keep_grids or replanning else _W_KEEP):
+        if packing is None:
+            packing = _solve_grid(items, xy, sect, config, levers, existing, need_one=not other_org)
+        for idx in packing:
             rows = tuple(r for i in idx for it in [items[i]] for r in it.rows)
             kinds = {items[i].kind for i in idx}
             block = next((items[i] for i in idx if items[i].kind == "kept"), None)
@@ -621,6 +757,9 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
                 out.append((rows, "L4", branch[block.rows[0]], "kept"))
             elif same_old:
                 out.append((rows, "" if lever in ("", "L5") else lever, same_old[0], status_of.get(same_old[0], "new")))
+            elif rowset in prev_here:
+                bid = prev_here[rowset]
+                out.append((rows, "" if lever in ("", "L5") else lever, bid, status_of.get(bid, "new")))
             else:
                 st = "split" if any(org[r] == "joint" for r in rows) else "new"
                 out.append((rows, lever, "", st))
@@ -630,10 +769,13 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
         # the greedy L2 phase in L2_RESTARTS orders (the first unperturbed, the others with
         # seeded noise); the most gain, then the fewest branches, then the earliest is kept
         best: tuple[tuple[int, int, int], list[tuple[tuple[int, ...], str, str, str]]] | None = None
-        for restart in range(L2_RESTARTS):
+        geo = _UnitState(xy, rows_u, config)
+        # a large unit gets fewer orders (each pass is near-linear; a city stays within seconds)
+        restarts = L2_RESTARTS if len(rows_u) <= L2_FULL_RESTARTS_MAX else \
+            max(2, L2_RESTARTS * L2_FULL_RESTARTS_MAX // len(rows_u))
+        for restart in range(restarts):
             trial = _l2_unit(rows_u, xy, kind, gain, mem, grid, branch, out, solved, levers, config, status_of, rows_of,
-                             keep_grids,
-                             restart=restart)
+                             keep_grids, geo, restart=restart)
             score = (sum(int(gain[r]) for rows, *_ in trial for r in rows), -len(trial), -restart)
             if best is None or score > best[0]:
                 best = (score, trial)
@@ -661,19 +803,20 @@ def _lever_of(kinds: set[str], rows: tuple[int, ...], sect: list[str], levers: f
 def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndarray, mem: np.ndarray,
              grid: np.ndarray, branch: np.ndarray, out: list[tuple[tuple[int, ...], str, str, str]],
              solved: set[str], levers: frozenset[str], config: Config, status_of: dict[str, str],
-             rows_of: dict[str, list[int]], keep_grids: frozenset[str], *, restart: int = 0) -> list[tuple[tuple[int, ...], str, str, str]]:
+             rows_of: dict[str, list[int]], keep_grids: frozenset[str], st: _UnitState, *, restart: int = 0) -> list[tuple[tuple[int, ...], str, str, str]]:
     """L2: below-E1 (and left-over grid) units fill free places, join unused hosts, and form
     township/community branches among themselves."""
-    st = _UnitState(xy, mem, config)
     noise = np.random.default_rng(restart).random(len(xy)) * 2 if restart else np.zeros(len(xy))
     # the unit's branches after the grid phase: re-packed ones, plus untouched old ones
     placed_rows = {r for rows, *_ in out for r in rows}
     work: list[list[object]] = [[list(rows), lever, bid, status] for rows, lever, bid, status in out]
+    row_work: dict[int, int] = {r: k for k, w in enumerate(work) for r in w[0]}  # type: ignore[attr-defined]
     for b in sorted(set(branch[rows_u].tolist()) - {""} - solved):
         rows = list(rows_of[b])
         if (status_of.get(b) == "kept" and "L4" not in levers) or grid[rows[0]] in keep_grids:
             continue
         if len(rows) < config.joint_max_units and all(np.isfinite(xy[r]).all() for r in rows):
+            row_work.update({r: len(work) for r in rows})
             work.append([rows, "", b, status_of.get(b, "new")])
             placed_rows.update(rows)
     free = [int(r) for r in rows_u if r not in placed_rows and gain[r] > 0
@@ -687,8 +830,9 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
 
     # 1. free places (fewest options first, then nearest branch)
     def options(j: int) -> list[int]:
-        return [k for k, w in enumerate(work) if len(w[0]) < config.joint_max_units  # type: ignore[arg-type]
-                and grid_ok(w[0], j) and st.fits(w[0], j)]  # type: ignore[arg-type]
+        near = sorted({row_work[r] for r in st.near(j) if r in row_work})
+        return [k for k in near if len(work[k][0]) < config.joint_max_units  # type: ignore[arg-type]
+                and grid_ok(work[k][0], j) and st.fits(work[k][0], j)]  # type: ignore[arg-type]
 
     for j in sorted(free, key=lambda j: (len(options(j)) + noise[j], j)):
         opts = options(j)
@@ -696,6 +840,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
             continue
         k = min(opts, key=lambda k: (float(((xy[work[k][0]].mean(axis=0) - xy[j]) ** 2).sum()), k))  # type: ignore[index,call-overload]
         work[k][0].append(j)  # type: ignore[attr-defined]
+        row_work[j] = k
         if not work[k][1]:
             work[k][1] = "L2" if kind[j] == "small" else work[k][1]
         if work[k][3] == "kept":
@@ -704,15 +849,16 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
     # 2. unused L1 hosts take in up to four nearest
     if "L1" in levers:
         hosts = [int(r) for r in rows_u if kind[r] == "host" and r not in placed_rows]
-        for h in sorted(hosts, key=lambda h: (sum(1 for j in free_set if st.fits([h], j)) + noise[h], h)):
+        for h in sorted(hosts, key=lambda h: (sum(1 for j in st.near(h) if j in free_set) + noise[h], h)):
             rows = [h]
-            for j in _nearest_first(st, h, [j for j in free_set if grid_ok([h], j)]):
+            for j in [j for j in _nearest_first(st, h, free_set) if grid_ok([h], j)]:
                 if len(rows) >= config.joint_max_units:
                     break
                 if st.fits(rows, j) and grid_ok(rows, j):
                     rows.append(j)
             if len(rows) >= 2:
                 free_set.difference_update(rows)
+                row_work.update({r: len(work) for r in rows})
                 work.append([rows, "L1", "", "new"])
     # 3. township/community branches anchored by below-E1 member units
     anchors = [int(r) for r in rows_u if kind[r] == "small" and gain[r] == 0 and mem[r] >= 1]
@@ -721,13 +867,14 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
                 and (kind[r] == "cand" or (kind[r] == "attached" and "L3" in levers)) and grid[r] not in keep_grids
                 and not any(int(r) in w[0] for w in work)]  # type: ignore[operator]
     anchors += [j for j in sorted(free_set) if mem[j] >= 1]
+    anchor_set = set(anchors)
     used: set[int] = set()
     for a in sorted(anchors, key=lambda a: (-int(mem[a]) + noise[a], a)):
-        if a in used or not free_set - {a}:
+        if a in used or len(free_set) - (a in free_set) == 0:
             continue
         core = [a]
         total = int(mem[a])
-        for b in _nearest_first(st, a, [b for b in anchors if b not in used and b != a]):
+        for b in [b for b in _nearest_first(st, a, anchor_set) if b not in used and b != a]:
             if total >= config.joint_min_members:
                 break
             if st.fits(core, b) and grid_ok(core, b) and len(core) < config.joint_max_units - 1:
@@ -736,7 +883,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
         if total < config.joint_min_members:
             continue
         rows = list(core)
-        for j in _nearest_first(st, a, [j for j in free_set if j not in rows]):
+        for j in [j for j in _nearest_first(st, a, free_set) if j not in rows]:
             if len(rows) >= config.joint_max_units:
                 break
             if st.fits(rows, j) and grid_ok(rows, j):
@@ -745,6 +892,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
             continue
         used.update(rows)
         free_set.difference_update(rows)
+        row_work.update({r: len(work) for r in rows})
         work.append([rows, "L2", "", "new"])
     # 4. last pass: free places again, then swaps — a unit without members takes the place of
     # a unit that gains nothing and whose members the branch does not need (O6 kept)
@@ -753,9 +901,11 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
         if opts:
             k = min(opts, key=lambda k: (float(((xy[work[k][0]].mean(axis=0) - xy[j]) ** 2).sum()), k))  # type: ignore[index,call-overload]
             work[k][0].append(j)  # type: ignore[attr-defined]
+            row_work[j] = k
             free_set.discard(j)
     for j in sorted(free_set):
-        for w in work:
+        for kw in sorted({row_work[r] for r in st.near(j) if r in row_work}):
+            w = work[kw]
             rows = w[0]  # type: ignore[assignment]
             total = int(sum(int(mem[r]) for r in rows))  # type: ignore[attr-defined]
             out_k = next((k for k in rows  # type: ignore[attr-defined]
@@ -766,6 +916,8 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
             if out_k is not None:
                 rows.remove(out_k)  # type: ignore[attr-defined]
                 rows.append(j)  # type: ignore[attr-defined]
+                del row_work[out_k]
+                row_work[j] = kw
                 free_set.discard(j)
                 break
     return [(tuple(int(r) for r in w[0]), str(w[1]), str(w[2]), str(w[3])) for w in work]  # type: ignore[attr-defined]

@@ -231,9 +231,8 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     def _partition(executor: Any) -> Plan:
         if previous is None and grids is None:
             return partition(ledger, jurisdictions, config, executor=executor)
-        from .replan import replan
-
         from .levers import repack_replan
+        from .replan import replan
 
         # the lever stage of a re-plan: only the grids it re-planned (kept and locked ones stay)
         return replan(ledger, jurisdictions, config, previous=previous, lock=lock, grids=grids, executor=executor,
