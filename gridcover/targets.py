@@ -50,8 +50,11 @@ TARGET_COLUMNS: Final = ("scope", "unit_type", "unit", "org_rate_now", "org_rate
                          *LEVERS, "target", "gap_after_levers", "members_needed")
 #: Columns of ``members_needed.csv`` (DESIGN.md).
 MEMBERS_COLUMNS: Final = ("uscc", "grid_id", "new_members", "reason")
-#: Largest set of uncovered enterprises solved exactly.
+#: Largest set of uncovered enterprises solved exactly ...
 EXACT_MAX: Final = 120
+#: ... when they have at most this many compatible (host, enterprise) pairs (a dense set
+#: makes the MILP slow: 100 enterprises in 6 km × 6 km, 4,600 pairs, take seconds).
+EXACT_MAX_PAIRS: Final = 1500
 #: Plans above this many enterprises pack their lever variants in ``quick`` mode.
 QUICK_ABOVE: Final = 5000
 
@@ -118,7 +121,8 @@ def fewest_members(xy: np.ndarray, members: np.ndarray, grid: list[str], unit: l
 
     Notes
     -----
-    Exact (a MILP) when at most :data:`EXACT_MAX` enterprises are given; beyond, greedy
+    Exact (a MILP) when at most :data:`EXACT_MAX` enterprises with at most
+    :data:`EXACT_MAX_PAIRS` compatible pairs are given; beyond, greedy
     per unit (hosts never cross a unit): each unit's hosts in order of enterprises covered
     per new member (lazy, each host's take re-checked before it is used), the units'
     sequences merged by that ratio — near-linear in the enterprises.
@@ -131,9 +135,10 @@ def fewest_members(xy: np.ndarray, members: np.ndarray, grid: list[str], unit: l
     xy = np.asarray(xy, dtype=float)
     if n <= EXACT_MAX:
         comp = _compatible(xy, grid, unit, config.joint_max_distance_m)
-        found = _exact(comp, cost, need, config.joint_max_units)
-        if found is not None:
-            return found
+        if int(comp.sum()) <= EXACT_MAX_PAIRS:
+            found = _exact(comp, cost, need, config.joint_max_units)
+            if found is not None:
+                return found
     return _greedy(xy, cost, grid, unit, need, config)
 
 
@@ -193,7 +198,8 @@ def _greedy(xy: np.ndarray, cost: np.ndarray, grid: list[str], unit: list[str], 
     return out
 
 
-def _exact(comp: np.ndarray, cost: np.ndarray, need: int, cap: int) -> list[tuple[int, int, list[int]]] | None:
+def _exact(comp: np.ndarray, cost: np.ndarray, need: int, cap: int, time_limit: float = 30.0
+           ) -> list[tuple[int, int, list[int]]] | None:
     """MILP: y_h hosts, x[h, j] j covered by h; min Σ cost·y with Σ x ≥ need."""
     n = len(cost)
     pairs = [(h, j) for h in range(n) for j in range(n) if comp[h, j]]
@@ -228,7 +234,7 @@ def _exact(comp: np.ndarray, cost: np.ndarray, need: int, cap: int) -> list[tupl
     c = np.zeros(nv)
     c[ny:] = cost
     res = milp(c, constraints=LinearConstraint(coo_matrix((vals, (rows, cols)), shape=(r, nv)).tocsr(), lo, hi),
-               integrality=np.ones(nv), bounds=Bounds(0, 1), options={"disp": False, "time_limit": 30.0})
+               integrality=np.ones(nv), bounds=Bounds(0, 1), options={"disp": False, "time_limit": time_limit})
     if res.x is None or res.status != 0:
         return None
     x = np.round(res.x).astype(int)

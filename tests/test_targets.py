@@ -105,7 +105,7 @@ def test_greedy_members_beyond_the_exact_size_are_legal_and_near_the_exact_solve
         assert np.hypot(*(pts[:, None] - pts[None]).transpose(2, 0, 1)).max() <= cfg.joint_max_distance_m + 1e-6
     comp = targets._compatible(xy, [""] * n, unit, cfg.joint_max_distance_m)
     cost = np.maximum(cfg.branch_min_members - members, 1)
-    exact = targets._exact(comp, cost, need, cfg.joint_max_units)
+    exact = targets._exact(comp, cost, need, cfg.joint_max_units, time_limit=3600.0)
     assert exact is not None
     best = sum(k for _, k, _ in exact)
     got = sum(k for _, k, _ in picks)
