@@ -283,7 +283,7 @@ def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], co
             or items[cols[k][0][0]].kind == "kept"]
 
 
-#: Grids of the last calls: kept (provably optimal), solved, greedy at / below the bound (quick).
+#: Grids of the last call: kept (provably optimal), solved, greedy at / below the bound (quick).
 _STATS: dict[str, int] = {"skipped": 0, "solved": 0, "greedy": 0, "greedy_unproved": 0}
 
 
@@ -514,6 +514,7 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
     config = config or plan.config
     levers = frozenset(config.levers)
     fixed = frozenset(keep_grids)
+    _STATS.update(dict.fromkeys(_STATS, 0))
     ent = plan.enterprises
     if not len(ent) or "grid_id" not in ent:
         return plan.replace(config=config)
