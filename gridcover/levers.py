@@ -43,7 +43,10 @@ it; blank for a base-rules branch).
 
 Algorithm
 ---------
-Per grid: every legal branch over the grid's pool (at most ``grid_max_size`` units, so a
+Per grid: a grid whose current packing already covers as many as :func:`_gain_bound`
+allows (an upper bound on any legal packing's gain) is provably optimal and kept as it
+is — almost every grid of a plan without levers, so the stage takes seconds on a city.
+Otherwise every legal branch over the grid's pool (at most ``grid_max_size`` units, so a
 few thousand subsets of at most five) is enumerated and the best packing is solved
 exactly as a set-packing MILP (``scipy.optimize.milp``, HiGHS; node limit
 :data:`NODE_LIMIT`, deterministic). A branch equal to one of the partition's is
@@ -54,7 +57,15 @@ branches (fewest options first, pairwise O7 checked), unused L1 hosts take in up
 nearest, member units left out of every branch (below-E1 or grid) anchor
 township/community branches (most members first), free places are filled once more, and
 a unit without members takes the place of one that gains nothing and whose members the
-branch does not need. bench/RESULTS.md compares each lever set with a unit-wide MILP.
+branch does not need. Its neighbour searches use a KD-tree (the nearest
+:attr:`_UnitState.MAX_NEAR` rows within ``joint_max_distance_m``), so each order is
+near-linear; units above :data:`L2_FULL_RESTARTS_MAX` rows get fewer orders.
+bench/RESULTS.md compares each lever set with a unit-wide MILP.
+
+A re-plan (:func:`repack_replan`) leaves the grids it kept exactly
+(:func:`settled_grids`) as they are and prefers, in the others, the previous plan's
+branches that are still legal (with their ids) and the re-plan's own, unless
+re-packing covers more.
 """
 
 from __future__ import annotations
