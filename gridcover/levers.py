@@ -736,8 +736,9 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
                      and set(rows_of.get(bid, ())) <= grid_rows and _legal(sorted(rows), xy, mem, config)}
         changed = bool(prev_here) and set(prev_here) != {frozenset(rows_of[b]) for b in
                                                           set(branch[rows_g].tolist()) - {""}}
-        # the current packing already covers as many as any packing can: keep it (ids stay)
-        if "L5" not in levers and not changed and _current_gain(items, branch) >= _gain_bound(items, xy, config):
+        # the current packing already covers as many as any packing can: keep it (ids stay);
+        # not with L2, whose phase needs the member units a packing does not (nor with L5)
+        if not levers & {"L2", "L5"} and not changed and _current_gain(items, branch) >= _gain_bound(items, xy, config):
             _STATS["skipped"] += 1
             continue
         _STATS["solved"] += 1
