@@ -297,7 +297,10 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
     evaluate = len(plan.enterprises) <= config.targets_lever_max_enterprises
     if evaluate:
         plans = _lever_plans(base, plan, cov, config)
-        full, full_cov = plans[LEVERS[-1]]
+        # the gap and members_needed start from the variant that covers the most (a lever
+        # allowed is never forced: the heuristic L2 phase may do better with fewer levers)
+        best = max(LEVERS, key=lambda k: (int(plans[k][1].total()["org_covered_after"]), LEVERS.index(k)))
+        full, full_cov = plans[best]
     else:  # too large to re-pack once per lever set: the lever columns stay blank (NaN)
         logger.warning("targets: %d enterprises > targets_lever_max_enterprises (%d): the lever columns and "
                        "members_needed of targets.csv are not evaluated", len(plan.enterprises),
@@ -307,6 +310,7 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
         plain = plan if not config.levers else apply_levers(base, config.replace(levers=()))
         plans = {"base": (plain, cov if not config.levers else measure_plan(plain))}
         full, full_cov = plan, cov
+        best = "base"
     variants = {name: c for name, (_, c) in plans.items()}
     goals = config.org_targets()
     parts = []
@@ -326,7 +330,7 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
                        "ceiling_base": base_t["base"].loc[i, "org_rate_after"]}
                 for lever in LEVERS:
                     row[lever] = base_t[lever].loc[i, "org_rate_after"] if evaluate else np.nan
-                covered = int((base_t[LEVERS[-1]] if evaluate else table).loc[i, "org_covered_after"])
+                covered = int((base_t[best] if evaluate else table).loc[i, "org_covered_after"])
                 need = max(0, math.ceil(goal * n - 1e-9) - covered)
                 row["target"] = goal
                 row["year"] = year
