@@ -77,7 +77,7 @@ class Config:
     org_coverage_target: float = _f(0.9, "rules", "M4: first organisational coverage target.")
     org_coverage_full_target: float = _f(1.0, "rules", "M4: final organisational coverage target.")
     work_coverage_target: float = _f(1.0, "rules", "M4: work coverage target.")
-    targets_lever_max_enterprises: int = _f(5000, "rules", "M4: the cumulative lever columns and members_needed of targets.csv (and members_needed.csv) are evaluated (each lever set re-packs the whole plan) for plans of up to this many enterprises; above it they are left blank and the plan says so.")
+    targets_lever_max_enterprises: int = _f(1_000_000, "rules", "M4: a safety far above a city: the cumulative lever columns and members_needed of targets.csv (and members_needed.csv) are evaluated for plans of up to this many enterprises (100,000 take some tens of seconds); above it they are left blank and the plan says so.")
     org_targets_by_year: tuple[str, ...] = _f(("2020:0.9", "2021:1.0"), "rules", "M4: organisational coverage targets by year, each \"YEAR:FRACTION\" (seed 003: 2020 ≥ 90%, 2021 全覆盖).")
     # --- levers (L1–L5) -------------------------------------------------------------
     levers: tuple[str, ...] = _f((), "rules", "L1–L5: ways to organise beyond the base rules that the plan uses (e.g. [\"L1\", \"L3\"]); empty: the base rules.")

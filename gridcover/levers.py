@@ -43,7 +43,10 @@ it; blank for a base-rules branch).
 
 Algorithm
 ---------
-Per grid: every legal branch over the grid's pool (at most ``grid_max_size`` units, so a
+Per grid: a grid whose current packing already covers as many as :func:`_gain_bound`
+allows (an upper bound on any legal packing's gain) is provably optimal and kept as it
+is — almost every grid of a plan without levers, so the stage takes seconds on a city.
+Otherwise every legal branch over the grid's pool (at most ``grid_max_size`` units, so a
 few thousand subsets of at most five) is enumerated and the best packing is solved
 exactly as a set-packing MILP (``scipy.optimize.milp``, HiGHS; node limit
 :data:`NODE_LIMIT`, deterministic). A branch equal to one of the partition's is
@@ -54,13 +57,22 @@ branches (fewest options first, pairwise O7 checked), unused L1 hosts take in up
 nearest, member units left out of every branch (below-E1 or grid) anchor
 township/community branches (most members first), free places are filled once more, and
 a unit without members takes the place of one that gains nothing and whose members the
-branch does not need. bench/RESULTS.md compares each lever set with a unit-wide MILP.
+branch does not need. Its neighbour searches use a KD-tree (the nearest
+:attr:`_UnitState.MAX_NEAR` rows within ``joint_max_distance_m``), so each order is
+near-linear; units above :data:`L2_FULL_RESTARTS_MAX` rows get fewer orders.
+bench/RESULTS.md compares each lever set with a unit-wide MILP.
+
+A re-plan (:func:`repack_replan`) leaves the grids it kept exactly
+(:func:`settled_grids`) as they are and prefers, in the others, the previous plan's
+branches that are still legal (with their ids) and the re-plan's own, unless
+re-packing covers more.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -72,7 +84,7 @@ from scipy.sparse import coo_matrix
 from .config import LEVERS, Config
 from .plan import Plan
 
-__all__ = ["LEVERS", "apply_levers", "check_branches", "lever_pool"]
+__all__ = ["LEVERS", "apply_levers", "check_branches", "lever_pool", "repack_replan", "settled_grids"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +98,14 @@ _W_BRANCH: Final = 10.0
 _W_SECTION_L5: Final = 40.0
 _W_SECTION: Final = 1.0
 _W_KEEP: Final = 2.0
+#: On a re-plan a branch of the re-plan is kept unless re-packing covers more (below one gain).
+_W_KEEP_REPLAN: Final = 100.0
 #: Node limit of one grid's MILP (deterministic, unlike a time limit).
 NODE_LIMIT: Final = 100
 #: Orders tried by the greedy L2 phase of each unit (the best is kept).
 L2_RESTARTS: Final = 12
+#: Units above this many rows get proportionally fewer L2 orders (at least two).
+L2_FULL_RESTARTS_MAX: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -201,7 +217,7 @@ def _columns(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config
 
 
 def _solve_grid(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config,
-                levers: frozenset[str], existing: set[frozenset[int]], *, need_one: bool = False
+                levers: frozenset[str], existing: dict[frozenset[int], float], *, need_one: bool = False
                 ) -> list[tuple[int, ...]]:
     """The best packing of one grid's items (exact MILP over the enumerated branches).
 
@@ -211,8 +227,9 @@ def _solve_grid(items: list[_Item], xy: np.ndarray, sect: list[str], config: Con
     single0 = {it.rows[0]: i for i, it in enumerate(items) if len(it.rows) == 1}
     key = (tuple((it.kind, it.gain, it.members, tuple(sect[r] for r in it.rows),
                   xy[list(it.rows)].round(3).tobytes()) for it in items),
-           tuple(sorted(tuple(sorted(single0.get(r, -1) for r in rows)) for rows in existing)),
-           need_one, "L5" in levers, config.joint_max_units, config.joint_min_members, config.joint_max_distance_m)
+           tuple(sorted((tuple(sorted(single0.get(r, -1) for r in rows)), w) for rows, w in existing.items())),
+           need_one, "L5" in levers, config.joint_max_units, config.joint_min_members,
+           config.joint_max_distance_m)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -229,7 +246,7 @@ _CACHE_MAX: Final = 50_000
 
 
 def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], config: Config,
-                         levers: frozenset[str], existing: set[frozenset[int]], *, need_one: bool
+                         levers: frozenset[str], existing: dict[frozenset[int], float], *, need_one: bool
                          ) -> list[tuple[int, ...]]:
     cols = _columns(items, xy, sect, config, levers)
     blocks = [i for i, it in enumerate(items) if it.kind == "kept"]
@@ -255,7 +272,7 @@ def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], co
         is_block = any(items[i].kind == "kept" for i in idx)
         rows = frozenset(r for i in idx for r in items[i].rows)
         value[k] = (_W_GAIN * gain - (0.0 if is_block else _W_BRANCH) + (w_sec if same else 0.0)
-                    - (1.0 if spread > 1500.0 else 0.0) + (_W_KEEP if rows in existing else 0.0))
+                    - (1.0 if spread > 1500.0 else 0.0) + existing.get(rows, 0.0))
     r, c = [], []
     for k, (idx, *_rest) in enumerate(cols):
         for i in idx:
@@ -277,28 +294,207 @@ def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], co
             or items[cols[k][0][0]].kind == "kept"]
 
 
+#: Grids of the last call: kept (provably optimal), solved, greedy at / below the bound (quick).
+_STATS: dict[str, int] = {"skipped": 0, "solved": 0, "greedy": 0, "greedy_unproved": 0}
+
+
+def _greedy_grid(items: list[_Item], xy: np.ndarray, config: Config) -> list[tuple[int, ...]]:
+    """A quick legal packing of one grid's items (hosts, kept organisations, then member
+    groups, each taking the nearest gain units that fit); optimal when it reaches
+    :func:`_gain_bound`."""
+    cap, need = config.joint_max_units, config.joint_min_members
+    limit = config.joint_max_distance_m + _EPS
+    n = len(items)
+    far = np.zeros((n, n))
+    for a in range(n):
+        pa = xy[list(items[a].rows)]
+        for b in range(a + 1, n):
+            pb = xy[list(items[b].rows)]
+            far[a, b] = far[b, a] = float(np.sqrt(((pa[:, None, :] - pb[None, :, :]) ** 2).sum(axis=2)).max())
+    ok = far <= limit
+    free = {i for i, it in enumerate(items) if it.gain}
+    used: set[int] = set()
+    out: list[tuple[int, ...]] = []
+
+    def fill(core: list[int], size: int) -> list[int]:
+        take = list(core)
+        for j in sorted(free, key=lambda j: (float(far[core[0], j]), j)):
+            if size >= cap:
+                break
+            if all(ok[j, t] for t in take):
+                take.append(j)
+                size += 1
+        return take
+
+    hosts = [i for i, it in enumerate(items) if it.kind in ("host", "kept") and it.members >= need]
+    for h in sorted(hosts, key=lambda h: (sum(1 for j in free if ok[h, j]), h)):
+        take = fill([h], len(items[h].rows))
+        if len(take) > 1:
+            free.difference_update(take)
+            used.update(take)
+            out.append(tuple(sorted(take)))
+    mem_units = [i for i, it in enumerate(items) if not it.gain and it.members > 0 and i not in used
+                 and it.kind not in ("host", "kept")]
+    for a in sorted(mem_units, key=lambda a: (-items[a].members, a)):
+        if a in used or not free:
+            continue
+        core, total = [a], items[a].members
+        for b in sorted((b for b in mem_units if b not in used and b != a and ok[a, b]),
+                        key=lambda b: (-items[b].members, float(far[a, b]), b)):
+            if total >= need or len(core) >= cap - 1:
+                break
+            if all(ok[b, t] for t in core):
+                core.append(b)
+                total += items[b].members
+        if total < need:
+            continue
+        take = fill(core, len(core))
+        if len(take) > len(core):
+            free.difference_update(take)
+            used.update(take)
+            out.append(tuple(sorted(take)))
+    out += [(i,) for i, it in enumerate(items) if it.kind == "kept" and i not in used]
+    return out
+
+
+def _legal(rows: list[int], xy: np.ndarray, mem: np.ndarray, config: Config) -> bool:
+    """O6/O7 of a branch made of ``rows`` (units, formal members, pairwise distance)."""
+    if not 2 <= len(rows) <= config.joint_max_units or int(mem[rows].sum()) < config.joint_min_members:
+        return False
+    p = xy[rows]
+    return bool(np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=2)).max() <= config.joint_max_distance_m + _EPS)
+
+
+def _current_gain(items: list[_Item], branch: np.ndarray) -> int:
+    """Gain units of the items that are in a branch now."""
+    return sum(it.gain for it in items if it.gain and branch[it.rows[0]] != "")
+
+
+def _gain_bound(items: list[_Item], xy: np.ndarray, config: Config) -> int:
+    """An upper bound on the gain units any legal packing of one grid's items covers.
+
+    A gain unit needs another item with formal members within ``joint_max_distance_m``
+    (O6/O7). When no gain unit holds members, every member comes from the other items and
+    each branch has ``joint_max_units`` places: an L1 host leaves ``max - 1`` for gain
+    units, a kept organisation its free places, and member units (fewer than
+    ``joint_min_members`` each) leave ``max - k`` when ``k`` of them reach the member floor
+    (best grouping by a small exact recursion over their member counts).
+    """
+    limit = config.joint_max_distance_m + _EPS
+    gain_rows = [it.rows[0] for it in items if it.gain]
+    supp = [it for it in items if it.members > 0]
+    reach = 0
+    for it in items:
+        if not it.gain:
+            continue
+        r = it.rows[0]
+        if any(s is not it and float(np.sqrt(((xy[list(s.rows)] - xy[r]) ** 2).sum(axis=1)).max()) <= limit
+               for s in supp):
+            reach += 1
+    del gain_rows
+    if any(it.gain and it.members > 0 for it in items):
+        return reach
+    cap, need = config.joint_max_units, config.joint_min_members
+    slots = 0
+    counts = [0] * need
+    for it in supp:
+        if it.kind == "kept":
+            slots += max(cap - len(it.rows), 0)
+        elif it.members >= need:
+            slots += cap - 1
+        else:
+            counts[it.members] += 1
+    return min(reach, slots + _group_slots(tuple(counts[1:]), need, cap))
+
+
+def _group_slots(counts: tuple[int, ...], need: int, cap: int) -> int:
+    """Most free places of disjoint groups of member units (``counts[k-1]`` units with ``k``
+    members, ``k < need``), each group reaching ``need`` members; a group of ``g`` units
+    leaves ``cap - g`` places."""
+    return _group_slots_cached(counts, need, cap)
+
+
+@functools.lru_cache(maxsize=4096)
+def _group_slots_cached(counts: tuple[int, ...], need: int, cap: int) -> int:
+    # the group holding the largest remaining member unit (or none: stop)
+    top = max((k for k in range(len(counts)) if counts[k]), default=-1)
+    if top < 0:
+        return 0
+    rest = list(counts)
+    rest[top] -= 1
+    best = _group_slots_cached(tuple(rest), need, cap)  # that unit in no group
+    # complete a group with units no larger than it, largest first (fewest units)
+    def grow(c: list[int], total: int, size: int, hi: int) -> None:
+        nonlocal best
+        if total >= need:
+            if size < cap:
+                best = max(best, cap - size + _group_slots_cached(tuple(c), need, cap))
+            return
+        if size >= cap - 1:
+            return
+        for k in range(hi, -1, -1):
+            if c[k]:
+                c[k] -= 1
+                grow(c, total + k + 1, size + 1, k)
+                c[k] += 1
+    grow(rest, top + 1, 1, top)
+    return best
+
+
 # --- per unit: L2 fill and township/community branches ---------------------------------------------------
 class _UnitState:
-    """Branches of one unit as lists of row positions, with their grid."""
+    """Geometry of one unit's rows for the L2 phase: pairwise checks and nearest rows."""
 
-    def __init__(self, xy: np.ndarray, members: np.ndarray, config: Config) -> None:
+    #: Most neighbours looked at around a row (nearest first).
+    MAX_NEAR: Final = 256
+
+    def __init__(self, xy: np.ndarray, rows: np.ndarray, config: Config) -> None:
+        from scipy.spatial import cKDTree
+
         self.xy = xy
-        self.m = members
-        self.r2 = (config.joint_max_distance_m + _EPS) ** 2
-        self.max_units = config.joint_max_units
-        self.min_members = config.joint_min_members
+        self.d = config.joint_max_distance_m + _EPS
+        self.r2 = self.d ** 2
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.tree = cKDTree(xy[self.rows]) if len(self.rows) else None
+        self.pt = {int(r): (float(xy[r, 0]), float(xy[r, 1])) for r in self.rows.tolist()}
+        self._near: dict[int, list[int]] = {}
 
-    def fits(self, rows: list[int], j: int) -> bool:
-        d = self.xy[rows] - self.xy[j]
-        return bool(((d ** 2).sum(axis=1) <= self.r2).all())
+    def fits(self, rows: Iterable[int], j: int) -> bool:
+        xj, yj = self.pt[j]
+        r2 = self.r2
+        for r in rows:
+            x, y = self.pt[r]
+            if (x - xj) ** 2 + (y - yj) ** 2 > r2:
+                return False
+        return True
+
+    def near(self, j: int) -> list[int]:
+        """Rows within the O7 distance of ``j`` (itself included), nearest first."""
+        found = self._near.get(j)
+        if found is not None:
+            return found
+        n = len(self.rows)
+        k = 64
+        while True:
+            dist, idx = self.tree.query(self.xy[j], k=min(k, n))  # type: ignore[union-attr]
+            dist, idx = np.atleast_1d(dist), np.atleast_1d(idx)
+            if k >= n or k >= self.MAX_NEAR or dist[-1] > self.d:
+                break
+            k *= 4
+        ok = dist <= self.d
+        order = np.lexsort((self.rows[idx[ok]], dist[ok]))
+        found = self.rows[idx[ok]][order].tolist()
+        self._near[j] = found
+        return found
 
 
-def _nearest_first(state: _UnitState, centre: int, pool: Iterable[int]) -> list[int]:
-    pts = list(pool)
-    return sorted(pts, key=lambda j: (float(((state.xy[j] - state.xy[centre]) ** 2).sum()), j))
+def _nearest_first(state: _UnitState, centre: int, pool: set[int] | frozenset[int]) -> list[int]:
+    """Rows of ``pool`` within the O7 distance of ``centre``, nearest first."""
+    return [j for j in state.near(centre) if j in pool]
 
 
-def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
+def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterable[str] = (),
+                 previous: Plan | None = None, quick: bool = False) -> Plan:
     """The lever stage: re-pack each unit's joint branches with what ``config.levers`` allows.
 
     Parameters
@@ -307,6 +503,16 @@ def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
         A partitioned plan (``enterprises`` with ``grid_id, branch_id, action``; ``branches``).
     config
         Rules and the active levers (``config.levers``); the plan's config by default.
+    keep_grids
+        Grid ids left exactly as they are (a re-plan's kept and locked grids).
+    previous
+        A re-plan's previous plan: its branches whose units are all here are preferred
+        (unless re-packing covers more) and keep their ids.
+    quick
+        Only the coverage matters (the targets' lever variants of a large plan): each
+        re-packed grid takes the greedy packing instead of the exact MILP — the same
+        coverage where it reaches the grid's upper bound (almost every grid: 726 of 731 on
+        a 20,000-row county with L1), at most that bound below it; maybe more branches.
 
     Returns
     -------
@@ -318,6 +524,8 @@ def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
 
     config = config or plan.config
     levers = frozenset(config.levers)
+    fixed = frozenset(keep_grids)
+    _STATS.update(dict.fromkeys(_STATS, 0))
     ent = plan.enterprises
     if not len(ent) or "grid_id" not in ent:
         return plan.replace(config=config)
@@ -344,6 +552,21 @@ def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
     lat = pd.to_numeric(ent["lat"], errors="coerce").to_numpy(dtype=float)
     new_rows: list[dict[str, object]] = []
     touched: set[str] = set()
+    rows_of: dict[str, list[int]] = {}
+    for r, b in enumerate(branch.tolist()):
+        if b:
+            rows_of.setdefault(b, []).append(r)
+    # a re-plan: the previous plan's branches (as rows here), preferred and keeping their ids
+    prev_sets: dict[frozenset[int], str] = {}
+    if previous is not None and len(previous.enterprises) and "branch_id" in previous.enterprises:
+        pos = {u: i for i, u in enumerate(uscc.tolist())}
+        pb = previous.enterprises["branch_id"].fillna("").astype(str)
+        for bid, members_b in pb[pb.ne("")].groupby(pb[pb.ne("")], sort=True):
+            rows_b = [pos.get(str(u), -1) for u in members_b.index]
+            if min(rows_b) >= 0:
+                prev_sets[frozenset(rows_b)] = str(bid)
+        status_of = {**dict(zip(previous.branches["branch_id"].astype(str), previous.branches["status"].astype(str),
+                                strict=True)), **status_of} if len(previous.branches) else status_of
     for u in sorted(set(unit[kind != ""].tolist()) - {""}):
         rows_u = np.flatnonzero((unit == u) & np.isfinite(lon) & np.isfinite(lat))
         if not len(rows_u):
@@ -351,7 +574,7 @@ def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
         xy = np.full((len(ent), 2), np.nan)
         xy[rows_u] = _utm(lon[rows_u], lat[rows_u])
         result, solved = _pack_unit(rows_u, xy, kind, gain, mem, grid, branch, org, sect, allowed, levers,
-                                    config, status_of)
+                                    config, status_of, rows_of, fixed, prev_sets, quick)
         touched.update(solved)
         for rows, lever, bid, status in result:
             touched.update(branch[list(rows)].tolist())
@@ -362,7 +585,7 @@ def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
     was_placed = in_old.copy()
     branch[in_old] = ""
     counters: dict[str, int] = {}
-    for b in branches["branch_id"].astype(str):
+    for b in [*branches["branch_id"].astype(str), *prev_sets.values()]:
         head, _, tail = b.rpartition("-B")
         if tail.isdigit():
             counters[head] = max(counters.get(head, 0), int(tail))
@@ -409,6 +632,55 @@ def apply_levers(plan: Plan, config: Config | None = None) -> Plan:
     return plan.replace(enterprises=enterprises, branches=_with_precision(out_b, enterprises), config=config)
 
 
+def settled_grids(previous: Plan, plan: Plan, locked_grids: Iterable[str] = (),
+                  locked_branches: Iterable[str] = ()) -> frozenset[str]:
+    """Grids a re-plan kept exactly: locked grids, grids holding a locked branch, and grids
+    with the same enterprises and the same branches (ids and units) as in ``previous``.
+
+    The lever stage leaves these as they are, so a re-plan of an unchanged ledger keeps
+    every grid and branch with its id.
+    """
+    def sets(ent: pd.DataFrame, col: str) -> dict[str, frozenset[str]]:
+        if col not in ent or not len(ent):
+            return {}
+        s = ent[col].fillna("").astype(str)
+        s = s[s.ne("")]
+        return {str(k): frozenset(v.index.astype(str)) for k, v in s.groupby(s, sort=False)}
+
+    pe, ne = previous.enterprises, plan.enterprises
+    before_g, after_g = sets(pe, "grid_id"), sets(ne, "grid_id")
+    before_b, after_b = sets(pe, "branch_id"), sets(ne, "branch_id")
+    locked_b = frozenset(locked_branches)
+    out = set(locked_grids)
+    if len(ne) and "branch_id" in ne:
+        b = ne["branch_id"].fillna("").astype(str)
+        out |= set(ne.loc[b.isin(sorted(locked_b)), "grid_id"].fillna("").astype(str)) - {""}
+    grid_branches: dict[str, set[str]] = {}
+    for ent, store in ((pe, "before"), (ne, "after")):
+        if "branch_id" not in ent or "grid_id" not in ent:
+            continue
+        for g, bid in zip(ent["grid_id"].fillna("").astype(str), ent["branch_id"].fillna("").astype(str), strict=True):
+            if g and bid:
+                grid_branches.setdefault(f"{store}:{g}", set()).add(bid)
+    for g, members in after_g.items():
+        if before_g.get(g) != members:
+            continue
+        ids = grid_branches.get(f"after:{g}", set())
+        if ids == grid_branches.get(f"before:{g}", set()) and all(after_b[i] == before_b.get(i) for i in ids):
+            out.add(g)
+    return frozenset(out)
+
+
+def repack_replan(config: Config) -> Callable[[Plan, Plan, frozenset[str], frozenset[str]], Plan]:
+    """The lever stage of a re-plan (``replan(..., repack=...)``): grids the re-plan kept
+    exactly (:func:`settled_grids`) stay as they are; the others are re-packed for
+    coverage gained, keeping the re-plan's branches unless re-packing covers more."""
+    def repack(previous: Plan, plan: Plan, locked_grids: frozenset[str], locked_branches: frozenset[str]) -> Plan:
+        keep = settled_grids(previous, plan, locked_grids, locked_branches)
+        return apply_levers(plan, config, keep_grids=keep, previous=previous)
+    return repack
+
+
 def _max_distance(lonlat: np.ndarray) -> float:
     ok = np.isfinite(lonlat).all(axis=1)
     p = lonlat[ok]
@@ -420,14 +692,23 @@ def _max_distance(lonlat: np.ndarray) -> float:
 
 def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndarray, mem: np.ndarray,
                grid: np.ndarray, branch: np.ndarray, org: np.ndarray, sect: list[str], allowed: set[str],
-               levers: frozenset[str], config: Config, status_of: dict[str, str]
-               ) -> tuple[list[tuple[tuple[int, ...], str, str, str]], set[str]]:
+               levers: frozenset[str], config: Config, status_of: dict[str, str],
+               rows_of: dict[str, list[int]], keep_grids: frozenset[str] = frozenset(),
+               previous: dict[frozenset[int], str] | None = None, quick: bool = False) -> tuple[list[tuple[tuple[int, ...], str, str, str]], set[str]]:
     """Branches of one unit: (rows, lever, kept branch id or "", status), and the old
     branch ids they replace (every branch of a re-packed grid)."""
     out: list[tuple[tuple[int, ...], str, str, str]] = []
     solved: set[str] = set()
-    for g in sorted(set(grid[rows_u].tolist()) - {""}):
-        rows_g = rows_u[(grid[rows_u] == g) & np.isin(kind[rows_u], sorted(allowed))]
+    # rows of the unit by grid (one pass; a grid's rows in row order)
+    by_grid: dict[str, list[int]] = {}
+    for r, g in zip(rows_u.tolist(), grid[rows_u].tolist(), strict=True):
+        if g:
+            by_grid.setdefault(g, []).append(r)
+    for g in sorted(by_grid):
+        if g in keep_grids:
+            continue
+        in_grid = np.asarray(by_grid[g], dtype=np.int64)
+        rows_g = in_grid[np.isin(kind[in_grid], sorted(allowed))]
         items: list[_Item] = []
         seen_kept: dict[str, int] = {}
         for r in rows_g.tolist():
@@ -444,16 +725,37 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
         # kept organisations spanning grids or already full are left as they are
         items = [it for it in items if it.kind != "kept" or (
             len(it.rows) < config.joint_max_units
-            and int((branch == branch[it.rows[0]]).sum()) == len(it.rows))]
+            and len(rows_of[branch[it.rows[0]]]) == len(it.rows))]
         if not any(it.gain for it in items):
             continue
+        # a re-plan: the previous plan's branches of this grid, still whole here
+        pool_rows = {r for it in items for r in it.rows}
+        grid_rows = set(by_grid[g])
+        prev_here = {rows: bid for rows, bid in (previous or {}).items()
+                     if grid[next(iter(rows))] == g and rows <= pool_rows
+                     and set(rows_of.get(bid, ())) <= grid_rows and _legal(sorted(rows), xy, mem, config)}
+        changed = bool(prev_here) and set(prev_here) != {frozenset(rows_of[b]) for b in
+                                                          set(branch[rows_g].tolist()) - {""}}
+        # the current packing already covers as many as any packing can: keep it (ids stay);
+        # not with L2, whose phase needs the member units a packing does not (nor with L5)
+        if not levers & {"L2", "L5"} and not changed and _current_gain(items, branch) >= _gain_bound(items, xy, config):
+            _STATS["skipped"] += 1
+            continue
+        _STATS["solved"] += 1
+        packing = None
+        if quick and not changed:  # rates only (the targets): the greedy packing, optimal at the bound
+            packing = _greedy_grid(items, xy, config)
+            proved = sum(items[i].gain for idx in packing for i in idx) >= _gain_bound(items, xy, config)
+            _STATS["greedy" if proved else "greedy_unproved"] += 1
         old_ids = set(branch[rows_g].tolist()) - {""}
         solved.update(old_ids)
-        existing = {frozenset(np.flatnonzero(branch == b).tolist()) for b in old_ids}
-        in_grid = rows_u[grid[rows_u] == g]
+        existing = {frozenset(rows_of[b]): _W_KEEP for b in old_ids}
+        existing.update({rows: _W_KEEP_REPLAN for rows in prev_here})
         other_org = bool(np.any(np.isin(kind[in_grid], ["host", "kept"]))) or any(
             b and b not in old_ids for b in branch[in_grid].tolist())
-        for idx in _solve_grid(items, xy, sect, config, levers, existing, need_one=not other_org):
+        if packing is None:
+            packing = _solve_grid(items, xy, sect, config, levers, existing, need_one=not other_org)
+        for idx in packing:
             rows = tuple(r for i in idx for it in [items[i]] for r in it.rows)
             kinds = {items[i].kind for i in idx}
             block = next((items[i] for i in idx if items[i].kind == "kept"), None)
@@ -461,13 +763,16 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
                 out.append((rows, "", branch[block.rows[0]], "kept"))  # unchanged
                 continue
             rowset = frozenset(rows)
-            same_old = [b for b in set(branch[list(rows)].tolist()) - {""}
-                        if frozenset(np.flatnonzero(branch == b).tolist()) == rowset]
+            same_old = [b for b in sorted(set(branch[list(rows)].tolist()) - {""})
+                        if frozenset(rows_of[b]) == rowset]
             lever = _lever_of(kinds, rows, sect, levers)
             if block is not None:
                 out.append((rows, "L4", branch[block.rows[0]], "kept"))
             elif same_old:
                 out.append((rows, "" if lever in ("", "L5") else lever, same_old[0], status_of.get(same_old[0], "new")))
+            elif rowset in prev_here:
+                bid = prev_here[rowset]
+                out.append((rows, "" if lever in ("", "L5") else lever, bid, status_of.get(bid, "new")))
             else:
                 st = "split" if any(org[r] == "joint" for r in rows) else "new"
                 out.append((rows, lever, "", st))
@@ -477,9 +782,13 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
         # the greedy L2 phase in L2_RESTARTS orders (the first unperturbed, the others with
         # seeded noise); the most gain, then the fewest branches, then the earliest is kept
         best: tuple[tuple[int, int, int], list[tuple[tuple[int, ...], str, str, str]]] | None = None
-        for restart in range(L2_RESTARTS):
-            trial = _l2_unit(rows_u, xy, kind, gain, mem, grid, branch, out, solved, levers, config, status_of,
-                             restart=restart)
+        geo = _UnitState(xy, rows_u, config)
+        # a large unit gets fewer orders (each pass is near-linear; a city stays within seconds)
+        restarts = 2 if quick else L2_RESTARTS if len(rows_u) <= L2_FULL_RESTARTS_MAX else \
+            max(2, L2_RESTARTS * L2_FULL_RESTARTS_MAX // len(rows_u))
+        for restart in range(restarts):
+            trial = _l2_unit(rows_u, xy, kind, gain, mem, grid, branch, out, solved, levers, config, status_of, rows_of,
+                             keep_grids, geo, restart=restart)
             score = (sum(int(gain[r]) for rows, *_ in trial for r in rows), -len(trial), -restart)
             if best is None or score > best[0]:
                 best = (score, trial)
@@ -507,23 +816,25 @@ def _lever_of(kinds: set[str], rows: tuple[int, ...], sect: list[str], levers: f
 def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndarray, mem: np.ndarray,
              grid: np.ndarray, branch: np.ndarray, out: list[tuple[tuple[int, ...], str, str, str]],
              solved: set[str], levers: frozenset[str], config: Config, status_of: dict[str, str],
-             *, restart: int = 0) -> list[tuple[tuple[int, ...], str, str, str]]:
+             rows_of: dict[str, list[int]], keep_grids: frozenset[str], st: _UnitState, *, restart: int = 0) -> list[tuple[tuple[int, ...], str, str, str]]:
     """L2: below-E1 (and left-over grid) units fill free places, join unused hosts, and form
     township/community branches among themselves."""
-    st = _UnitState(xy, mem, config)
     noise = np.random.default_rng(restart).random(len(xy)) * 2 if restart else np.zeros(len(xy))
     # the unit's branches after the grid phase: re-packed ones, plus untouched old ones
     placed_rows = {r for rows, *_ in out for r in rows}
     work: list[list[object]] = [[list(rows), lever, bid, status] for rows, lever, bid, status in out]
+    row_work: dict[int, int] = {r: k for k, w in enumerate(work) for r in w[0]}  # type: ignore[attr-defined]
     for b in sorted(set(branch[rows_u].tolist()) - {""} - solved):
-        rows = [int(r) for r in np.flatnonzero(branch == b)]
-        if status_of.get(b) == "kept" and "L4" not in levers:
+        rows = list(rows_of[b])
+        if (status_of.get(b) == "kept" and "L4" not in levers) or grid[rows[0]] in keep_grids:
             continue
         if len(rows) < config.joint_max_units and all(np.isfinite(xy[r]).all() for r in rows):
+            row_work.update({r: len(work) for r in rows})
             work.append([rows, "", b, status_of.get(b, "new")])
             placed_rows.update(rows)
     free = [int(r) for r in rows_u if r not in placed_rows and gain[r] > 0
-            and (kind[r] == "small" or (kind[r] == "cand" and (branch[r] == "" or branch[r] in solved)))]
+            and (kind[r] == "small" or (kind[r] == "cand" and (branch[r] == "" or branch[r] in solved)
+                                        and grid[r] not in keep_grids))]
     free_set = set(free)
 
     def grid_ok(rows: list[int], j: int) -> bool:
@@ -532,8 +843,9 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
 
     # 1. free places (fewest options first, then nearest branch)
     def options(j: int) -> list[int]:
-        return [k for k, w in enumerate(work) if len(w[0]) < config.joint_max_units  # type: ignore[arg-type]
-                and grid_ok(w[0], j) and st.fits(w[0], j)]  # type: ignore[arg-type]
+        near = sorted({row_work[r] for r in st.near(j) if r in row_work})
+        return [k for k in near if len(work[k][0]) < config.joint_max_units  # type: ignore[arg-type]
+                and grid_ok(work[k][0], j) and st.fits(work[k][0], j)]  # type: ignore[arg-type]
 
     for j in sorted(free, key=lambda j: (len(options(j)) + noise[j], j)):
         opts = options(j)
@@ -541,6 +853,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
             continue
         k = min(opts, key=lambda k: (float(((xy[work[k][0]].mean(axis=0) - xy[j]) ** 2).sum()), k))  # type: ignore[index,call-overload]
         work[k][0].append(j)  # type: ignore[attr-defined]
+        row_work[j] = k
         if not work[k][1]:
             work[k][1] = "L2" if kind[j] == "small" else work[k][1]
         if work[k][3] == "kept":
@@ -549,30 +862,32 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
     # 2. unused L1 hosts take in up to four nearest
     if "L1" in levers:
         hosts = [int(r) for r in rows_u if kind[r] == "host" and r not in placed_rows]
-        for h in sorted(hosts, key=lambda h: (sum(1 for j in free_set if st.fits([h], j)) + noise[h], h)):
+        for h in sorted(hosts, key=lambda h: (sum(1 for j in st.near(h) if j in free_set) + noise[h], h)):
             rows = [h]
-            for j in _nearest_first(st, h, [j for j in free_set if grid_ok([h], j)]):
+            for j in [j for j in _nearest_first(st, h, free_set) if grid_ok([h], j)]:
                 if len(rows) >= config.joint_max_units:
                     break
                 if st.fits(rows, j) and grid_ok(rows, j):
                     rows.append(j)
             if len(rows) >= 2:
                 free_set.difference_update(rows)
+                row_work.update({r: len(work) for r in rows})
                 work.append([rows, "L1", "", "new"])
     # 3. township/community branches anchored by below-E1 member units
     anchors = [int(r) for r in rows_u if kind[r] == "small" and gain[r] == 0 and mem[r] >= 1]
     # grid units left out of every branch that hold members (attached fallback, L3 anchors)
     anchors += [int(r) for r in rows_u if r not in placed_rows and gain[r] == 0 and mem[r] >= 1
-                and (kind[r] == "cand" or (kind[r] == "attached" and "L3" in levers))
+                and (kind[r] == "cand" or (kind[r] == "attached" and "L3" in levers)) and grid[r] not in keep_grids
                 and not any(int(r) in w[0] for w in work)]  # type: ignore[operator]
     anchors += [j for j in sorted(free_set) if mem[j] >= 1]
+    anchor_set = set(anchors)
     used: set[int] = set()
     for a in sorted(anchors, key=lambda a: (-int(mem[a]) + noise[a], a)):
-        if a in used or not free_set - {a}:
+        if a in used or len(free_set) - (a in free_set) == 0:
             continue
         core = [a]
         total = int(mem[a])
-        for b in _nearest_first(st, a, [b for b in anchors if b not in used and b != a]):
+        for b in [b for b in _nearest_first(st, a, anchor_set) if b not in used and b != a]:
             if total >= config.joint_min_members:
                 break
             if st.fits(core, b) and grid_ok(core, b) and len(core) < config.joint_max_units - 1:
@@ -581,7 +896,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
         if total < config.joint_min_members:
             continue
         rows = list(core)
-        for j in _nearest_first(st, a, [j for j in free_set if j not in rows]):
+        for j in [j for j in _nearest_first(st, a, free_set) if j not in rows]:
             if len(rows) >= config.joint_max_units:
                 break
             if st.fits(rows, j) and grid_ok(rows, j):
@@ -590,6 +905,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
             continue
         used.update(rows)
         free_set.difference_update(rows)
+        row_work.update({r: len(work) for r in rows})
         work.append([rows, "L2", "", "new"])
     # 4. last pass: free places again, then swaps — a unit without members takes the place of
     # a unit that gains nothing and whose members the branch does not need (O6 kept)
@@ -598,9 +914,11 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
         if opts:
             k = min(opts, key=lambda k: (float(((xy[work[k][0]].mean(axis=0) - xy[j]) ** 2).sum()), k))  # type: ignore[index,call-overload]
             work[k][0].append(j)  # type: ignore[attr-defined]
+            row_work[j] = k
             free_set.discard(j)
     for j in sorted(free_set):
-        for w in work:
+        for kw in sorted({row_work[r] for r in st.near(j) if r in row_work}):
+            w = work[kw]
             rows = w[0]  # type: ignore[assignment]
             total = int(sum(int(mem[r]) for r in rows))  # type: ignore[attr-defined]
             out_k = next((k for k in rows  # type: ignore[attr-defined]
@@ -611,6 +929,8 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
             if out_k is not None:
                 rows.remove(out_k)  # type: ignore[attr-defined]
                 rows.append(j)  # type: ignore[attr-defined]
+                del row_work[out_k]
+                row_work[j] = kw
                 free_set.discard(j)
                 break
     return [(tuple(int(r) for r in w[0]), str(w[1]), str(w[2]), str(w[3])) for w in work]  # type: ignore[attr-defined]

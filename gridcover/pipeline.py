@@ -231,9 +231,12 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     def _partition(executor: Any) -> Plan:
         if previous is None and grids is None:
             return partition(ledger, jurisdictions, config, executor=executor)
+        from .levers import repack_replan
         from .replan import replan
 
-        return replan(ledger, jurisdictions, config, previous=previous, lock=lock, grids=grids, executor=executor)
+        # the lever stage of a re-plan: only the grids it re-planned (kept and locked ones stay)
+        return replan(ledger, jurisdictions, config, previous=previous, lock=lock, grids=grids, executor=executor,
+                      repack=repack_replan(config))
 
     with timer.stage("partition"):
         if workers > 1:
@@ -244,7 +247,7 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
         else:
             plan = _partition(None)
     base = plan
-    if config.levers and previous is None and grids is None:  # a re-plan keeps its branches
+    if previous is None and grids is None:  # a re-plan ran the lever stage on its re-planned grids
         with timer.stage("levers"):
             from .levers import apply_levers
 

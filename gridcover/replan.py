@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -900,7 +900,8 @@ def _edited_by_unit(edited: gpd.GeoDataFrame, units_gdf: gpd.GeoDataFrame,
 def replan(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config: Config | None = None, *,
            previous: PlanSource | None = None, lock: str | Path | Iterable[str] | None = None,
            grids: str | Path | gpd.GeoDataFrame | None = None, units: gpd.GeoDataFrame | None = None,
-           executor: Executor | None = None) -> Plan:
+           executor: Executor | None = None, repack: Callable[[Plan, Plan, frozenset[str], frozenset[str]], Plan]
+           | None = None) -> Plan:
     """Re-plan a located, classified ledger from a previous plan (quarterly update).
 
     Parameters
@@ -921,6 +922,10 @@ def replan(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config: C
         GeoDataFrame with ``grid_id``): they become the grids of their units.
     executor
         Runs the units in parallel, as in :func:`~gridcover.partition.partition`.
+    repack
+        Called as ``repack(previous, plan, locked_grids, locked_branches)`` on the re-planned
+        plan before ``changes`` are written (the pipeline's lever stage,
+        :func:`gridcover.levers.repack_replan`).
 
     Returns
     -------
@@ -995,6 +1000,8 @@ def replan(ledger: Ledger, jurisdictions: Jurisdictions | None = None, config: C
         full.append((sub, geometry, name, unit_type, cfg, joint, prior))
     results: list[_UnitResult] = _map_units(_run_replan_unit, full, executor)
     plan = _assemble(ledger, src, units_gdf, config, [r.part for r in results])
+    if repack is not None:
+        plan = repack(prev, plan, locked_grids, locked_branches)
     notes: dict[tuple[str, str], str] = {}
     for r in results:
         notes.update(r.notes)

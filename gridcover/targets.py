@@ -6,7 +6,10 @@ organisational coverage target of ``config.org_targets_by_year`` (M4: 90 %, then
 * ``org_rate_now`` — M1 as the ledger stands; ``org_rate_plan`` — M1 after the plan (with
   the plan's own levers, ``config.levers``);
 * ``ceiling_base`` — M1 under the base rules (no lever), packed for coverage gained;
-* ``L1`` … ``L5`` — M1 with the levers switched on cumulatively (L1; L1+L2; …; all five);
+* ``L1`` … ``L5`` — M1 with the levers switched on cumulatively (L1; L1+L2; …; all five).
+  Each variant re-packs the plan per unit and grid (:func:`gridcover.levers.apply_levers`
+  per grid an exact MILP; above :data:`QUICK_ABOVE` enterprises with ``quick``: a grid
+  whose greedy packing reaches its proven bound skips the MILP);
 * ``gap_after_levers`` — what remains to the target with every lever (a fraction, 0 when met);
 * ``members_needed`` — the fewest new formal members (发展党员) that close that gap.
 
@@ -19,7 +22,7 @@ and, as an L1 host, takes in up to ``joint_max_units - 1`` other uncovered enter
 its unit (one grid, pairwise ``joint_max_distance_m``, O6/O7). The fewest members that
 cover ``need`` more enterprises are found exactly (a MILP, ``scipy.optimize.milp``) when
 at most :data:`EXACT_MAX` enterprises are uncovered in the area solved, otherwise greedily
-(most enterprises per new member first).
+(most enterprises per new member first, per unit with a spatial index, near-linear).
 """
 
 from __future__ import annotations
@@ -47,8 +50,13 @@ TARGET_COLUMNS: Final = ("scope", "unit_type", "unit", "org_rate_now", "org_rate
                          *LEVERS, "target", "gap_after_levers", "members_needed")
 #: Columns of ``members_needed.csv`` (DESIGN.md).
 MEMBERS_COLUMNS: Final = ("uscc", "grid_id", "new_members", "reason")
-#: Largest set of uncovered enterprises solved exactly.
+#: Largest set of uncovered enterprises solved exactly ...
 EXACT_MAX: Final = 120
+#: ... when they have at most this many compatible (host, enterprise) pairs (a dense set
+#: makes the MILP slow: 100 enterprises in 6 km × 6 km, 4,600 pairs, take seconds).
+EXACT_MAX_PAIRS: Final = 1500
+#: Plans above this many enterprises pack their lever variants in ``quick`` mode.
+QUICK_ABOVE: Final = 5000
 
 
 @dataclass(frozen=True)
@@ -110,45 +118,88 @@ def fewest_members(xy: np.ndarray, members: np.ndarray, grid: list[str], unit: l
         Positions of the hosts, the members each needs, and the positions each covers
         (itself first). Empty when ``need <= 0``; covers as many as possible when
         fewer than ``need`` can be.
+
+    Notes
+    -----
+    Exact (a MILP) when at most :data:`EXACT_MAX` enterprises with at most
+    :data:`EXACT_MAX_PAIRS` compatible pairs are given; beyond, greedy
+    per unit (hosts never cross a unit): each unit's hosts in order of enterprises covered
+    per new member (lazy, each host's take re-checked before it is used), the units'
+    sequences merged by that ratio — near-linear in the enterprises.
     """
     n = len(xy)
     if need <= 0 or n == 0:
         return []
     need = min(need, n)
     cost = np.maximum(config.branch_min_members - np.asarray(members, dtype=int), 1)
-    comp = _compatible(np.asarray(xy, dtype=float), grid, unit, config.joint_max_distance_m)
+    xy = np.asarray(xy, dtype=float)
     if n <= EXACT_MAX:
-        found = _exact(comp, cost, need, config.joint_max_units)
-        if found is not None:
-            return found
-    return _greedy(comp, cost, need, config.joint_max_units)
+        comp = _compatible(xy, grid, unit, config.joint_max_distance_m)
+        if int(comp.sum()) <= EXACT_MAX_PAIRS:
+            found = _exact(comp, cost, need, config.joint_max_units)
+            if found is not None:
+                return found
+    return _greedy(xy, cost, grid, unit, need, config)
 
 
-def _greedy(comp: np.ndarray, cost: np.ndarray, need: int, cap: int) -> list[tuple[int, int, list[int]]]:
+def _greedy(xy: np.ndarray, cost: np.ndarray, grid: list[str], unit: list[str], need: int,
+            config: Config) -> list[tuple[int, int, list[int]]]:
+    """Lazy greedy over all units at once (one heap keyed by covered per member)."""
+    import heapq
+
+    from scipy.spatial import cKDTree
+
     n = len(cost)
+    cap = config.joint_max_units
+    d = config.joint_max_distance_m + 1e-6
+    g = np.asarray(grid, dtype=object)
+    u = np.asarray(unit, dtype=object)
+    near: list[list[int]] = [[] for _ in range(n)]
+    for name in sorted(set(u.tolist())):
+        idx = np.flatnonzero(u == name)
+        tree = cKDTree(xy[idx])
+        for a, hits in zip(idx.tolist(), tree.query_ball_point(xy[idx], d), strict=True):
+            rows = idx[np.asarray(hits, dtype=np.int64)]
+            near[a] = rows[np.lexsort((rows, ((xy[rows] - xy[a]) ** 2).sum(axis=1)))].tolist()
     free = np.ones(n, dtype=bool)
+    pts = xy.tolist()
+
+    def ok(a: int, b: int) -> bool:
+        (x1, y1), (x2, y2) = pts[a], pts[b]
+        return (x1 - x2) ** 2 + (y1 - y2) ** 2 <= d * d and (g[a] == g[b] or not g[a] or not g[b])
+
+    def take_of(h: int) -> list[int]:
+        take = [h]
+        for j in near[h]:
+            if len(take) >= cap:
+                break
+            if j != h and free[j] and all(ok(j, t) for t in take):
+                take.append(j)
+        return take
+
+    heap = [(-len(take_of(h)) / cost[h], h) for h in range(n)]
+    heapq.heapify(heap)
     out: list[tuple[int, int, list[int]]] = []
     got = 0
-    while got < need and free.any():
-        best: tuple[float, int, list[int]] | None = None
-        for h in np.flatnonzero(free).tolist():
-            take = [h]
-            for j in np.flatnonzero(free & comp[h]).tolist():
-                if j != h and len(take) < cap and all(comp[j, t] for t in take):
-                    take.append(j)
-            take = take[: min(cap, need - got)] if len(take) > need - got else take
-            key = (-len(take) / cost[h], h, take)
-            if best is None or key[:2] < best[:2]:
-                best = key
-        assert best is not None
-        h, take = best[1], best[2]
+    while got < need and heap:
+        key, h = heapq.heappop(heap)
+        if not free[h]:
+            continue
+        take = take_of(h)
+        fresh = -len(take) / cost[h]
+        if fresh > key + 1e-12 and heap and (fresh, h) > heap[0]:
+            heapq.heappush(heap, (fresh, h))  # its take shrank: back in the queue
+            continue
+        if len(take) > need - got:
+            take = take[: need - got]
         free[take] = False
         out.append((h, int(cost[h]), take))
         got += len(take)
     return out
 
 
-def _exact(comp: np.ndarray, cost: np.ndarray, need: int, cap: int) -> list[tuple[int, int, list[int]]] | None:
+def _exact(comp: np.ndarray, cost: np.ndarray, need: int, cap: int, time_limit: float = 30.0
+           ) -> list[tuple[int, int, list[int]]] | None:
     """MILP: y_h hosts, x[h, j] j covered by h; min Σ cost·y with Σ x ≥ need."""
     n = len(cost)
     pairs = [(h, j) for h in range(n) for j in range(n) if comp[h, j]]
@@ -183,7 +234,7 @@ def _exact(comp: np.ndarray, cost: np.ndarray, need: int, cap: int) -> list[tupl
     c = np.zeros(nv)
     c[ny:] = cost
     res = milp(c, constraints=LinearConstraint(coo_matrix((vals, (rows, cols)), shape=(r, nv)).tocsr(), lo, hi),
-               integrality=np.ones(nv), bounds=Bounds(0, 1), options={"disp": False, "time_limit": 30.0})
+               integrality=np.ones(nv), bounds=Bounds(0, 1), options={"disp": False, "time_limit": time_limit})
     if res.x is None or res.status != 0:
         return None
     x = np.round(res.x).astype(int)
@@ -204,8 +255,8 @@ def _lever_plans(base: Plan, plan: Plan, cov: Coverage, config: Config) -> dict[
     for name, levers in (("base", ()), *((LEVERS[k - 1], LEVERS[:k]) for k in range(1, len(LEVERS) + 1))):
         if tuple(config.levers) == tuple(levers):
             out[name] = (plan, cov)
-        else:
-            variant = apply_levers(base, config.replace(levers=levers))
+        else:  # a large plan: a grid's greedy packing that reaches its proven bound is taken
+            variant = apply_levers(base, config.replace(levers=levers), quick=len(base.enterprises) > QUICK_ABOVE)
             out[name] = (variant, measure_plan(variant))
     return out
 
@@ -246,7 +297,10 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
     evaluate = len(plan.enterprises) <= config.targets_lever_max_enterprises
     if evaluate:
         plans = _lever_plans(base, plan, cov, config)
-        full, full_cov = plans[LEVERS[-1]]
+        # the gap and members_needed start from the variant that covers the most (a lever
+        # allowed is never forced: the heuristic L2 phase may do better with fewer levers)
+        best = max(LEVERS, key=lambda k: (int(plans[k][1].total()["org_covered_after"]), LEVERS.index(k)))
+        full, full_cov = plans[best]
     else:  # too large to re-pack once per lever set: the lever columns stay blank (NaN)
         logger.warning("targets: %d enterprises > targets_lever_max_enterprises (%d): the lever columns and "
                        "members_needed of targets.csv are not evaluated", len(plan.enterprises),
@@ -256,6 +310,7 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
         plain = plan if not config.levers else apply_levers(base, config.replace(levers=()))
         plans = {"base": (plain, cov if not config.levers else measure_plan(plain))}
         full, full_cov = plan, cov
+        best = "base"
     variants = {name: c for name, (_, c) in plans.items()}
     goals = config.org_targets()
     parts = []
@@ -275,7 +330,7 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
                        "ceiling_base": base_t["base"].loc[i, "org_rate_after"]}
                 for lever in LEVERS:
                     row[lever] = base_t[lever].loc[i, "org_rate_after"] if evaluate else np.nan
-                covered = int((base_t[LEVERS[-1]] if evaluate else table).loc[i, "org_covered_after"])
+                covered = int((base_t[best] if evaluate else table).loc[i, "org_covered_after"])
                 need = max(0, math.ceil(goal * n - 1e-9) - covered)
                 row["target"] = goal
                 row["year"] = year

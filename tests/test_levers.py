@@ -207,3 +207,46 @@ def test_same_plan_whether_or_not_grid_solves_are_cached():
     assert first.branches.equals(again.branches)
     assert first.enterprises[["branch_id", "action"]].equals(again.enterprises[["branch_id", "action"]])
     _oracle(first, cfg)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_grid_bound_is_above_the_exact_packing_and_the_greedy_is_legal(seed):
+    # a grid kept as the partition packed it must be optimal: the bound it is compared
+    # with is never below the exact MILP's gain; the quick greedy packing is legal
+    from gridcover import levers
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4, 12))
+    cfg = Config()
+    xy = rng.uniform(0, 4000, (n, 2))
+    mem = rng.choice([0, 0, 0, 1, 2, 4], n)
+    kinds = ["host" if m >= 3 else "cand" for m in mem]
+    items = [levers._Item((i,), k, int(m == 0), int(m)) for i, (k, m) in enumerate(zip(kinds, mem, strict=True))]
+    exact = levers._solve_grid_uncached(items, xy, [""] * n, cfg, frozenset({"L1"}), {}, need_one=False)
+    best = sum(items[i].gain for idx in exact for i in idx)
+    bound = levers._gain_bound(items, xy, cfg)
+    assert bound >= best
+    packing = levers._greedy_grid(items, xy, cfg)
+    assert sum(items[i].gain for idx in packing for i in idx) <= best
+    placed = [i for idx in packing for i in idx]
+    assert len(placed) == len(set(placed))
+    for idx in packing:
+        rows = [r for i in idx for r in items[i].rows]
+        assert levers._legal(rows, xy, mem, cfg)
+        assert sum(items[i].kind == "host" for i in idx) <= 1
+
+
+def test_a_replan_of_an_unchanged_plan_settles_every_grid():
+    from gridcover.levers import settled_grids
+
+    rows = [_row(100 * i, 1 if i % 3 == 0 else 0) for i in range(14)]
+    cfg = Config(grid_min_size=1)
+    _, plan = _plan(rows, cfg)
+    grids = set(plan.enterprises["grid_id"]) - {""}
+    assert settled_grids(plan, plan) == grids
+    moved = plan.enterprises.copy()
+    b = moved.loc[moved["branch_id"].ne(""), "branch_id"].iloc[0]
+    moved.loc[moved["branch_id"].eq(b), "branch_id"] = ""  # a branch dissolved: its grid is not settled
+    g = plan.enterprises.loc[plan.enterprises["branch_id"].eq(b), "grid_id"].iloc[0]
+    assert g not in settled_grids(plan, plan.replace(enterprises=moved))
+    assert settled_grids(plan, plan.replace(enterprises=moved), locked_grids=[g]) == grids
