@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -184,8 +185,10 @@ def unit_executor(engine: Engine = "local", *, workers: int = 1, scheduler: str 
     distributed = _distributed()
     n = workers if workers > 1 else DEFAULT_DASK_WORKERS
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
-    cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       silence_logs=logging.ERROR if quiet else logging.WARNING)
+    with warnings.catch_warnings():  # a second cluster on this machine moves its HTTP port: not the user's concern
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                           silence_logs=logging.ERROR if quiet else logging.WARNING)
     try:
         client = distributed.Client(cluster, set_as_default=False)
         try:
