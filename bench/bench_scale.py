@@ -267,6 +267,10 @@ def report(png: Path) -> str:
                          + f" | {len(runs[int(n)])} | {max(x['peak_rss_gb'] for x in runs[int(n)]):.2f} | {loads} |")
         exps = {c: fit_exponent(ns, np.array([t[c] for t in table])) for c in names}
         lines.append("| **exponent** | " + " | ".join(f"**{exps[c]:.2f}**" for c in names) + " | | | |")
+        big = ns >= 10_000  # past the fixed costs (interpreter start, imports, boundaries)
+        if big.sum() >= 2:
+            tail = {c: fit_exponent(ns[big], np.array([t[c] for t in table])[big]) for c in names}
+            lines.append("| exponent, N ≥ 10⁴ | " + " | ".join(f"{tail[c]:.2f}" for c in names) + " | | | |")
         _plot(ns, table, names, exps, png, [r for r in rows if r["engine"] == "dask" and not r["scheduler"]])
     dask_rows = [r for r in rows if r["engine"] == "dask"]
     if dask_rows:
