@@ -262,7 +262,7 @@ def report(png: Path) -> str:
         lines.append("|---:|" + "---:|" * (len(names) + 3))
         for n, t in zip(ns, table, strict=True):
             r = local[int(n)]
-            loads = "–".join(sorted({f"{x['load_before'][0]:.1f}" for x in runs[int(n)]}))
+            loads = "–".join(sorted({f"{x['load_before'][0]:.1f}" for x in runs[int(n)]}, key=float))
             lines.append(f"| {int(n):,} | " + " | ".join(f"{t[c]:.2f}" for c in names)
                          + f" | {len(runs[int(n)])} | {max(x['peak_rss_gb'] for x in runs[int(n)]):.2f} | {loads} |")
         exps = {c: fit_exponent(ns, np.array([t[c] for t in table])) for c in names}
