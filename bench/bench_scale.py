@@ -307,7 +307,8 @@ def _plot(ns: np.ndarray, table: list[dict[str, float]], names: list[str], exps:
         for r in dask_rows:  # the Dask runs: hollow markers, not in the fit
             v = r["stages_s"].get(c) if c in STAGES else (r["wall_s"] if c == "total" and r.get("complete", True)
                                                            else None)
-            if v:
+            unfinished = not r.get("complete", True) and r["reached"].split(":")[0] == c
+            if v and not unfinished:  # a stage cut by the time limit is no point
                 ax.loglog([r["n"]], [v], marker="D", markersize=6, markerfacecolor="none", linestyle="none",
                           color=line.get_color())
     ax.set_xlabel("enterprises N")
