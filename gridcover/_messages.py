@@ -63,6 +63,20 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "opt.centres": ("提出新建党群服务中心选址：full（每个入网格企业都在服务半径内）或数量 K。",
                     "Propose new service-centre sites: full (every gridded enterprise in a catchment) or a number K."),
     "err.lock_needs_previous": ("--lock 需要同时给出 --previous", "--lock needs --previous"),
+    "opt.engine": ("划分各单位的引擎：local（本机，--workers 个进程）或 dask（dask.distributed，默认本机 LocalCluster，"
+                   "--workers 个工作进程，至少 2 个）；结果相同。",
+                   "Engine partitioning the units: local (this machine, --workers processes) or dask "
+                   "(dask.distributed, a LocalCluster of --workers processes, at least 2, by default); same plan."),
+    "opt.scheduler": ("已运行的 Dask 集群调度器地址（如 tcp://10.0.0.5:8786，需 --engine dask；各节点须已安装 gridcover）。",
+                      "Address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786; with --engine dask; "
+                      "its workers need gridcover installed)."),
+    "err.engine": ("--engine {value!r} 不是 {choices} 之一", "--engine {value!r} is not one of {choices}"),
+    "err.dask_missing": ("--engine dask 需要安装 dask：pip install 'gridcover[dask]'",
+                         "--engine dask needs dask installed: pip install 'gridcover[dask]'"),
+    "err.scheduler": ("无法连接 Dask 调度器 {address}（{timeout} 秒内无响应）：请检查地址和集群是否已启动",
+                      "cannot reach the Dask scheduler {address} (no answer within {timeout} s): "
+                      "check the address and that the cluster is running"),
+    "err.scheduler_needs_dask": ("--scheduler 需要同时给出 --engine dask", "--scheduler needs --engine dask"),
     "opt.per_unit_books": ("另外为每个园区、乡镇（街道）输出一本工作簿（一园一策）：books/<单位>.xlsx。",
                            "Also write one workbook per park and township (一园一策): books/<unit>.xlsx."),
     "opt.per_unit": ("同时生成各单位地图。", "Also one map per unit."),

@@ -252,13 +252,16 @@ def _sheet(sheet: str | None) -> str | int | None:
 
 def _run_plan(inputs: Any, config: Config, out_dir: Path, *, online: bool, maps: bool, offline: bool,
               basemap: str | None, shapefiles: bool = False, workers: int = 1, tiles: str | None = None,
-              attribution: str | None = None, per_unit_books: bool = False, **replan: Any) -> None:
+              attribution: str | None = None, per_unit_books: bool = False, engine: str = "local",
+              scheduler: str | None = None, **replan: Any) -> None:
+    from ._engine import parse_engine
     from .outputs import write_plan
     from .pipeline import run
 
     with _progress(8) as on_stage:
         plan = run(inputs, config=config, geocoder=_geocoder(config, online), on_stage=on_stage,
-                   workers=workers, **{k: v for k, v in replan.items() if v is not None})
+                   workers=workers, engine=parse_engine(engine), scheduler=scheduler,
+                   **{k: v for k, v in replan.items() if v is not None})
         if on_stage is not None:
             on_stage(msg("stage.writing"))
         written = write_plan(plan, out_dir, maps=maps, offline=offline, basemap=_basemap(basemap),
@@ -312,6 +315,8 @@ def plan(
     area: Annotated[str, typer.Option("--area", help=msg("opt.area"))] = "",
     shapefiles: Annotated[bool, typer.Option("--shapefiles", help=msg("opt.shapefiles"))] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help=msg("opt.workers"))] = 1,
+    engine: Annotated[str, typer.Option("--engine", help=msg("opt.engine"))] = "local",
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help=msg("opt.scheduler"))] = None,
     per_unit_books: UnitBooks = False,
     previous: Annotated[Path | None, typer.Option("--previous", help=msg("opt.previous"))] = None,
     lock: Annotated[Path | None, typer.Option("--lock", help=msg("opt.lock"))] = None,
@@ -342,7 +347,8 @@ def plan(
             config = config.replace(new_centres=centres.strip().lower())
         _run_plan(inputs, config, out_dir, online=online, maps=maps, offline=offline, basemap=basemap,
                   shapefiles=shapefiles, workers=workers, tiles=tiles, attribution=attribution,
-                  per_unit_books=per_unit_books, previous=previous, lock=lock, grids=grids)
+                  per_unit_books=per_unit_books, engine=engine, scheduler=scheduler, previous=previous, lock=lock,
+                  grids=grids)
 
 
 @app.command(help=msg("cmd.demo"))

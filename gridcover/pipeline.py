@@ -19,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 
 from . import datasets
+from ._engine import Engine, check_engine, unit_executor
 from .classify import classify
 from .config import Config
 from .ledger import Ledger, check_row_accounting, read_ledger
@@ -170,7 +171,8 @@ def locate(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None
 
 def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
         on_stage: StageCallback | None = None, workers: int = 1, previous: Plan | PathLike | None = None,
-        lock: PathLike | list[str] | None = None, grids: PathLike | gpd.GeoDataFrame | None = None) -> Plan:
+        lock: PathLike | list[str] | None = None, grids: PathLike | gpd.GeoDataFrame | None = None,
+        engine: Engine = "local", scheduler: str | None = None) -> Plan:
     """The whole pipeline: ingest → geocode → classify → partition → gaps → instructors → measure.
 
     Parameters
@@ -185,8 +187,9 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     on_stage
         Called with each stage's name as it starts.
     workers
-        Processes that partition the jurisdiction units in parallel (1: serial). The
-        result is the same whatever the number.
+        Processes that partition the jurisdiction units in parallel (1: serial), or the
+        workers of the LocalCluster the ``dask`` engine starts (at least 2). The result
+        is the same whatever the number.
     previous
         A previous plan (a :class:`Plan` or a plan folder): re-plan from it (quarterly
         update, :func:`gridcover.replan.replan`), keeping what still obeys the rules;
@@ -196,6 +199,13 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     grids
         Planner-edited grid polygons (e.g. an edited ``grids.geojson``) that become the
         grids; the plan's ``grid_checks`` check each against the rules.
+    engine
+        Where the units are partitioned: ``"local"`` (this machine) or ``"dask"``
+        (dask.distributed: each unit one task; a LocalCluster for the run unless
+        ``scheduler`` is given). The plan is the same on every engine.
+    scheduler
+        Address of a running Dask scheduler (``engine="dask"`` only); checked before
+        any work, so a wrong address fails in seconds.
 
     Returns
     -------
@@ -207,6 +217,8 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     ------
     AccountingError
         accepted + rejected differs from the ledger's data rows (checked at the end).
+    EngineError
+        dask is not installed, or the scheduler does not answer (before any work).
 
     Examples
     --------
@@ -219,6 +231,7 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
     from .resources import assign_instructors, read_roster, read_service_centres
 
     config = config or Config()
+    check_engine(engine, scheduler)  # dask missing, a scheduler that does not answer: fail before any work
     timer = _Timer(on_stage)
     ledger, jurisdictions = _locate(inputs, config, timer, geocoder)
     if jurisdictions is None:
@@ -238,14 +251,8 @@ def run(inputs: Inputs, *, config: Config | None = None, geocoder: Any = None,
         return replan(ledger, jurisdictions, config, previous=previous, lock=lock, grids=grids, executor=executor,
                       repack=repack_replan(config))
 
-    with timer.stage("partition"):
-        if workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                plan = _partition(pool)
-        else:
-            plan = _partition(None)
+    with timer.stage("partition"), unit_executor(engine, workers=workers, scheduler=scheduler) as executor:
+        plan = _partition(executor)
     base = plan
     if previous is None and grids is None:  # a re-plan ran the lever stage on its re-planned grids
         with timer.stage("levers"):
