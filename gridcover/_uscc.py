@@ -21,6 +21,7 @@ import re
 import unicodedata
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["ALPHABET", "PATTERN", "WEIGHTS", "check_char", "checksum_ok", "compact", "make_uscc",
            "uscc_problem"]
@@ -77,17 +78,45 @@ def uscc_problem(code: str) -> str | None:
     return None
 
 
-def checksum_ok(codes: np.ndarray | list[str]) -> np.ndarray:
+def _arrow_code_points(codes: pd.Series) -> np.ndarray | None:
+    """The (n, 18) bytes of a pyarrow-backed Series of 18-byte strings, read from its buffers."""
+    if getattr(codes.dtype, "storage", None) != "pyarrow":
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow = pa.chunked_array(pa.array(codes.array)).combine_chunks()
+    if not pa.types.is_large_string(arrow.type) or arrow.null_count:
+        return None
+    lengths = pc.binary_length(arrow).to_numpy(zero_copy_only=False)
+    if not (lengths == 18).all():
+        return None
+    _, offsets, data = arrow.buffers()
+    first = int(np.frombuffer(offsets, dtype=np.int64)[arrow.offset])
+    raw = np.frombuffer(data, dtype=np.uint8)[first:first + 18 * len(arrow)]
+    return raw.reshape(len(arrow), 18).astype(np.int64)
+
+
+def _code_points(codes: np.ndarray | list[str] | pd.Series) -> np.ndarray:
+    """The codes as an (n, 18) array of code points (0 past the end of a shorter code)."""
+    if isinstance(codes, pd.Series):
+        found = _arrow_code_points(codes)
+        if found is not None:
+            return found
+        codes = codes.to_numpy(dtype=object)
+    arr = np.asarray(codes, dtype="U18")
+    return arr.view("U1").reshape(arr.size, 18).view(np.uint32).astype(np.int64)
+
+
+def checksum_ok(codes: np.ndarray | list[str] | pd.Series) -> np.ndarray:
     """Vectorised check of 18-character codes: True where the characters are allowed,
     characters 3–8 are digits and the check character is right."""
-    arr = np.asarray(codes, dtype="U18")
-    if arr.size == 0:
+    if len(codes) == 0:
         return np.zeros(0, dtype=bool)
-    chars = arr.view("U1").reshape(arr.size, 18)
+    codes_int = _code_points(codes)
     lut = np.full(128, -1, dtype=np.int64)
     for c, v in _VALUE.items():
         lut[ord(c)] = v
-    codes_int = chars.view(np.uint32).astype(np.int64)
     codes_int = np.where(codes_int < 128, codes_int, 0)
     vals = lut[codes_int]
     ok_chars = (vals >= 0).all(axis=1) & (vals[:, 2:8] <= 9).all(axis=1)

@@ -32,7 +32,7 @@ import logging
 import re
 import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -45,7 +45,7 @@ import shapely
 from numpy.typing import ArrayLike
 
 from ._address import loose_key, normalize
-from ._tables import check_regular_file, degrees_problem
+from ._tables import WHITESPACE, check_regular_file, degrees_problem
 from .errors import BoundaryError
 
 __all__ = ["NAME_FIELDS", "OVERLAP_MIN_M2", "Assignment", "Jurisdictions", "load_jurisdictions", "read_boundaries"]
@@ -84,6 +84,56 @@ def clean_name(value: object) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", str(value))).strip()
+
+
+#: Whitespace other than a single inner space (what :func:`clean_name` changes, NFKC aside).
+_NOT_CLEAN_SPACE = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE if c != " ") + "]|  |^ | $"
+
+
+def _clean_already(values: Any) -> np.ndarray:
+    """Where :func:`clean_name` keeps a pyarrow string unchanged: already NFKC (pyarrow's
+    Unicode tables are newer than or as new as Python's, so what it leaves alone Python
+    leaves alone) and no whitespace but single inner spaces."""
+    import pyarrow.compute as pc
+
+    same = pc.equal(pc.utf8_normalize(values, "NFKC"), values)
+    spaced = pc.match_substring_regex(values, _NOT_CLEAN_SPACE)
+    ok = pc.and_kleene(same, pc.invert(spaced))
+    return np.asarray(pc.fill_null(ok, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def clean_names(values: pd.Series | Sequence[Any], then: Callable[[str], str] | None = None) -> list[str]:
+    """:func:`clean_name` of every value, then ``then`` of it, as a list.
+
+    A pyarrow-backed column is scanned once (:func:`_clean_already`) and only the values
+    that need it go through Python; otherwise one call per distinct value."""
+    memo: dict[Any, str] = {}
+    if isinstance(values, pd.Series) and getattr(values.dtype, "storage", None) == "pyarrow" and len(values):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arrow = pa.chunked_array(pa.array(values.array))
+        if arrow.null_count == 0 and pc.max(pc.binary_length(arrow)).as_py() == 0:
+            out = [""] * len(values)
+        else:
+            out = values.tolist()
+            for i in np.flatnonzero(~_clean_already(arrow)).tolist():
+                v = out[i]
+                out[i] = clean_name(v) if not isinstance(v, str) else memo.setdefault(v, clean_name(v))
+    else:
+        out = []
+        for v in (values.tolist() if isinstance(values, pd.Series) else values):
+            if isinstance(v, str):
+                text = memo.get(v)
+                if text is None:
+                    text = memo[v] = clean_name(v)
+                out.append(text)
+            else:
+                out.append(clean_name(v))
+    if then is None:
+        return out
+    done: dict[str, str] = {}
+    return [done[t] if t in done else done.setdefault(t, then(t)) for t in out]
 
 
 # ---------------------------------------------------------------------------------------
