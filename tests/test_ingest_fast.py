@@ -151,3 +151,41 @@ def test_fast_and_exact_ledgers_agree(data: bytes) -> None:
     pd.testing.assert_frame_equal(fast.warnings, exact.warnings)  # type: ignore[attr-defined]
     assert fast.n_rows == exact.n_rows == len(fast.enterprises) + len(fast.rejects)  # type: ignore[attr-defined]
     assert np.array_equal(np.sort(fast.rejects["source_row"]), np.sort(exact.rejects["source_row"]))  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ sheets and names
+
+_SHEET_CELL = st.one_of(
+    st.none(), st.text(alphabet=st.sampled_from(list("ab甲 \t\u3000\xa01.")), max_size=5),
+    st.floats(allow_nan=True, allow_infinity=False, width=64), st.integers(-10**6, 10**6), st.booleans(),
+    st.dates(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_SHEET_CELL, max_size=5), min_size=1, max_size=12),
+       st.sampled_from(["strings", "mixed"]))
+def test_sheet_rows_to_text_agrees_with_the_cell_by_cell_reading(rows: list[list[object]], kind: str) -> None:
+    """What a workbook reader returns (ragged rows of str, float, int, bool, date, None)
+    becomes the same text column by column as cell by cell."""
+    if kind == "strings":
+        rows = [[v if isinstance(v, str) or v is None else str(v) for v in r] for r in rows]
+    fast = _tables.rows_text(rows)
+    slow = _tables.as_text(_tables.grid(rows))
+    if slow.shape[1] == 0:
+        assert fast.shape[1] == 0
+        return
+    pd.testing.assert_frame_equal(fast, slow)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(list("ab甲 \t\u3000\xa0Ａ１é\u0301ﬁ①㎡")),
+                                             max_size=6)), max_size=30))
+def test_clean_names_is_clean_name_of_every_value(values: list[str | None]) -> None:
+    from gridcover.jurisdictions import clean_name, clean_names
+
+    expected = [clean_name(v) for v in values]
+    assert clean_names(pd.Series(values, dtype="str")) == [clean_name(v) for v in pd.Series(values, dtype="str")]
+    assert clean_names(values) == expected
+    assert clean_names(pd.Series(values, dtype="str"), then=str.upper) == [
+        clean_name(v).upper() for v in pd.Series(values, dtype="str")]
