@@ -653,19 +653,42 @@ def _match(name: object, exact: dict[str, str], loose: dict[str, str]) -> str:
     return loose.get(loose_key(key), "")
 
 
+#: Above this many polygons the point-in-polygon join queries an STRtree instead of
+#: testing each polygon's bounding box against every point.
+_TREE_MIN_POLYGONS = 64
+
+
 def _join(x: np.ndarray, y: np.ndarray, layer: gpd.GeoDataFrame) -> list[str]:
+    """The name of the first polygon (the layer is sorted by name) each point intersects.
+
+    A few polygons (townships, parks): each is tested, prepared, against the points
+    inside its bounding box that have no polygon yet (``shapely.intersects_xy``, no point
+    objects); many: one STRtree query. Both use GEOS's ``intersects``, as a spatial join."""
     out = np.full(len(x), "", dtype=object)
     ok = np.isfinite(x) & np.isfinite(y)
     if len(layer) == 0 or not ok.any():
-        return out.tolist()
+        return out.tolist()  # type: ignore[no-any-return]
     idx = np.flatnonzero(ok)
-    points = gpd.GeoDataFrame({"i": idx}, geometry=gpd.points_from_xy(x[idx], y[idx]), crs="EPSG:4326")
-    joined = gpd.sjoin(points, layer[["geometry"]], how="inner", predicate="intersects")
-    if len(joined):
-        first = joined.groupby("i", sort=False)["index_right"].min()  # sorted by name: first name wins
-        names = layer["name"].to_numpy(dtype=object)
-        out[first.index.to_numpy()] = names[first.to_numpy()]
-    return out.tolist()
+    xs, ys = x[idx], y[idx]
+    geoms = np.asarray(layer.geometry.array, dtype=object)
+    none = len(geoms)
+    first = np.full(len(idx), none, dtype=np.int64)
+    if len(geoms) > _TREE_MIN_POLYGONS:
+        points, polygons = shapely.STRtree(geoms).query(shapely.points(xs, ys), predicate="intersects")
+        np.minimum.at(first, points, polygons)
+    else:
+        for k, poly in enumerate(geoms):
+            if poly is None or shapely.is_empty(poly):
+                continue
+            x0, y0, x1, y1 = shapely.bounds(poly)
+            near = np.flatnonzero((first == none) & (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1))
+            if near.size:
+                shapely.prepare(poly)
+                first[near[shapely.intersects_xy(poly, xs[near], ys[near])]] = k
+    hit = first < none
+    names = layer["name"].to_numpy(dtype=object)
+    out[idx[hit]] = names[first[hit]]
+    return out.tolist()  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------------------
