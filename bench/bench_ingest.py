@@ -170,21 +170,26 @@ print(json.dumps({"rc": r.returncode, "s": dt, "cpu": use.ru_utime + use.ru_stim
 """
 
 
-def _validate_files(rows: int, folder: Path, xlsx: bool) -> dict[str, Path]:
-    """The files ``--validate`` reads (written into ``folder``)."""
+def _validate_files(rows: int, folder: Path, xlsx: bool, kinds: tuple[str, ...] = ("messy", "clean")) -> dict[str, Path]:
+    """The files ``--validate`` reads (written into ``folder``): ``kinds`` of CSV, and the workbook."""
     sys.path.insert(0, str(ROOT / "tests"))
     import hostile
 
     paths: dict[str, Path] = {}
     t0 = time.perf_counter()
-    df = make_ledger(rows)
-    paths[f"messy CSV utf-8-sig, 20 columns, {rows:,} rows"] = folder / "ledger_messy.csv"
-    df.to_csv(paths[f"messy CSV utf-8-sig, 20 columns, {rows:,} rows"], index=False, encoding="utf-8-sig")
-    del df
-    paths[f"clean CSV, 7 columns, {rows:,} rows"] = hostile.make_csv_rows(folder, rows, name="rows_clean.csv")
+    messy = folder / f"ledger_messy_{rows}.csv"
+    if "messy" in kinds:
+        if not messy.exists():
+            make_ledger(rows).to_csv(messy, index=False, encoding="utf-8-sig")
+        paths[f"messy CSV utf-8-sig, 20 columns, {rows:,} rows"] = messy
+    clean = folder / f"rows_clean_{rows}.csv"
+    if "clean" in kinds:
+        paths[f"clean CSV, 7 columns, {rows:,} rows"] = clean if clean.exists() else hostile.make_csv_rows(
+            folder, rows, name=clean.name)
     if xlsx:
-        paths["XLSX, 7 columns, 1,048,576 sheet rows"] = hostile.make_xlsx_rows(folder, 1_048_575,
-                                                                              name="rows_1048576.xlsx")
+        book = folder / "rows_1048576.xlsx"
+        paths["XLSX, 7 columns, 1,048,576 sheet rows"] = book if book.exists() else hostile.make_xlsx_rows(
+            folder, 1_048_575, name=book.name)
     print(f"generated in {time.perf_counter() - t0:.0f} s")
     return paths
 
@@ -202,7 +207,9 @@ def _validate_bench(args: argparse.Namespace) -> None:
           f"{platform.system()} {platform.release()}; package: {package}")
     print(f"command: python bench/bench_ingest.py {' '.join(sys.argv[1:])}\n")
     with tempfile.TemporaryDirectory() as tmp:
-        paths = _validate_files(args.rows, Path(tmp), args.xlsx)
+        folder = args.files or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = _validate_files(args.rows, folder, args.xlsx, tuple(args.csv))
         print("\n| file | MB | exit | rows read / accepted / rejected | validate s (each run) | CPU s | "
               "peak RSS MB | load average before each run |")
         print("|---|---:|---:|---|---|---:|---:|---|")
@@ -226,8 +233,12 @@ def main() -> None:
     parser.add_argument("--validate", action="store_true",
                         help="time `python -m gridcover validate` on generated files (wall, CPU, peak RSS)")
     parser.add_argument("--xlsx", action="store_true", help="with --validate: also a 1,048,576-row workbook")
+    parser.add_argument("--csv", nargs="*", default=["messy", "clean"], choices=["messy", "clean"],
+                        help="with --validate: which CSV ledgers (default both)")
     parser.add_argument("--package", type=Path, default=ROOT,
                         help="with --validate: folder holding the gridcover package to run")
+    parser.add_argument("--files", type=Path, default=None,
+                        help="with --validate: keep the generated files in this folder (reused when there)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

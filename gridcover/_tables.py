@@ -377,6 +377,16 @@ def _record_spans(lines: Sequence[str], delimiter: str, max_cell_lines: int,
     return spans, broken
 
 
+def _first_lines(text: str, n: int) -> list[str]:
+    """``_physical_lines(text)[:n]`` without splitting (or copying) the rest of the text."""
+    end = -1
+    for _ in range(n):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return _physical_lines(text)
+    return text[:end].split("\n")
+
+
 def _delimiter(lines: Sequence[str]) -> str:
     sample = [line for line in lines[:50] if line.strip()]
     return max((",", "\t", ";", "|"), key=lambda d: sum(line.count(d) for line in sample))
@@ -411,7 +421,7 @@ def arrow_series(values: Any) -> pd.Series:
 
     if not isinstance(values, pa.ChunkedArray):
         values = pa.chunked_array([values], type=values.type)
-    out = values.to_pandas()
+    out = values.to_pandas(use_threads=False)
     return out if out.dtype == "str" else out.astype("str")
 
 
@@ -420,6 +430,54 @@ def strip_arrow(values: Any) -> Any:
     import pyarrow.compute as pc
 
     return pc.utf8_trim(values, characters=WHITESPACE)
+
+
+_ASCII_SPACE = np.zeros(256, dtype=bool)
+_ASCII_SPACE[[ord(c) for c in WHITESPACE if ord(c) < 0x80]] = True
+_WIDE_SPACES = tuple(c.encode("utf-8") for c in WHITESPACE if ord(c) >= 0x80)
+
+
+_WIDE_LEAD = np.zeros(256, dtype=bool)
+_WIDE_LEAD[[w[0] for w in _WIDE_SPACES]] = True
+_WIDE_LAST = np.zeros(256, dtype=bool)
+_WIDE_LAST[[w[-1] for w in _WIDE_SPACES]] = True
+
+
+def _edge_space(raw: np.ndarray, newlines: np.ndarray, at: np.ndarray, delimiter: str) -> bool:
+    """Whether a cell of a UTF-8 buffer without quotes starts or ends with a character
+    ``str.strip()`` removes; cells end at the delimiters ``at`` and the line ends
+    ``newlines``, so only the bytes next to those (and the buffer's ends) are read."""
+    size = len(raw)
+    if size == 0:
+        return False
+    space = _ASCII_SPACE.copy()
+    space[[10, ord(delimiter)]] = False  # they end cells, they are not in one
+    for cuts in (at, newlines, np.array([-1, size], dtype=np.int64)):
+        heads = cuts + 1  # first byte of the cell after each cut
+        heads = heads[(heads >= 0) & (heads < size)]
+        tails = cuts - 1  # last byte of the cell before each cut
+        tails = tails[(tails >= 0) & (tails < size)]
+        first, last = raw[heads], raw[tails]
+        if space[first].any() or space[last].any():
+            return True
+        # 2- and 3-byte spaces: the few cells whose first byte is a lead byte or whose
+        # last byte can end one, then the exact byte sequences
+        candidates = [(heads[_WIDE_LEAD[first]], 0)]
+        ending = tails[_WIDE_LAST[last]]
+        for m in (2, 3):
+            back = ending[ending >= m - 1] - (m - 1)
+            candidates.append((back[_WIDE_LEAD[raw[back]]], m))
+        for where, length in candidates:
+            for wide in _WIDE_SPACES:
+                if length and len(wide) != length:
+                    continue
+                fits = where[where + len(wide) <= size]
+                hit = np.ones(len(fits), dtype=bool)
+                for t, value in enumerate(wide):
+                    hit &= raw[fits + t] == value
+                if hit.any():
+                    return True
+    return False
 
 
 class _ByteLines(Sequence[str]):
@@ -437,19 +495,22 @@ class _ByteLines(Sequence[str]):
         return self._buf[int(self._starts[i]):int(self._ends[i])].decode("utf-8")
 
 
-def _arrow_csv(label: str, text: str, used: str, delimiter: str, max_cell_lines: int) -> Table | None:
+def _arrow_csv(label: str, text: str, used: str, delimiter: str, max_cell_lines: int,
+               buf: bytes | None = None) -> Table | None:
     """:func:`csv_table` with pyarrow splitting the plain lines; ``None`` when it cannot.
 
     A line is plain when it is not empty, holds no quote, lies inside no quoted cell and
     has the most common number of delimiters: split on its delimiters by pyarrow, it
     gives exactly the cells the csv module gives. Every other line goes through the
     exact reader's steps (:func:`_record_spans`, the csv module), found from a byte scan
-    (UTF-8 never uses an ASCII byte inside a multi-byte character).
+    (UTF-8 never uses an ASCII byte inside a multi-byte character). ``buf``: the text's
+    UTF-8 bytes when the caller has them.
     """
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    buf = text.encode("utf-8")
+    if buf is None:
+        buf = text.encode("utf-8")
     del text
     raw = np.frombuffer(buf, dtype=np.uint8)
     newlines = np.flatnonzero(raw == 10)
@@ -462,9 +523,9 @@ def _arrow_csv(label: str, text: str, used: str, delimiter: str, max_cell_lines:
     quoted = np.searchsorted(quotes, ends) > np.searchsorted(quotes, starts)
     del quotes
     at = np.flatnonzero(raw == ord(delimiter))
-    del raw
     delimiters = np.searchsorted(at, ends) - np.searchsorted(at, starts)
-    del at
+    trim = _edge_space(raw, newlines, at, delimiter)  # else no plain cell needs stripping
+    del at, raw
     candidate = ~quoted & (ends > starts)
     if not candidate.any():
         return None
@@ -500,7 +561,9 @@ def _arrow_csv(label: str, text: str, used: str, delimiter: str, max_cell_lines:
         try:
             parsed = pcsv.read_csv(
                 pa.py_buffer(payload),
-                read_options=pcsv.ReadOptions(column_names=names),
+                # one thread: no pyarrow thread pool is left to tear down at exit (a pool
+                # alive then can abort the process: apache/arrow#34314), and 2 cores are shared
+                read_options=pcsv.ReadOptions(column_names=names, use_threads=False),
                 parse_options=pcsv.ParseOptions(delimiter=delimiter, quote_char=False, double_quote=False,
                                                 escape_char=False, newlines_in_values=False,
                                                 ignore_empty_lines=False),
@@ -524,12 +587,14 @@ def _arrow_csv(label: str, text: str, used: str, delimiter: str, max_cell_lines:
     out: dict[int, pd.Series] = {}
     for j in range(width):
         chunks = list(columns[j].chunks) if j < len(columns) else [pa.array([""] * n_plain, type=pa.large_string())]
+        if trim:
+            chunks = [strip_arrow(c) for c in chunks]
         if n_special:
-            chunks.append(pa.array([r[j] if j < len(r) else "" for r in records], type=pa.large_string()))
+            chunks.append(pa.array([r[j].strip() if j < len(r) else "" for r in records], type=pa.large_string()))
         column = pa.chunked_array(chunks, type=pa.large_string())
         if n_special and not sorted_order:
             column = column.take(pa.array(order))
-        out[j] = arrow_series(strip_arrow(column))
+        out[j] = arrow_series(column)
     rows = (np.sort(np.concatenate([first_plain, special])) if n_special else first_plain) + 1
     return Table(cells=pd.DataFrame(out, index=pd.RangeIndex(len(rows))), rows=rows.astype(np.int64),
                  encoding=used, broken=broken_records)
@@ -557,8 +622,11 @@ def csv_table(label: str, data: bytes, encoding: str | None, error: ErrorType, *
     text = _one_line_end(text)
     exact = exact or not CSV_FAST
     if not exact and arrow_strings():
-        delimiter = _delimiter(text.split("\n", 50)[:50])
-        fast = _arrow_csv(label, text, used, delimiter, max_cell_lines)
+        delimiter = _delimiter(_first_lines(text, 50))
+        same = used in ("utf-8", "utf-8-sig") and b"\r" not in data  # the bytes are the text's UTF-8
+        buf = (data[3:] if used == "utf-8-sig" else data) if same else None
+        fast = _arrow_csv(label, text, used, delimiter, max_cell_lines, buf)
+        del buf
         if fast is not None:
             return fast
         exact = True

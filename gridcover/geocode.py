@@ -500,11 +500,17 @@ def _declared_crs(geocoder: Any) -> CrsCode:
 # ---------------------------------------------------------------------------------------
 # geocode
 # ---------------------------------------------------------------------------------------
-def _text(frame: pd.DataFrame, column: str, then: Callable[[str], str] | None = None) -> list[str]:
-    """:func:`clean_name` of a column (``then`` of it), one Python call per value that needs one."""
-    if column not in frame.columns:
+def _text(frame: pd.DataFrame, column: str, then: Callable[[str], str] | None = None,
+          rows: np.ndarray | None = None) -> list[str]:
+    """:func:`clean_name` of a column (``then`` of it), one Python call per value that needs
+    one; with ``rows`` (a mask), only there and ``""`` elsewhere."""
+    if column not in frame.columns or (rows is not None and not rows.any()):
         return [then("") if then is not None else ""] * len(frame)
-    return clean_names(frame[column], then=then)
+    if rows is None or rows.all():
+        return clean_names(frame[column], then=then)
+    out = np.full(len(frame), "", dtype=object)
+    out[np.flatnonzero(rows)] = clean_names(frame[column][rows], then=then)
+    return out.tolist()  # type: ignore[no-any-return]
 
 
 def _crs_code(written: str) -> str:
@@ -609,15 +615,16 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
     usccs = _LazyCodes(ent.index)
     rows = (pd.to_numeric(ent["source_row"], errors="coerce").fillna(0).astype("int64").to_numpy()
             if "source_row" in ent.columns else np.zeros(n, dtype="int64"))
-    address = _text(ent, "address")
+    lon_src, lat_src = _floats(ent, "lon_src"), _floats(ent, "lat_src")
+    has_xy = np.isfinite(lon_src) & np.isfinite(lat_src)
+    # the address and village only place rows without coordinates
+    address = _text(ent, "address", rows=~has_xy)
+    village = _text(ent, "village", rows=~has_xy)
     decl_town = _text(ent, "township_declared")
     decl_park = _text(ent, "park_declared")
-    village = _text(ent, "village")
     crs = np.array(_text(ent, "crs", then=_crs_code), dtype=object)
 
     # 1. given coordinates → WGS-84 (exact)
-    lon_src, lat_src = _floats(ent, "lon_src"), _floats(ent, "lat_src")
-    has_xy = np.isfinite(lon_src) & np.isfinite(lat_src)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     if has_xy.any():
@@ -673,7 +680,9 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
     town_text = pd.Series(town, index=ent.index, dtype="str")
     park_text = pd.Series(park, index=ent.index, dtype="str")
     in_park = park_text.ne("").to_numpy(dtype=bool)
-    unit = park_text.where(in_park, town_text).where(located, "")
+    unit = park_text.where(in_park, town_text) if in_park.any() else town_text
+    if not located.all():
+        unit = unit.where(located, "")
     unit_type = np.where(~located | unit.eq("").to_numpy(dtype=bool), "", np.where(in_park, "park", "township"))
 
     out = ent.copy()

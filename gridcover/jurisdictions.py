@@ -115,11 +115,14 @@ def clean_names(values: pd.Series | Sequence[Any], then: Callable[[str], str] | 
         arrow = pa.chunked_array(pa.array(values.array))
         if arrow.null_count == 0 and pc.max(pc.binary_length(arrow)).as_py() == 0:
             out = [""] * len(values)
-        else:
-            out = values.tolist()
-            for i in np.flatnonzero(~_clean_already(arrow)).tolist():
-                v = out[i]
-                out[i] = clean_name(v) if not isinstance(v, str) else memo.setdefault(v, clean_name(v))
+        else:  # one clean_name per distinct value that needs one (nulls are distinct values)
+            encoded = pc.dictionary_encode(arrow.combine_chunks(), null_encoding="encode")
+            distinct = encoded.dictionary
+            texts = np.empty(len(distinct), dtype=object)
+            texts[:] = distinct.to_pylist()
+            for k in np.flatnonzero(~_clean_already(distinct)).tolist():
+                texts[k] = clean_name(texts[k])
+            out = texts[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)].tolist()
     else:
         out = []
         for v in (values.tolist() if isinstance(values, pd.Series) else values):

@@ -565,13 +565,14 @@ def _validate(raw: dict[str, pd.Series], rows: np.ndarray, config: Config) -> tu
     else:
         notes.add(failed_check, "uscc '{code}' {problem} (kept: uscc_checksum_reject is off)",
                   code=uscc, problem=problem)
-    repeated = uscc.duplicated(keep="first").to_numpy(dtype=bool)
+    code_of, distinct = pd.factorize(uscc, use_na_sentinel=False)
+    first_at = np.full(len(distinct), n, dtype=np.int64)  # position of each code's first row
+    np.minimum.at(first_at, code_of, np.arange(n, dtype=np.int64))
+    repeated = first_at[code_of] != np.arange(n)
     duplicate = repeated & ~blank_code
     if duplicate.any():
-        firsts = ~repeated
-        first_row = pd.Series(rows[firsts], index=uscc[firsts].to_numpy(dtype=object))
         first_of = np.zeros(n, dtype=np.int64)
-        first_of[duplicate] = first_row.reindex(uscc[duplicate].to_numpy(dtype=object)).to_numpy()
+        first_of[duplicate] = rows[first_at[code_of[duplicate]]]
         bad.add(duplicate, "uscc '{code}' duplicate of row {first}", "统一社会信用代码“{code}”与第{first}行重复",
                 code=uscc, first=first_of)
 
@@ -735,10 +736,40 @@ def _uscc_problem_cn(code: str) -> str:
 _COORD_JUNK = re.compile(r"[°º˚\s]|(?<=\d)[EeNn]$")
 
 
+#: A plain decimal (``-118.5``, ``26``, ``.5``): pyarrow's cast and pandas' to_numeric read
+#: it alike (both correctly rounded), so pyarrow reads these and pandas the rest.
+_PLAIN_DECIMAL: Final = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)$"
+
+
+def _plain_decimals(written: pd.Series) -> np.ndarray | None:
+    """The values of the plain decimals of a pyarrow-backed column (NaN elsewhere), or
+    ``None`` when the column is not pyarrow-backed or the cast fails."""
+    if getattr(written.dtype, "storage", None) != "pyarrow" or not len(written):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow = pa.chunked_array(pa.array(written.array))
+    plain = pc.fill_null(pc.match_substring_regex(arrow, _PLAIN_DECIMAL), False)
+    try:
+        numbers = pc.cast(pc.if_else(plain, arrow, pa.scalar("0", type=arrow.type)), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    values = np.asarray(numbers.to_numpy(), dtype="float64").copy()
+    values[~np.asarray(plain.to_numpy(), dtype=bool)] = np.nan
+    return values
+
+
 def _coordinate(written: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(degrees with NaN where blank or bad, blank mask, not-a-number mask)."""
-    blank = written.eq("").to_numpy()
-    values = np.array(pd.to_numeric(written.where(~blank), errors="coerce"), dtype="float64")
+    blank = written.eq("").to_numpy(dtype=bool)
+    values = _plain_decimals(written)
+    if values is None:
+        values = np.array(pd.to_numeric(written.where(~blank), errors="coerce"), dtype="float64")
+    else:
+        other = ~blank & np.isnan(values)
+        if other.any():
+            values[other] = np.array(pd.to_numeric(written[other], errors="coerce"), dtype="float64")
     retry = ~blank & np.isnan(values)
     if retry.any():  # full-width digits, a degree sign, a trailing E/N
         cleaned = written[retry].str.normalize("NFKC").str.replace(_COORD_JUNK, "", regex=True)

@@ -189,3 +189,58 @@ def test_clean_names_is_clean_name_of_every_value(values: list[str | None]) -> N
     assert clean_names(values) == expected
     assert clean_names(pd.Series(values, dtype="str"), then=str.upper) == [
         clean_name(v).upper() for v in pd.Series(values, dtype="str")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("0123456789.-+eE °Ｎ１N x")), max_size=24), max_size=30))
+def test_coordinates_read_by_pyarrow_are_what_pandas_reads(values: list[str]) -> None:
+    """Plain decimals are cast by pyarrow, the rest by pandas: the degrees are those of
+    pandas' to_numeric (with the full-width/degree-sign retry) on every cell."""
+    from gridcover.ledger import _COORD_JUNK, _coordinate
+
+    written = pd.Series(values, dtype="str")
+    blank = written.eq("").to_numpy()
+    expected = np.array(pd.to_numeric(written.where(~blank), errors="coerce"), dtype="float64")
+    retry = ~blank & np.isnan(expected)
+    if retry.any():
+        cleaned = written[retry].str.normalize("NFKC").str.replace(_COORD_JUNK, "", regex=True)
+        expected[retry] = pd.to_numeric(cleaned.where(cleaned.ne("")), errors="coerce").to_numpy(dtype="float64")
+    expected = np.where(np.isfinite(expected), expected, np.nan)
+    got, got_blank, got_nan = _coordinate(written)
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(expected))
+    assert got_blank.tolist() == blank.tolist()
+    assert got_nan.tolist() == (~blank & np.isnan(expected)).tolist()
+
+
+def test_without_pyarrow_strings_the_ledger_is_the_same(tmp_path: Path) -> None:
+    """The readers without pyarrow (pandas' C parser, the exact reader, cell by cell) give
+    the ledger the pyarrow path gives: a title row, a quoted comma, a multi-line cell, an
+    unbalanced quote, a blank row, padded cells, a duplicate and bad counts."""
+    rows = [hostile.row(1), hostile.row(2, name='"企业2,分厂"'), hostile.row(3, name='"企业\n3"'),
+            hostile.row(4, name='"企业4'), hostile.row(5, name=" 企业5\u3000"), hostile.row(6, staff="x", members="-1"),
+            hostile.row(8), hostile.row(8)]
+    text = "某县台账\n" + hostile.HEADER + "\n" + "\n".join(rows[:5]) + "\n,,,,,,\n" + "\n".join(rows[5:]) + "\n"
+    path = tmp_path / "ledger.csv"
+    path.write_text(text, encoding="utf-8")
+    fast = read_ledger(path)
+    with mock.patch.object(_tables, "arrow_strings", lambda: False):
+        slow = read_ledger(path)
+    pd.testing.assert_frame_equal(fast.enterprises, slow.enterprises)
+    pd.testing.assert_frame_equal(fast.rejects, slow.rejects)
+    pd.testing.assert_frame_equal(fast.warnings, slow.warnings)
+    assert fast.n_rows == slow.n_rows == 8
+    assert "unbalanced quote" in " ".join(fast.rejects["reason"])
+    assert fast.enterprises["name"].str.contains("企业5").any()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab甲,\t\n") + list(_tables.WHITESPACE.replace("\n", ""))), max_size=12),
+       st.sampled_from([",", "\t"]))
+def test_edge_space_scan_finds_exactly_the_cells_to_strip(text: str, delimiter: str) -> None:
+    """The byte scan that lets plain cells skip the strip says yes exactly when a cell
+    (split at the delimiter and at line ends) differs from its ``str.strip()``."""
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    found = _tables._edge_space(raw, np.flatnonzero(raw == 10), np.flatnonzero(raw == ord(delimiter)), delimiter)
+    cells = [c for line in text.split("\n") for c in line.split(delimiter)]
+    assert found == any(c != c.strip() for c in cells)
