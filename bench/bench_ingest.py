@@ -6,6 +6,17 @@ CSV and XLSX into a temporary folder, then reads each in a fresh subprocess (so 
 peak memory, ``ru_maxrss``, is that read's own) and prints a Markdown table: wall
 time of ``read_ledger`` (best of R), peak resident memory of the process and the
 increase over the process after imports.
+
+``python bench/bench_ingest.py --rows 1000000 --validate [--xlsx] [--package DIR]`` runs
+``python -m gridcover validate FILE`` instead, as a user runs it, in a fresh process
+inside a small wrapper whose ``getrusage(RUSAGE_CHILDREN)`` gives that run's CPU time and
+peak resident memory: on the messy ledger as UTF-8-BOM CSV (20 columns, 2 % bad rows),
+on a clean 7-column CSV (``tests/hostile.py``, the file of the hostile-ingest bench) and,
+with ``--xlsx``, on a workbook of 1,048,576 sheet rows (Excel's maximum; written with
+xlsxwriter ``constant_memory``, which takes about a minute). Each file is validated
+``--repeat`` times; the table gives every run's wall time and the load average before
+it. ``--package`` runs the gridcover package found in another folder (an older
+checkout, to compare).
 """
 
 from __future__ import annotations
@@ -22,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HEADERS = [
     "统一社会信用代码", "企业名称", "地址", "经度", "纬度", "坐标系", "乡镇（街道）", "村（社区）", "所属园区",
@@ -146,14 +159,93 @@ def _engine_label() -> str:
     return "python-calamine"
 
 
+_WRAPPER = """
+import json, resource, subprocess, sys, time
+t0 = time.perf_counter()
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+dt = time.perf_counter() - t0
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": r.returncode, "s": dt, "cpu": use.ru_utime + use.ru_stime, "peak_kb": use.ru_maxrss,
+                  "stdout": r.stdout, "stderr": r.stderr}))
+"""
+
+
+def _validate_files(rows: int, folder: Path, xlsx: bool, kinds: tuple[str, ...] = ("messy", "clean")) -> dict[str, Path]:
+    """The files ``--validate`` reads (written into ``folder``): ``kinds`` of CSV, and the workbook."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import hostile
+
+    paths: dict[str, Path] = {}
+    t0 = time.perf_counter()
+    messy = folder / f"ledger_messy_{rows}.csv"
+    if "messy" in kinds:
+        if not messy.exists():
+            make_ledger(rows).to_csv(messy, index=False, encoding="utf-8-sig")
+        paths[f"messy CSV utf-8-sig, 20 columns, {rows:,} rows"] = messy
+    clean = folder / f"rows_clean_{rows}.csv"
+    if "clean" in kinds:
+        paths[f"clean CSV, 7 columns, {rows:,} rows"] = clean if clean.exists() else hostile.make_csv_rows(
+            folder, rows, name=clean.name)
+    if xlsx:
+        book = folder / "rows_1048576.xlsx"
+        paths["XLSX, 7 columns, 1,048,576 sheet rows"] = book if book.exists() else hostile.make_xlsx_rows(
+            folder, 1_048_575, name=book.name)
+    print(f"generated in {time.perf_counter() - t0:.0f} s")
+    return paths
+
+
+def _validate_once(path: Path, package: Path) -> dict:
+    cmd = [sys.executable, "-m", "gridcover", "validate", str(path)]
+    out = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(package)}, cwd=package)
+    return json.loads(out.stdout)
+
+
+def _validate_bench(args: argparse.Namespace) -> None:
+    package = args.package.resolve()
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, pandas {pd.__version__}, "
+          f"{platform.system()} {platform.release()}; package: {package}")
+    print(f"command: python bench/bench_ingest.py {' '.join(sys.argv[1:])}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.files or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = _validate_files(args.rows, folder, args.xlsx, tuple(args.csv))
+        print("\n| file | MB | exit | rows read / accepted / rejected | validate s (each run) | CPU s | "
+              "peak RSS MB | load average before each run |")
+        print("|---|---:|---:|---|---|---:|---:|---|")
+        for label, path in paths.items():
+            runs, loads = [], []
+            for _ in range(args.repeat):
+                loads.append(os.getloadavg()[0])
+                runs.append(_validate_once(path, package))
+            counts = runs[0]["stdout"].strip().splitlines()[0] if runs[0]["stdout"].strip() else runs[0]["stderr"]
+            walls = " / ".join(f"{r['s']:.1f}" for r in runs)
+            load_text = " / ".join(f"{x:.1f}" for x in loads)
+            print(f"| {label} | {path.stat().st_size / 2**20:.0f} | {runs[0]['rc']} | {counts} | {walls} | "
+                  f"{min(r['cpu'] for r in runs):.1f} | {max(r['peak_kb'] for r in runs) / 1024:,.0f} | "
+                  f"{load_text} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--validate", action="store_true",
+                        help="time `python -m gridcover validate` on generated files (wall, CPU, peak RSS)")
+    parser.add_argument("--xlsx", action="store_true", help="with --validate: also a 1,048,576-row workbook")
+    parser.add_argument("--csv", nargs="*", default=["messy", "clean"], choices=["messy", "clean"],
+                        help="with --validate: which CSV ledgers (default both)")
+    parser.add_argument("--package", type=Path, default=ROOT,
+                        help="with --validate: folder holding the gridcover package to run")
+    parser.add_argument("--files", type=Path, default=None,
+                        help="with --validate: keep the generated files in this folder (reused when there)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_measure(args.child, args.repeat)))
+        return
+    if args.validate:
+        _validate_bench(args)
         return
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

@@ -34,13 +34,15 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
+import itertools
 import logging
 import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -346,13 +348,19 @@ def _one_record(text: str, delimiter: str) -> bool:
     return len(records) == 1
 
 
-def _record_spans(lines: Sequence[str], delimiter: str, max_cell_lines: int) -> tuple[dict[int, int], list[int]]:
-    """({first line: last line} of records spanning lines, [lines with an unbalanced quote])."""
+def _record_spans(lines: Sequence[str], delimiter: str, max_cell_lines: int,
+                  quoted: Iterable[int] | None = None) -> tuple[dict[int, int], list[int]]:
+    """({first line: last line} of records spanning lines, [lines with an unbalanced quote]).
+
+    ``quoted``: the positions of the lines holding a quote, in order, when already known.
+    """
     spans: dict[int, int] = {}
     broken: list[int] = []
     n = len(lines)
     covered = -1
-    for i in (i for i, line in enumerate(lines) if '"' in line):
+    if quoted is None:
+        quoted = (i for i, line in enumerate(lines) if '"' in line)
+    for i in quoted:
         if i <= covered or not _opens_quote(lines[i], delimiter):
             continue
         closed_at = None
@@ -369,13 +377,231 @@ def _record_spans(lines: Sequence[str], delimiter: str, max_cell_lines: int) -> 
     return spans, broken
 
 
+def _first_lines(text: str, n: int) -> list[str]:
+    """``_physical_lines(text)[:n]`` without splitting (or copying) the rest of the text."""
+    end = -1
+    for _ in range(n):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return _physical_lines(text)
+    return text[:end].split("\n")
+
+
 def _delimiter(lines: Sequence[str]) -> str:
     sample = [line for line in lines[:50] if line.strip()]
     return max((",", "\t", ";", "|"), key=lambda d: sum(line.count(d) for line in sample))
 
 
+# --- CSV through pyarrow ----------------------------------------------------------------
+
+#: Whether :func:`csv_table` may take a fast path (pyarrow, else pandas' C parser); off,
+#: every file is read by the exact reader (tests compare the two).
+CSV_FAST: bool = True
+#: The characters ``str.strip()`` removes (``str.isspace``), for the vectorised strip.
+WHITESPACE: Final = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+                     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+@functools.cache
+def arrow_strings() -> bool:
+    """Whether pyarrow is installed and pandas' ``str`` dtype is stored in it (pandas 3):
+    then text columns built from pyarrow arrays are the ones the rest of the code gets."""
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.compute  # noqa: F401
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return False
+    return getattr(pd.Series([""], dtype="str").dtype, "storage", None) == "pyarrow"
+
+
+def arrow_series(values: Any) -> pd.Series:
+    """A pyarrow string array (or chunked array) as a pandas ``str`` Series."""
+    import pyarrow as pa
+
+    if not isinstance(values, pa.ChunkedArray):
+        values = pa.chunked_array([values], type=values.type)
+    out = values.to_pandas(use_threads=False)
+    return out if out.dtype == "str" else out.astype("str")
+
+
+def strip_arrow(values: Any) -> Any:
+    """``str.strip()`` of every string of a pyarrow array, vectorised (the same characters)."""
+    import pyarrow.compute as pc
+
+    return pc.utf8_trim(values, characters=WHITESPACE)
+
+
+_ASCII_SPACE = np.zeros(256, dtype=bool)
+_ASCII_SPACE[[ord(c) for c in WHITESPACE if ord(c) < 0x80]] = True
+_WIDE_SPACES = tuple(c.encode("utf-8") for c in WHITESPACE if ord(c) >= 0x80)
+
+
+_WIDE_LEAD = np.zeros(256, dtype=bool)
+_WIDE_LEAD[[w[0] for w in _WIDE_SPACES]] = True
+_WIDE_LAST = np.zeros(256, dtype=bool)
+_WIDE_LAST[[w[-1] for w in _WIDE_SPACES]] = True
+
+
+def _edge_space(raw: np.ndarray, newlines: np.ndarray, at: np.ndarray, delimiter: str) -> bool:
+    """Whether a cell of a UTF-8 buffer without quotes starts or ends with a character
+    ``str.strip()`` removes; cells end at the delimiters ``at`` and the line ends
+    ``newlines``, so only the bytes next to those (and the buffer's ends) are read."""
+    size = len(raw)
+    if size == 0:
+        return False
+    space = _ASCII_SPACE.copy()
+    space[[10, ord(delimiter)]] = False  # they end cells, they are not in one
+    for cuts in (at, newlines, np.array([-1, size], dtype=np.int64)):
+        heads = cuts + 1  # first byte of the cell after each cut
+        heads = heads[(heads >= 0) & (heads < size)]
+        tails = cuts - 1  # last byte of the cell before each cut
+        tails = tails[(tails >= 0) & (tails < size)]
+        first, last = raw[heads], raw[tails]
+        if space[first].any() or space[last].any():
+            return True
+        # 2- and 3-byte spaces: the few cells whose first byte is a lead byte or whose
+        # last byte can end one, then the exact byte sequences
+        candidates = [(heads[_WIDE_LEAD[first]], 0)]
+        ending = tails[_WIDE_LAST[last]]
+        for m in (2, 3):
+            back = ending[ending >= m - 1] - (m - 1)
+            candidates.append((back[_WIDE_LEAD[raw[back]]], m))
+        for where, length in candidates:
+            for wide in _WIDE_SPACES:
+                if length and len(wide) != length:
+                    continue
+                fits = where[where + len(wide) <= size]
+                hit = np.ones(len(fits), dtype=bool)
+                for t, value in enumerate(wide):
+                    hit &= raw[fits + t] == value
+                if hit.any():
+                    return True
+    return False
+
+
+class _ByteLines(Sequence[str]):
+    """The physical lines of a UTF-8 buffer, decoded when asked for (by position or slice)."""
+
+    def __init__(self, buf: bytes, starts: np.ndarray, ends: np.ndarray) -> None:
+        self._buf, self._starts, self._ends = buf, starts, ends
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._buf[int(self._starts[i]):int(self._ends[i])].decode("utf-8")
+
+
+def _arrow_csv(label: str, text: str, used: str, delimiter: str, max_cell_lines: int,
+               buf: bytes | None = None) -> Table | None:
+    """:func:`csv_table` with pyarrow splitting the plain lines; ``None`` when it cannot.
+
+    A line is plain when it is not empty, holds no quote, lies inside no quoted cell and
+    has the most common number of delimiters: split on its delimiters by pyarrow, it
+    gives exactly the cells the csv module gives. Every other line goes through the
+    exact reader's steps (:func:`_record_spans`, the csv module), found from a byte scan
+    (UTF-8 never uses an ASCII byte inside a multi-byte character). ``buf``: the text's
+    UTF-8 bytes when the caller has them.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    if buf is None:
+        buf = text.encode("utf-8")
+    del text
+    raw = np.frombuffer(buf, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    ends = newlines if buf.endswith(b"\n") else np.append(newlines, len(buf))
+    n = len(ends)
+    if n == 0:
+        return None
+    starts = np.concatenate([np.zeros(1, dtype=np.int64), newlines + 1])[:n]
+    quotes = np.flatnonzero(raw == 34)
+    quoted = np.searchsorted(quotes, ends) > np.searchsorted(quotes, starts)
+    del quotes
+    at = np.flatnonzero(raw == ord(delimiter))
+    delimiters = np.searchsorted(at, ends) - np.searchsorted(at, starts)
+    trim = _edge_space(raw, newlines, at, delimiter)  # else no plain cell needs stripping
+    del at, raw
+    candidate = ~quoted & (ends > starts)
+    if not candidate.any():
+        return None
+    k = int(np.bincount(delimiters[candidate]).argmax())  # delimiters of a plain line
+    lines = _ByteLines(buf, starts, ends)
+    spans, broken = _record_spans(lines, delimiter, max_cell_lines, quoted=np.flatnonzero(quoted).tolist())
+    inside = np.zeros(n, dtype=bool)
+    for i, last in spans.items():
+        inside[i + 1:last + 1] = True
+    plain = candidate & (delimiters == k) & ~inside
+    dropped = np.zeros(n, dtype=bool)
+    dropped[broken] = True
+    special = np.flatnonzero(~plain & ~inside & ~dropped)
+    records: list[list[str]] = []
+    for i in special.tolist():
+        last = spans.get(i, i)
+        record = "\n".join(lines[i:last + 1]) if last > i else lines[i]
+        records.append(next(csv.reader([record], delimiter=delimiter), []) if record else [])
+    broken_records = tuple(BrokenRecord(line=i + 1, text=lines[i]) for i in broken)
+    _log_broken(label, broken_records)
+
+    first_plain = np.flatnonzero(plain)
+    columns: list[pa.ChunkedArray] = []
+    if len(first_plain):
+        if len(first_plain) == n:
+            payload: Any = buf
+        else:  # runs of consecutive plain lines, each closed by a line end
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], plain.view(np.int8), [0]])))
+            view = memoryview(buf)
+            payload = b"".join(part for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+                               for part in (view[starts[a]:ends[b - 1]], b"\n"))
+        names = [f"f{j}" for j in range(k + 1)]
+        try:
+            parsed = pcsv.read_csv(
+                pa.py_buffer(payload),
+                # one thread: no pyarrow thread pool is left to tear down at exit (a pool
+                # alive then can abort the process: apache/arrow#34314), and 2 cores are shared
+                read_options=pcsv.ReadOptions(column_names=names, use_threads=False),
+                parse_options=pcsv.ParseOptions(delimiter=delimiter, quote_char=False, double_quote=False,
+                                                escape_char=False, newlines_in_values=False,
+                                                ignore_empty_lines=False),
+                convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),
+                                                    strings_can_be_null=False, quoted_strings_can_be_null=False))
+        except (pa.ArrowInvalid, ValueError) as exc:
+            logger.info("%s: pyarrow could not split the plain lines (%s); reading line by line", label, exc)
+            return None
+        del payload
+        if parsed.num_rows != len(first_plain):
+            return None
+        columns = [parsed.column(j) for j in range(k + 1)]
+        del parsed
+    del buf
+    width = max([len(columns), *map(len, records)])
+    n_plain, n_special = len(first_plain), len(records)
+    if n_special:
+        positions = np.concatenate([first_plain, special])
+        order = np.argsort(positions, kind="stable")
+        sorted_order = bool((order == np.arange(len(order))).all())
+    out: dict[int, pd.Series] = {}
+    for j in range(width):
+        chunks = list(columns[j].chunks) if j < len(columns) else [pa.array([""] * n_plain, type=pa.large_string())]
+        if trim:
+            chunks = [strip_arrow(c) for c in chunks]
+        if n_special:
+            chunks.append(pa.array([r[j].strip() if j < len(r) else "" for r in records], type=pa.large_string()))
+        column = pa.chunked_array(chunks, type=pa.large_string())
+        if n_special and not sorted_order:
+            column = column.take(pa.array(order))
+        out[j] = arrow_series(column)
+    rows = (np.sort(np.concatenate([first_plain, special])) if n_special else first_plain) + 1
+    return Table(cells=pd.DataFrame(out, index=pd.RangeIndex(len(rows))), rows=rows.astype(np.int64),
+                 encoding=used, broken=broken_records)
+
+
 def csv_table(label: str, data: bytes, encoding: str | None, error: ErrorType, *,
-              max_cell_lines: int) -> Table:
+              max_cell_lines: int, exact: bool = False) -> Table:
     """Every record of a CSV as text cells, with the line each starts on.
 
     Every physical line ends up in exactly one record or in ``Table.broken``: a quoted
@@ -383,14 +609,32 @@ def csv_table(label: str, data: bytes, encoding: str | None, error: ErrorType, *
     after that makes its own line a broken record, and reading goes on with the next
     line. The delimiter (``,``, tab, ``;`` or ``|``) is the one most used in the first
     50 lines.
+
+    With pyarrow (and pandas' pyarrow-backed ``str`` dtype), the plain lines — no quote,
+    the most common number of delimiters — are split by pyarrow's CSV reader and every
+    other line by the exact reader (the csv module, record by record), which ``exact``
+    forces for the whole file. Both give the same cells, rows and broken records.
     """
     text, used = decode_text(label, data, encoding, error)
     if "\x00" in text:
         msg = f"{label} is binary, not a CSV text file"
         raise error(msg)
     text = _one_line_end(text)
+    exact = exact or not CSV_FAST
+    if not exact and arrow_strings():
+        delimiter = _delimiter(_first_lines(text, 50))
+        same = used in ("utf-8", "utf-8-sig") and b"\r" not in data  # the bytes are the text's UTF-8
+        buf = (data[3:] if used == "utf-8-sig" else data) if same else None
+        fast = _arrow_csv(label, text, used, delimiter, max_cell_lines, buf)
+        del buf
+        if fast is not None:
+            return fast
+        exact = True
     lines = _physical_lines(text)
     delimiter = _delimiter(lines)
+    if exact:
+        del text
+        return _exact_csv(label, lines, used, delimiter, max_cell_lines)
     # fast path: pandas' C parser, trusted only when it finds one record per line (an
     # unbalanced quote makes it run lines together, a quoted line break too)
     width = max((line.count(delimiter) for line in lines), default=0) + 1
@@ -405,11 +649,20 @@ def csv_table(label: str, data: bytes, encoding: str | None, error: ErrorType, *
         numbers = np.arange(1, len(cells) + 1, dtype=np.int64)
         return Table(cells=_stripped(cells), rows=numbers, encoding=used)
     del cells
-    spans, broken = _record_spans(lines, delimiter, max_cell_lines)
-    broken_records = tuple(BrokenRecord(line=i + 1, text=lines[i]) for i in broken)
+    return _exact_csv(label, lines, used, delimiter, max_cell_lines)
+
+
+def _log_broken(label: str, broken: Sequence[BrokenRecord]) -> None:
     if broken:
         logger.info("%s: %d line(s) with an unbalanced quote: %s", label, len(broken),
-                    ", ".join(str(b.line) for b in broken_records[:10]))
+                    ", ".join(str(b.line) for b in broken[:10]))
+
+
+def _exact_csv(label: str, lines: Sequence[str], used: str, delimiter: str, max_cell_lines: int) -> Table:
+    """The exact reader: every record split by the csv module, line by line."""
+    spans, broken = _record_spans(lines, delimiter, max_cell_lines)
+    broken_records = tuple(BrokenRecord(line=i + 1, text=lines[i]) for i in broken)
+    _log_broken(label, broken_records)
     records: list[list[str]] = []
     starts: list[int] = []
     dropped = set(broken)
@@ -449,6 +702,38 @@ def _stripped(frame: pd.DataFrame) -> pd.DataFrame:
         texts = np.asarray([str(u).strip() for u in uniques.tolist()], dtype=object)
         out[i] = pd.Series(texts[codes], dtype="str")
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame))) if out else pd.DataFrame(index=pd.RangeIndex(len(frame)))
+
+
+def rows_text(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """Ragged rows of cells of any type as stripped text, column by column: the same as
+    ``as_text(grid(rows))``, without building an object DataFrame first.
+
+    With pyarrow, a column of strings (and empty cells) is converted and stripped in
+    one vectorised step; other columns are read one distinct value at a time."""
+    if not rows:
+        return pd.DataFrame()
+    n = len(rows)
+    out: dict[int, pd.Series] = {}
+    for j, column in enumerate(itertools.zip_longest(*rows, fillvalue=None)):
+        out[j] = _column_text(column)
+    return pd.DataFrame(out, index=pd.RangeIndex(n))
+
+
+def _column_text(column: Sequence[Any]) -> pd.Series:
+    if arrow_strings():
+        import pyarrow as pa
+
+        try:
+            arrow = pa.array(column, type=pa.large_string(), from_pandas=False)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            pass
+        else:
+            return arrow_series(strip_arrow(arrow.fill_null("")))
+    values = np.empty(len(column), dtype=object)
+    values[:] = column
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.asarray([cell_text(u).strip() for u in uniques.tolist()] + [""], dtype=object)
+    return pd.Series(texts[codes], dtype="str")
 
 
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -616,7 +901,10 @@ def xlsx_table(label: str, data: bytes, sheet: str | int | None, error: ErrorTyp
             rows = _calamine_rows(label, data, sheet, error)
         else:
             rows = _openpyxl_rows(label, data, sheet, error)
-        return Table(cells=as_text(grid(rows)), rows=np.arange(1, len(rows) + 1, dtype=np.int64))
+        n = len(rows)
+        cells = rows_text(rows)
+        del rows
+        return Table(cells=cells, rows=np.arange(1, n + 1, dtype=np.int64))
     msg = (f"{label} is a legacy .xls workbook: save it as .xlsx "
            "(or pip install python-calamine to read .xls)")
     raise error(msg)

@@ -21,6 +21,7 @@ import re
 import unicodedata
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["ALPHABET", "PATTERN", "WEIGHTS", "check_char", "checksum_ok", "compact", "make_uscc",
            "uscc_problem"]
@@ -30,6 +31,9 @@ WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 #: A well-formed code (check character not verified): GB 32100 §4.
 PATTERN = f"[{ALPHABET}]{{2}}[0-9]{{6}}[{ALPHABET}]{{10}}"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
+_LUT = np.full(256, -1, dtype=np.int8)
+_LUT[[ord(c) for c in ALPHABET]] = np.arange(len(ALPHABET), dtype=np.int8)
+_WEIGHTS32 = np.asarray(WEIGHTS, dtype=np.int32)
 # Separators written inside codes (after NFKC): whitespace, zero-width characters,
 # hyphens and dashes of every width, the minus sign, the middle dot.
 _SEPARATORS = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff\-\u2010-\u2015\u2212\u30fc\u00b7]+")
@@ -77,21 +81,46 @@ def uscc_problem(code: str) -> str | None:
     return None
 
 
-def checksum_ok(codes: np.ndarray | list[str]) -> np.ndarray:
+def _arrow_code_points(codes: pd.Series) -> np.ndarray | None:
+    """The (n, 18) bytes of a pyarrow-backed Series of 18-byte strings, read from its buffers."""
+    if getattr(codes.dtype, "storage", None) != "pyarrow":
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow = pa.chunked_array(pa.array(codes.array)).combine_chunks()
+    if not pa.types.is_large_string(arrow.type) or arrow.null_count:
+        return None
+    lengths = pc.binary_length(arrow).to_numpy(zero_copy_only=False)
+    if not (lengths == 18).all():
+        return None
+    _, offsets, data = arrow.buffers()
+    first = int(np.frombuffer(offsets, dtype=np.int64)[arrow.offset])
+    raw = np.frombuffer(data, dtype=np.uint8)[first:first + 18 * len(arrow)]
+    return raw.reshape(len(arrow), 18)
+
+
+def _code_points(codes: np.ndarray | list[str] | pd.Series) -> np.ndarray:
+    """The codes as an (n, 18) array of bytes: the ASCII code points, 0 past the end of a
+    shorter code and for any other character (never allowed in a code)."""
+    if isinstance(codes, pd.Series):
+        found = _arrow_code_points(codes)
+        if found is not None:
+            return found
+        codes = codes.to_numpy(dtype=object)
+    arr = np.asarray(codes, dtype="U18")
+    points = arr.view("U1").reshape(arr.size, 18).view(np.uint32)
+    return np.where(points < 128, points, 0).astype(np.uint8)
+
+
+def checksum_ok(codes: np.ndarray | list[str] | pd.Series) -> np.ndarray:
     """Vectorised check of 18-character codes: True where the characters are allowed,
     characters 3–8 are digits and the check character is right."""
-    arr = np.asarray(codes, dtype="U18")
-    if arr.size == 0:
+    if len(codes) == 0:
         return np.zeros(0, dtype=bool)
-    chars = arr.view("U1").reshape(arr.size, 18)
-    lut = np.full(128, -1, dtype=np.int64)
-    for c, v in _VALUE.items():
-        lut[ord(c)] = v
-    codes_int = chars.view(np.uint32).astype(np.int64)
-    codes_int = np.where(codes_int < 128, codes_int, 0)
-    vals = lut[codes_int]
+    vals = _LUT[_code_points(codes)]  # int8, -1 for a character not allowed
     ok_chars = (vals >= 0).all(axis=1) & (vals[:, 2:8] <= 9).all(axis=1)
-    total = (np.where(vals[:, :17] < 0, 0, vals[:, :17]) * np.asarray(WEIGHTS)).sum(axis=1)
+    total = np.maximum(vals[:, :17], 0).astype(np.int32) @ _WEIGHTS32  # at most 30 * 30 * 17
     return ok_chars & (vals[:, 17] == (31 - total % 31) % 31)
 
 

@@ -76,7 +76,7 @@ from ._tables import alias_lookup, header_table, read_table
 from .config import Config
 from .coords import in_china, to_wgs84
 from .errors import ConfigError, GazetteerError
-from .jurisdictions import Jurisdictions, clean_name
+from .jurisdictions import Jurisdictions, clean_name, clean_names
 from .ledger import Ledger
 from .schema import CRS_CODES, LOCATION_COLUMNS, REJECT_COLUMNS
 
@@ -500,10 +500,21 @@ def _declared_crs(geocoder: Any) -> CrsCode:
 # ---------------------------------------------------------------------------------------
 # geocode
 # ---------------------------------------------------------------------------------------
-def _text(frame: pd.DataFrame, column: str) -> list[str]:
-    if column not in frame.columns:
-        return [""] * len(frame)
-    return [clean_name(v) for v in frame[column].tolist()]
+def _text(frame: pd.DataFrame, column: str, then: Callable[[str], str] | None = None,
+          rows: np.ndarray | None = None) -> list[str]:
+    """:func:`clean_name` of a column (``then`` of it), one Python call per value that needs
+    one; with ``rows`` (a mask), only there and ``""`` elsewhere."""
+    if column not in frame.columns or (rows is not None and not rows.any()):
+        return [then("") if then is not None else ""] * len(frame)
+    if rows is None or rows.all():
+        return clean_names(frame[column], then=then)
+    out = np.full(len(frame), "", dtype=object)
+    out[np.flatnonzero(rows)] = clean_names(frame[column][rows], then=then)
+    return out.tolist()  # type: ignore[no-any-return]
+
+
+def _crs_code(written: str) -> str:
+    return written.lower() or "wgs84"
 
 
 def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -601,18 +612,19 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
              online: OnlineGeocoder | None) -> Ledger:
     ent = ledger.enterprises.drop(columns=[c for c in LOCATION_COLUMNS if c in ledger.enterprises.columns])
     n = len(ent)
-    usccs = [str(u) for u in ent.index]
+    usccs = _LazyCodes(ent.index)
     rows = (pd.to_numeric(ent["source_row"], errors="coerce").fillna(0).astype("int64").to_numpy()
             if "source_row" in ent.columns else np.zeros(n, dtype="int64"))
-    address = _text(ent, "address")
-    decl_town = _text(ent, "township_declared")
-    decl_park = _text(ent, "park_declared")
-    village = _text(ent, "village")
-    crs = np.array([c.lower() or "wgs84" for c in _text(ent, "crs")], dtype=object)
-
-    # 1. given coordinates → WGS-84 (exact)
     lon_src, lat_src = _floats(ent, "lon_src"), _floats(ent, "lat_src")
     has_xy = np.isfinite(lon_src) & np.isfinite(lat_src)
+    # the address and village only place rows without coordinates
+    address = _text(ent, "address", rows=~has_xy)
+    village = _text(ent, "village", rows=~has_xy)
+    decl_town = _text(ent, "township_declared")
+    decl_park = _text(ent, "park_declared")
+    crs = np.array(_text(ent, "crs", then=_crs_code), dtype=object)
+
+    # 1. given coordinates → WGS-84 (exact)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     if has_xy.any():
@@ -665,24 +677,28 @@ def _geocode(ledger: Ledger, jurisdictions: Jurisdictions | None, gazetteer: Gaz
         town, park = _declared(gazetteer, precision, target_town, decl_park, place_town, place_park)
 
     located = precision != "unlocated"
-    unit = np.where(located, np.where(np.array(park, dtype=object) != "", park, town), "").astype(object)
-    unit_type = np.where(~located | (unit == ""), "",
-                         np.where(np.array(park, dtype=object) != "", "park", "township")).astype(object)
+    town_text = pd.Series(town, index=ent.index, dtype="str")
+    park_text = pd.Series(park, index=ent.index, dtype="str")
+    in_park = park_text.ne("").to_numpy(dtype=bool)
+    unit = park_text.where(in_park, town_text) if in_park.any() else town_text
+    if not located.all():
+        unit = unit.where(located, "")
+    unit_type = np.where(~located | unit.eq("").to_numpy(dtype=bool), "", np.where(in_park, "park", "township"))
 
     out = ent.copy()
     out["lon"] = lon
     out["lat"] = lat
     out["precision"] = pd.Series(precision, index=out.index, dtype="str")
-    out["township"] = pd.Series(town, index=out.index, dtype="str")
-    out["park"] = pd.Series(park, index=out.index, dtype="str")
-    out["unit"] = pd.Series(unit, index=out.index, dtype="str")
-    out["unit_type"] = pd.Series(unit_type, index=out.index, dtype="str")
+    out["township"] = town_text
+    out["park"] = park_text
+    out["unit"] = unit
+    out["unit_type"] = pd.Series(unit_type.astype(object), index=out.index, dtype="str")
 
     rejects = ledger.rejects
     if rejected.any():
         new = pd.DataFrame({
             "source_row": rows[rejected].astype("int64"),
-            "uscc": pd.Series(np.array(usccs, dtype=object)[rejected], dtype="str").to_numpy(),
+            "uscc": pd.Series([usccs[i] for i in np.flatnonzero(rejected)], dtype="str").to_numpy(),
             "reason": [OUTSIDE_REASON.format(lon=lon[i], lat=lat[i]) for i in np.flatnonzero(rejected)],
             "reason_cn": [OUTSIDE_REASON_CN.format(lon=lon[i], lat=lat[i]) for i in np.flatnonzero(rejected)],
         })
@@ -739,10 +755,28 @@ def _declared(gazetteer: Gazetteer | None, precision: np.ndarray, decl_town: lis
         for name in names:
             if name:
                 canon.setdefault(loose_key(name), str(name))
-    town = [canon.get(loose_key(d), d) if d else canon.get(loose_key(p), p)
-            for d, p in zip(decl_town, place_town, strict=True)]
     park = [d or p for d, p in zip(decl_park, place_park, strict=True)]
-    return town, park
+    if not canon:
+        return [d or p for d, p in zip(decl_town, place_town, strict=True)], park
+    known: dict[str, str] = {}
+
+    def canonical(name: str) -> str:
+        found = known.get(name)
+        if found is None:
+            found = known[name] = canon.get(loose_key(name), name)
+        return found
+
+    return [canonical(d) if d else canonical(p) for d, p in zip(decl_town, place_town, strict=True)], park
+
+
+class _LazyCodes:
+    """``str`` of each code of an index, made only for the positions asked for."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self._index = index
+
+    def __getitem__(self, i: int | np.integer) -> str:
+        return str(self._index[int(i)])
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...], *, int_col: str) -> pd.DataFrame:

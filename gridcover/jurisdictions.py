@@ -32,7 +32,7 @@ import logging
 import re
 import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -45,7 +45,7 @@ import shapely
 from numpy.typing import ArrayLike
 
 from ._address import loose_key, normalize
-from ._tables import check_regular_file, degrees_problem
+from ._tables import WHITESPACE, check_regular_file, degrees_problem
 from .errors import BoundaryError
 
 __all__ = ["NAME_FIELDS", "OVERLAP_MIN_M2", "Assignment", "Jurisdictions", "load_jurisdictions", "read_boundaries"]
@@ -84,6 +84,59 @@ def clean_name(value: object) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", str(value))).strip()
+
+
+#: Whitespace other than a single inner space (what :func:`clean_name` changes, NFKC aside).
+_NOT_CLEAN_SPACE = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE if c != " ") + "]|  |^ | $"
+
+
+def _clean_already(values: Any) -> np.ndarray:
+    """Where :func:`clean_name` keeps a pyarrow string unchanged: already NFKC (pyarrow's
+    Unicode tables are newer than or as new as Python's, so what it leaves alone Python
+    leaves alone) and no whitespace but single inner spaces."""
+    import pyarrow.compute as pc
+
+    same = pc.equal(pc.utf8_normalize(values, "NFKC"), values)
+    spaced = pc.match_substring_regex(values, _NOT_CLEAN_SPACE)
+    ok = pc.and_kleene(same, pc.invert(spaced))
+    return np.asarray(pc.fill_null(ok, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def clean_names(values: pd.Series | Sequence[Any], then: Callable[[str], str] | None = None) -> list[str]:
+    """:func:`clean_name` of every value, then ``then`` of it, as a list.
+
+    A pyarrow-backed column is scanned once (:func:`_clean_already`) and only the values
+    that need it go through Python; otherwise one call per distinct value."""
+    memo: dict[Any, str] = {}
+    if isinstance(values, pd.Series) and getattr(values.dtype, "storage", None) == "pyarrow" and len(values):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arrow = pa.chunked_array(pa.array(values.array))
+        if arrow.null_count == 0 and pc.max(pc.binary_length(arrow)).as_py() == 0:
+            out = [""] * len(values)
+        else:  # one clean_name per distinct value that needs one (nulls are distinct values)
+            encoded = pc.dictionary_encode(arrow.combine_chunks(), null_encoding="encode")
+            distinct = encoded.dictionary
+            texts = np.empty(len(distinct), dtype=object)
+            texts[:] = distinct.to_pylist()
+            for k in np.flatnonzero(~_clean_already(distinct)).tolist():
+                texts[k] = clean_name(texts[k])
+            out = texts[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)].tolist()
+    else:
+        out = []
+        for v in (values.tolist() if isinstance(values, pd.Series) else values):
+            if isinstance(v, str):
+                text = memo.get(v)
+                if text is None:
+                    text = memo[v] = clean_name(v)
+                out.append(text)
+            else:
+                out.append(clean_name(v))
+    if then is None:
+        return out
+    done: dict[str, str] = {}
+    return [done[t] if t in done else done.setdefault(t, then(t)) for t in out]
 
 
 # ---------------------------------------------------------------------------------------
@@ -603,19 +656,42 @@ def _match(name: object, exact: dict[str, str], loose: dict[str, str]) -> str:
     return loose.get(loose_key(key), "")
 
 
+#: Above this many polygons the point-in-polygon join queries an STRtree instead of
+#: testing each polygon's bounding box against every point.
+_TREE_MIN_POLYGONS = 64
+
+
 def _join(x: np.ndarray, y: np.ndarray, layer: gpd.GeoDataFrame) -> list[str]:
+    """The name of the first polygon (the layer is sorted by name) each point intersects.
+
+    A few polygons (townships, parks): each is tested, prepared, against the points
+    inside its bounding box that have no polygon yet (``shapely.intersects_xy``, no point
+    objects); many: one STRtree query. Both use GEOS's ``intersects``, as a spatial join."""
     out = np.full(len(x), "", dtype=object)
     ok = np.isfinite(x) & np.isfinite(y)
     if len(layer) == 0 or not ok.any():
-        return out.tolist()
+        return out.tolist()  # type: ignore[no-any-return]
     idx = np.flatnonzero(ok)
-    points = gpd.GeoDataFrame({"i": idx}, geometry=gpd.points_from_xy(x[idx], y[idx]), crs="EPSG:4326")
-    joined = gpd.sjoin(points, layer[["geometry"]], how="inner", predicate="intersects")
-    if len(joined):
-        first = joined.groupby("i", sort=False)["index_right"].min()  # sorted by name: first name wins
-        names = layer["name"].to_numpy(dtype=object)
-        out[first.index.to_numpy()] = names[first.to_numpy()]
-    return out.tolist()
+    xs, ys = x[idx], y[idx]
+    geoms = np.asarray(layer.geometry.array, dtype=object)
+    none = len(geoms)
+    first = np.full(len(idx), none, dtype=np.int64)
+    if len(geoms) > _TREE_MIN_POLYGONS:
+        points, polygons = shapely.STRtree(geoms).query(shapely.points(xs, ys), predicate="intersects")
+        np.minimum.at(first, points, polygons)
+    else:
+        for k, poly in enumerate(geoms):
+            if poly is None or shapely.is_empty(poly):
+                continue
+            x0, y0, x1, y1 = shapely.bounds(poly)
+            near = np.flatnonzero((first == none) & (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1))
+            if near.size:
+                shapely.prepare(poly)
+                first[near[shapely.intersects_xy(poly, xs[near], ys[near])]] = k
+    hit = first < none
+    names = layer["name"].to_numpy(dtype=object)
+    out[idx[hit]] = names[first[hit]]
+    return out.tolist()  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------------------

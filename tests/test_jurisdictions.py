@@ -320,3 +320,36 @@ def test_assign_agrees_with_locate_when_nothing_is_declared(juris):
     units = juris.units().set_index("unit")["township"].to_dict()
     # a park enterprise outside every township polygon gets the park's township; else locate's
     assert out.township == [t or (units[p] if p else "") for t, p in zip(town, park, strict=True)]
+
+
+# ---------------------------------------------------------------- the point-in-polygon join
+def _sjoin_names(x: np.ndarray, y: np.ndarray, layer: gpd.GeoDataFrame) -> list[str]:
+    """The join as a plain geopandas spatial join: the first polygon by name each point intersects."""
+    out = np.full(len(x), "", dtype=object)
+    idx = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    points = gpd.GeoDataFrame({"i": idx}, geometry=gpd.points_from_xy(x[idx], y[idx]), crs="EPSG:4326")
+    joined = gpd.sjoin(points, layer[["geometry"]], how="inner", predicate="intersects")
+    first = joined.groupby("i", sort=False)["index_right"].min()
+    out[first.index.to_numpy()] = layer["name"].to_numpy(dtype=object)[first.to_numpy()]
+    return out.tolist()
+
+
+@pytest.mark.parametrize("tree_min", [0, 64])
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_join_is_a_spatial_join_on_borders_and_corners_too(tree_min: int, seed: int) -> None:
+    """Random points, points on every vertex of every boundary and NaN points get the
+    names a geopandas spatial join gives, with either strategy of the join."""
+    from unittest import mock
+
+    from gridcover import datasets, jurisdictions
+
+    j = load_jurisdictions(datasets.get_path("townships"), datasets.get_path("parks"))
+    rng = np.random.default_rng(seed)
+    vertices = j._towns.geometry.boundary.get_coordinates().to_numpy()
+    vertices = vertices[rng.choice(len(vertices), size=min(300, len(vertices)), replace=False)]
+    x = np.concatenate([118.3 + rng.random(500) * 0.4, vertices[:, 0], [np.nan, 118.5]])
+    y = np.concatenate([26.34 + rng.random(500) * 0.31, vertices[:, 1], [26.5, np.nan]])
+    with mock.patch.object(jurisdictions, "_TREE_MIN_POLYGONS", tree_min):
+        for layer in (j._towns, j._parks):
+            assert jurisdictions._join(x, y, layer) == _sjoin_names(x, y, layer)
