@@ -178,12 +178,10 @@ def _geocoder(config: Config, online: bool) -> Any:
 
 
 def _summary_ledger(ledger: Any) -> None:
-    from collections import Counter
-
     _say(msg("run.rows", read=ledger.n_rows, accepted=len(ledger.enterprises), rejected=len(ledger.rejects)))
     ent = ledger.enterprises
     if "precision" in ent:
-        counts = Counter(ent["precision"])
+        counts = {str(k): int(v) for k, v in ent["precision"].astype(str).value_counts(sort=False).items()}
         from ._labels import PRECISION_LABELS
 
         names = PRECISION_LABELS if lang() == "zh" else {k: k for k in PRECISION_LABELS}
