@@ -512,7 +512,8 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
         Only the coverage matters (the targets' lever variants of a large plan): each
         re-packed grid takes the greedy packing instead of the exact MILP — the same
         coverage where it reaches the grid's upper bound (almost every grid: 726 of 731 on
-        a 20,000-row county with L1), at most that bound below it; maybe more branches.
+        a 20,000-row county with L1), at most that bound below it; maybe more branches;
+        and the L2 phase in its unperturbed order only.
 
     Returns
     -------
@@ -581,7 +582,7 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
             new_rows.append({"rows": rows, "lever": lever, "branch_id": bid, "status": status, "unit": u})
     touched.discard("")
     # clear the re-packed units' old branches, then write the new ones
-    in_old = np.isin(branch, sorted(touched)) if touched else np.zeros(len(ent), dtype=bool)
+    in_old = pd.Series(branch).isin(touched).to_numpy() if touched else np.zeros(len(ent), dtype=bool)
     was_placed = in_old.copy()
     branch[in_old] = ""
     counters: dict[str, int] = {}
@@ -784,7 +785,7 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
         best: tuple[tuple[int, int, int], list[tuple[tuple[int, ...], str, str, str]]] | None = None
         geo = _UnitState(xy, rows_u, config)
         # a large unit gets fewer orders (each pass is near-linear; a city stays within seconds)
-        restarts = 2 if quick else L2_RESTARTS if len(rows_u) <= L2_FULL_RESTARTS_MAX else \
+        restarts = 1 if quick else L2_RESTARTS if len(rows_u) <= L2_FULL_RESTARTS_MAX else \
             max(2, L2_RESTARTS * L2_FULL_RESTARTS_MAX // len(rows_u))
         for restart in range(restarts):
             trial = _l2_unit(rows_u, xy, kind, gain, mem, grid, branch, out, solved, levers, config, status_of, rows_of,

@@ -95,7 +95,7 @@ def _compatible(xy: np.ndarray, grid: list[str], unit: list[str], limit: float) 
 
 
 def fewest_members(xy: np.ndarray, members: np.ndarray, grid: list[str], unit: list[str], need: int,
-                   config: Config) -> list[tuple[int, int, list[int]]]:
+                   config: Config, *, exact: bool = True) -> list[tuple[int, int, list[int]]]:
     """The fewest new formal members that cover ``need`` of the given uncovered enterprises.
 
     Parameters
@@ -111,6 +111,10 @@ def fewest_members(xy: np.ndarray, members: np.ndarray, grid: list[str], unit: l
         How many of them must become covered.
     config
         O1 (``branch_min_members``), O6 (``joint_max_units``), O7 (``joint_max_distance_m``).
+    exact
+        Try the exact MILP where the set is small (below); ``False``: the greedy only
+        (plans above :data:`QUICK_ABOVE` enterprises, where hundreds of unit × scope ×
+        target sets would each take a MILP).
 
     Returns
     -------
@@ -133,7 +137,7 @@ def fewest_members(xy: np.ndarray, members: np.ndarray, grid: list[str], unit: l
     need = min(need, n)
     cost = np.maximum(config.branch_min_members - np.asarray(members, dtype=int), 1)
     xy = np.asarray(xy, dtype=float)
-    if n <= EXACT_MAX:
+    if exact and n <= EXACT_MAX:
         comp = _compatible(xy, grid, unit, config.joint_max_distance_m)
         if int(comp.sum()) <= EXACT_MAX_PAIRS:
             found = _exact(comp, cost, need, config.joint_max_units)
@@ -315,6 +319,8 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
     goals = config.org_targets()
     parts = []
     member_rows: pd.DataFrame = _empty_members()
+    exact = len(plan.enterprises) <= QUICK_ABOVE
+    solved: dict[tuple[str, str, str, int], list[tuple[int, int, list[int]]]] = {}
     for scope in SCOPES:
         table = pd.concat([cov.tables[(scope, "unit")], cov.tables[(scope, "total")]], ignore_index=True)
         keys = table[["unit_type", "unit"]].astype(str)
@@ -336,9 +342,12 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
                 row["year"] = year
                 row["gap_after_levers"] = need / n if n else 0.0
                 sub = unc if utype == "total" else unc[unc["unit"].eq(uname)]
-                picks = fewest_members(sub[["x", "y"]].to_numpy(), sub["members"].to_numpy(),
-                                       sub["grid_id"].tolist(), sub["unit"].tolist(), need,
-                                       config) if need and evaluate else []
+                key = (scope, utype, uname, need)
+                if key not in solved:  # targets of several years often leave the same gap
+                    solved[key] = fewest_members(sub[["x", "y"]].to_numpy(), sub["members"].to_numpy(),
+                                                 sub["grid_id"].tolist(), sub["unit"].tolist(), need, config,
+                                                 exact=exact) if need and evaluate else []
+                picks = solved[key]
                 row["members_needed"] = int(sum(p[1] for p in picks)) if evaluate or not need else np.nan
                 parts.append(row)
                 if scope == "all" and utype == "total" and (year, goal) == goals[-1]:
