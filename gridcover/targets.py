@@ -302,9 +302,13 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
     if evaluate:
         plans = _lever_plans(base, plan, cov, config)
         # the gap and members_needed start from the variant that covers the most (a lever
-        # allowed is never forced: the heuristic L2 phase may do better with fewer levers)
+        # allowed is never forced: the heuristic L2 phase may do better with fewer levers);
+        # a plan made with levers starts from itself, so members_needed.csv names only
+        # enterprises this plan leaves without an organisation
         best = max(LEVERS, key=lambda k: (int(plans[k][1].total()["org_covered_after"]), LEVERS.index(k)))
         full, full_cov = plans[best]
+        if config.levers:
+            best, full, full_cov = "", plan, cov
     else:  # too large to re-pack once per lever set: the lever columns stay blank (NaN)
         logger.warning("targets: %d enterprises > targets_lever_max_enterprises (%d): the lever columns and "
                        "members_needed of targets.csv are not evaluated", len(plan.enterprises),
@@ -336,7 +340,7 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
                        "ceiling_base": base_t["base"].loc[i, "org_rate_after"]}
                 for lever in LEVERS:
                     row[lever] = base_t[lever].loc[i, "org_rate_after"] if evaluate else np.nan
-                covered = int((base_t[best] if evaluate else table).loc[i, "org_covered_after"])
+                covered = int((base_t[best] if evaluate and best else table).loc[i, "org_covered_after"])
                 need = max(0, math.ceil(goal * n - 1e-9) - covered)
                 row["target"] = goal
                 row["year"] = year
