@@ -503,6 +503,25 @@ def _parts(nodes: set[int], adj: list[list[int]]) -> list[set[int]]:
     return parts
 
 
+def _grid_state(pts: NDArray[np.float64], lab: NDArray[np.int64], mem: NDArray[np.int64]
+                ) -> tuple[NDArray[np.int64], list[list[int]], int, NDArray[np.int64], NDArray[np.int64],
+                           dict[int, list[int]], dict[int, set[int]]]:
+    """What the contiguity moves start from: each point's location and the Delaunay
+    neighbours of each location, the number of grids, each grid's size and formal
+    members, the points at each location and the rows of each grid."""
+    loc, adj = _delaunay_adjacency(pts)
+    k = int(lab.max()) + 1
+    size = np.bincount(lab, minlength=k).astype(np.int64)
+    gmem = np.bincount(lab, weights=mem, minlength=k).astype(np.int64)
+    at_loc: dict[int, list[int]] = {}
+    for i, v in enumerate(loc.tolist()):
+        at_loc.setdefault(v, []).append(i)
+    rows_of: dict[int, set[int]] = {g: set() for g in range(k)}
+    for i, g in enumerate(lab.tolist()):
+        rows_of[g].add(i)
+    return loc, adj, k, size, gmem, at_loc, rows_of
+
+
 def connect_grids(xy: ArrayLike, labels: ArrayLike, *, item: ArrayLike | None = None,
                   members: ArrayLike | None = None, min_size: int = 5, max_size: int = 15,
                   min_members: int = 3, rounds: int = 4) -> NDArray[np.int64]:
@@ -542,20 +561,10 @@ def connect_grids(xy: ArrayLike, labels: ArrayLike, *, item: ArrayLike | None = 
         return lab
     it = np.arange(n) if item is None else np.unique(np.asarray(item), return_inverse=True)[1].reshape(-1)
     mem = np.zeros(n, dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)
-    loc, adj = _delaunay_adjacency(pts)
-    k = int(lab.max()) + 1
-    size = np.bincount(lab, minlength=k).astype(np.int64)
-    gmem = np.bincount(lab, weights=mem, minlength=k).astype(np.int64)
+    loc, adj, k, size, gmem, at_loc, rows_of = _grid_state(pts, lab, mem)
     item_rows: dict[int, list[int]] = {}
     for i, t in enumerate(it.tolist()):
         item_rows.setdefault(t, []).append(i)
-    at_loc: dict[int, list[int]] = {}
-    for i, v in enumerate(loc.tolist()):
-        at_loc.setdefault(v, []).append(i)
-
-    rows_of: dict[int, set[int]] = {g: set() for g in range(k)}
-    for i, g in enumerate(lab.tolist()):
-        rows_of[g].add(i)
 
     def nodes_of(g: int) -> set[int]:
         return {int(loc[i]) for i in rows_of[g]}
@@ -739,16 +748,7 @@ def untangle_branches(xy: ArrayLike, labels: ArrayLike, branch: ArrayLike, *, mo
     if n < 3 or lab.max(initial=0) < 1:
         return lab, br
     mem = np.zeros(n, dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)
-    loc, adj = _delaunay_adjacency(pts)
-    k = int(lab.max()) + 1
-    size = np.bincount(lab, minlength=k).astype(np.int64)
-    gmem = np.bincount(lab, weights=mem, minlength=k).astype(np.int64)
-    at_loc: dict[int, list[int]] = {}
-    for i, v in enumerate(loc.tolist()):
-        at_loc.setdefault(v, []).append(i)
-    rows_of: dict[int, set[int]] = {g: set() for g in range(k)}
-    for i, g in enumerate(lab.tolist()):
-        rows_of[g].add(i)
+    loc, adj, k, size, gmem, at_loc, rows_of = _grid_state(pts, lab, mem)
     units: dict[int, set[int]] = {}
     for i, b in enumerate(br.tolist()):
         if b >= 0:
