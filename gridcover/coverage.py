@@ -613,7 +613,8 @@ class Coverage:
 
 def measure(enterprises: pd.DataFrame, config: Config | None = None, *,
             branches: pd.DataFrame | None = None, instructors: pd.DataFrame | None = None,
-            units: pd.DataFrame | None = None) -> Coverage:
+            units: pd.DataFrame | None = None, by: tuple[str, ...] = BY_CHOICES,
+            funding: bool = True) -> Coverage:
     """The measure stage: every coverage figure of a plan, once.
 
     Parameters
@@ -630,6 +631,9 @@ def measure(enterprises: pd.DataFrame, config: Config | None = None, *,
     units
         Jurisdiction units (``unit, unit_type, township``): units without enterprises
         appear with 0 enterprises.
+    by, funding
+        Only these tables, and the funding table or not (an empty frame): the targets'
+        lever variants need the unit and total rates only.
 
     Returns
     -------
@@ -650,13 +654,13 @@ def measure(enterprises: pd.DataFrame, config: Config | None = None, *,
     config = config or Config()
     flags = enterprise_flags(enterprises, config, instructors=instructors)
     tables: dict[tuple[str, str], pd.DataFrame] = {}
-    for by in BY_CHOICES:
-        keys, rows, empty = _keys(enterprises, by, config, units)
+    for choice in by:
+        keys, rows, empty = _keys(enterprises, choice, config, units)
         for scope in SCOPES:
             inside = rows if scope == "all" else rows & flags[f"in_{scope}"]
             mask = inside.to_numpy()
-            tables[(scope, by)] = _table(flags.loc[mask], keys.loc[mask], empty, by, config)
-    fund = funding_table(enterprises, config, branches=branches)
+            tables[(scope, choice)] = _table(flags.loc[mask], keys.loc[mask], empty, choice, config)
+    fund = funding_table(enterprises, config, branches=branches) if funding else pd.DataFrame(columns=list(FUNDING_COLUMNS))
     total = tables[("all", "total")].iloc[0]
     logger.info("measure: organisational coverage %.4f → %.4f, work %.4f → %.4f, %d short",
                 total["org_rate_before"], total["org_rate_after"], total["work_rate_before"],
@@ -664,10 +668,10 @@ def measure(enterprises: pd.DataFrame, config: Config | None = None, *,
     return Coverage(enterprises=flags, tables=tables, funding=fund, config=config)
 
 
-def measure_plan(plan: Plan) -> Coverage:
-    """:func:`measure` on a Plan's tables."""
+def measure_plan(plan: Plan, *, by: tuple[str, ...] = BY_CHOICES, funding: bool = True) -> Coverage:
+    """:func:`measure` on a Plan's tables (``by``, ``funding``: as there)."""
     return measure(plan.enterprises, plan.config, branches=plan.branches,
-                   instructors=plan.instructors, units=plan.units)
+                   instructors=plan.instructors, units=plan.units, by=by, funding=funding)
 
 
 def measured(plan: Plan) -> Coverage:

@@ -305,12 +305,16 @@ def _greedy_grid(items: list[_Item], xy: np.ndarray, config: Config) -> list[tup
     cap, need = config.joint_max_units, config.joint_min_members
     limit = config.joint_max_distance_m + _EPS
     n = len(items)
-    far = np.zeros((n, n))
-    for a in range(n):
-        pa = xy[list(items[a].rows)]
-        for b in range(a + 1, n):
-            pb = xy[list(items[b].rows)]
-            far[a, b] = far[b, a] = float(np.sqrt(((pa[:, None, :] - pb[None, :, :]) ** 2).sum(axis=2)).max())
+    # the greatest distance between two items' rows (all pairs at once; 0 on the diagonal)
+    owner = np.repeat(np.arange(n), [len(it.rows) for it in items])
+    pts = xy[[r for it in items for r in it.rows]]
+    dist = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2))
+    if len(owner) == n:
+        far = dist
+    else:
+        far = np.zeros((n, n))
+        np.maximum.at(far, (owner[:, None], owner[None, :]), dist)
+    np.fill_diagonal(far, 0.0)
     ok = far <= limit
     free = {i for i, it in enumerate(items) if it.gain}
     used: set[int] = set()
@@ -448,16 +452,52 @@ class _UnitState:
     #: Most neighbours looked at around a row (nearest first).
     MAX_NEAR: Final = 256
 
-    def __init__(self, xy: np.ndarray, rows: np.ndarray, config: Config) -> None:
+    def __init__(self, xy: np.ndarray, rows: np.ndarray, config: Config,
+                 known: _UnitState | None = None) -> None:
         from scipy.spatial import cKDTree
 
         self.xy = xy
         self.d = config.joint_max_distance_m + _EPS
         self.r2 = self.d ** 2
         self.rows = np.asarray(rows, dtype=np.int64)
-        self.tree = cKDTree(xy[self.rows]) if len(self.rows) else None
+        if known is not None and known.d == self.d and np.array_equal(known.rows, self.rows) \
+                and np.array_equal(known.xy_rows, xy[self.rows]):
+            # the same rows at the same places (another lever set of one plan): reuse
+            self.xy_rows, self.tree, self.pt, self._near = known.xy_rows, known.tree, known.pt, known._near
+            return
+        self.xy_rows = xy[self.rows].copy()
+        self.tree = cKDTree(self.xy_rows) if len(self.rows) else None
         self.pt = {int(r): (float(xy[r, 0]), float(xy[r, 1])) for r in self.rows.tolist()}
         self._near: dict[int, list[int]] = {}
+        self._batch()
+
+    def _batch(self) -> None:
+        """Every row's neighbours at once (the same lists :meth:`near` finds one by one):
+        the 64 nearest, and the :attr:`MAX_NEAR` nearest for rows whose 64 are all close."""
+        n = len(self.rows)
+        if not n or self.tree is None:
+            return
+        todo = np.arange(n)
+        k = 64
+        while len(todo):
+            kk = min(k, n)
+            dist, idx = self.tree.query(self.xy[self.rows[todo]], k=kk)
+            dist, idx = dist.reshape(len(todo), kk), idx.reshape(len(todo), kk)
+            more = (dist[:, -1] <= self.d) & (kk < n) & (k < self.MAX_NEAR)
+            done = np.flatnonzero(~more)
+            dist, rows = dist[done], self.rows[idx[done]]
+            count = (dist <= self.d).sum(axis=1)  # the query's distances are ascending
+            # equal distances come in the tree's order: those rows are put in row order
+            tied = ((dist[:, 1:] == dist[:, :-1]) & (np.arange(1, kk) < count[:, None])).any(axis=1)
+            lists = rows.tolist()
+            for t, (j, c) in enumerate(zip(self.rows[todo[done]].tolist(), count.tolist(), strict=True)):
+                if tied[t]:
+                    r = rows[t, :c]
+                    self._near[j] = r[np.lexsort((r, dist[t, :c]))].tolist()
+                else:
+                    self._near[j] = lists[t][:c]
+            todo = todo[more]
+            k *= 4
 
     def fits(self, rows: Iterable[int], j: int) -> bool:
         xj, yj = self.pt[j]
@@ -494,7 +534,8 @@ def _nearest_first(state: _UnitState, centre: int, pool: set[int] | frozenset[in
 
 
 def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterable[str] = (),
-                 previous: Plan | None = None, quick: bool = False) -> Plan:
+                 previous: Plan | None = None, quick: bool = False,
+                 geometry: dict[str, _UnitState] | None = None) -> Plan:
     """The lever stage: re-pack each unit's joint branches with what ``config.levers`` allows.
 
     Parameters
@@ -514,6 +555,9 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
         coverage where it reaches the grid's upper bound (almost every grid: 726 of 731 on
         a 20,000-row county with L1), at most that bound below it; maybe more branches;
         and the L2 phase in its unperturbed order only.
+    geometry
+        A dict kept between calls on one plan with different levers: each unit's
+        neighbour lists of the L2 phase are computed once and reused (the same result).
 
     Returns
     -------
@@ -568,14 +612,20 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
                 prev_sets[frozenset(rows_b)] = str(bid)
         status_of = {**dict(zip(previous.branches["branch_id"].astype(str), previous.branches["status"].astype(str),
                                 strict=True)), **status_of} if len(previous.branches) else status_of
+    # each unit's located rows, in row order (one sort, not a scan of every row per unit)
+    located = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+    order = located[np.argsort(unit[located], kind="stable")]
+    names, starts = np.unique(unit[order], return_index=True)
+    rows_by_unit = dict(zip(names.tolist(), np.split(order, starts[1:]), strict=True)) if len(order) else {}
+    xy = np.full((len(ent), 2), np.nan)  # metres of the unit being packed, NaN elsewhere
     for u in sorted(set(unit[kind != ""].tolist()) - {""}):
-        rows_u = np.flatnonzero((unit == u) & np.isfinite(lon) & np.isfinite(lat))
+        rows_u = rows_by_unit.get(u, np.zeros(0, dtype=np.int64))
         if not len(rows_u):
             continue
-        xy = np.full((len(ent), 2), np.nan)
         xy[rows_u] = _utm(lon[rows_u], lat[rows_u])
         result, solved = _pack_unit(rows_u, xy, kind, gain, mem, grid, branch, org, sect, allowed, levers,
-                                    config, status_of, rows_of, fixed, prev_sets, quick)
+                                    config, status_of, rows_of, fixed, prev_sets, quick, u, geometry)
+        xy[rows_u] = np.nan
         touched.update(solved)
         for rows, lever, bid, status in result:
             touched.update(branch[list(rows)].tolist())
@@ -591,7 +641,8 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
         if tail.isdigit():
             counters[head] = max(counters.get(head, 0), int(tail))
     table = []
-    for rec in new_rows:
+    spans = _max_distances(lon, lat, [list(rec["rows"]) for rec in new_rows])  # type: ignore[call-overload]
+    for rec, span in zip(new_rows, spans, strict=True):
         rows = list(rec["rows"])  # type: ignore[call-overload]
         g = sorted({grid[r] for r in rows} - {""})
         gid = g[0] if g else ""
@@ -601,10 +652,9 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
             counters[head] = counters.get(head, 0) + 1
             bid = f"{head}-B{counters[head]}"
         branch[rows] = bid
-        p = np.c_[lon[rows], lat[rows]]
         table.append({"branch_id": bid, "grid_id": gid, "unit": rec["unit"], "status": rec["status"],
                       "uscc": ";".join(sorted(uscc[rows].tolist())), "n_units": len(rows),
-                      "members": int(mem[rows].sum()), "max_distance_m": _max_distance(p),
+                      "members": int(mem[rows].sum()), "max_distance_m": span,
                       "lever": rec["lever"]})
     # actions: placed units join; units that lost a branch fall back (O8)
     placed = branch != ""
@@ -691,11 +741,42 @@ def _max_distance(lonlat: np.ndarray) -> float:
     return round(float(np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2).max())), 1)
 
 
+def _max_distances(lon: np.ndarray, lat: np.ndarray, groups: list[list[int]]) -> list[float]:
+    """:func:`_max_distance` of each group of rows, batched: each group projected in the
+    UTM zone of its own located rows (as there), the zones in one transform each."""
+    from .partition import _to_metres, _utm_epsg
+
+    out = [0.0] * len(groups)
+    by_zone: dict[int, list[int]] = {}
+    located: list[list[int]] = []
+    for k, rows in enumerate(groups):
+        ok = [r for r in rows if np.isfinite(lon[r]) and np.isfinite(lat[r])]
+        located.append(ok)
+        if len(ok) >= 2:
+            by_zone.setdefault(_utm_epsg(float(np.mean(lon[ok])), float(np.mean(lat[ok]))), []).append(k)
+    for epsg, ks in by_zone.items():
+        flat = np.asarray([r for k in ks for r in located[k]], dtype=np.int64)
+        xy = _to_metres(lon[flat], lat[flat], epsg)
+        size = max(len(located[k]) for k in ks)
+        pad = np.full((len(ks), size, 2), np.nan)
+        at = 0
+        for i, k in enumerate(ks):
+            m = len(located[k])
+            pad[i, :m] = xy[at:at + m]
+            at += m
+        d2 = ((pad[:, :, None, :] - pad[:, None, :, :]) ** 2).sum(axis=3)
+        far = np.sqrt(np.nanmax(np.where(np.isnan(d2), -np.inf, d2).reshape(len(ks), -1), axis=1))
+        for i, k in enumerate(ks):
+            out[k] = round(float(far[i]), 1)
+    return out
+
+
 def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndarray, mem: np.ndarray,
                grid: np.ndarray, branch: np.ndarray, org: np.ndarray, sect: list[str], allowed: set[str],
                levers: frozenset[str], config: Config, status_of: dict[str, str],
                rows_of: dict[str, list[int]], keep_grids: frozenset[str] = frozenset(),
-               previous: dict[frozenset[int], str] | None = None, quick: bool = False) -> tuple[list[tuple[tuple[int, ...], str, str, str]], set[str]]:
+               previous: dict[frozenset[int], str] | None = None, quick: bool = False,
+               unit_name: str = "", geometry: dict[str, _UnitState] | None = None) -> tuple[list[tuple[tuple[int, ...], str, str, str]], set[str]]:
     """Branches of one unit: (rows, lever, kept branch id or "", status), and the old
     branch ids they replace (every branch of a re-packed grid)."""
     out: list[tuple[tuple[int, ...], str, str, str]] = []
@@ -783,7 +864,9 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
         # the greedy L2 phase in L2_RESTARTS orders (the first unperturbed, the others with
         # seeded noise); the most gain, then the fewest branches, then the earliest is kept
         best: tuple[tuple[int, int, int], list[tuple[tuple[int, ...], str, str, str]]] | None = None
-        geo = _UnitState(xy, rows_u, config)
+        geo = _UnitState(xy, rows_u, config, known=None if geometry is None else geometry.get(str(unit_name)))
+        if geometry is not None:
+            geometry[str(unit_name)] = geo
         # a large unit gets fewer orders (each pass is near-linear; a city stays within seconds)
         restarts = 1 if quick else L2_RESTARTS if len(rows_u) <= L2_FULL_RESTARTS_MAX else \
             max(2, L2_RESTARTS * L2_FULL_RESTARTS_MAX // len(rows_u))
@@ -843,10 +926,13 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
         return not grid[j] or not gs or gs == {grid[j]}
 
     # 1. free places (fewest options first, then nearest branch)
+    cap = config.joint_max_units
+
     def options(j: int) -> list[int]:
-        near = sorted({row_work[r] for r in st.near(j) if r in row_work})
-        return [k for k in near if len(work[k][0]) < config.joint_max_units  # type: ignore[arg-type]
-                and grid_ok(work[k][0], j) and st.fits(work[k][0], j)]  # type: ignore[arg-type]
+        near = set(map(row_work.get, st.near(j)))
+        near.discard(None)
+        return [k for k in sorted(near) if len(work[k][0]) < cap  # type: ignore[arg-type,index]
+                and grid_ok(work[k][0], j) and st.fits(work[k][0], j)]  # type: ignore[arg-type,index]
 
     for j in sorted(free, key=lambda j: (len(options(j)) + noise[j], j)):
         opts = options(j)
@@ -879,7 +965,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
     # grid units left out of every branch that hold members (attached fallback, L3 anchors)
     anchors += [int(r) for r in rows_u if r not in placed_rows and gain[r] == 0 and mem[r] >= 1
                 and (kind[r] == "cand" or (kind[r] == "attached" and "L3" in levers)) and grid[r] not in keep_grids
-                and not any(int(r) in w[0] for w in work)]  # type: ignore[operator]
+                and int(r) not in row_work]
     anchors += [j for j in sorted(free_set) if mem[j] >= 1]
     anchor_set = set(anchors)
     used: set[int] = set()

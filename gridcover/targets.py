@@ -250,18 +250,24 @@ def _exact(comp: np.ndarray, cost: np.ndarray, need: int, cap: int, time_limit: 
     return out
 
 
+#: The coverage tables the lever variants are measured for (their unit and total rates).
+_RATES_BY: Final = ("unit", "total")
+
+
 def _lever_plans(base: Plan, plan: Plan, cov: Coverage, config: Config) -> dict[str, tuple[Plan, Coverage]]:
     """The plan re-packed with no lever and with L1…Lk for each k (the plan itself where its
     levers are that set)."""
-    from .levers import apply_levers
+    from .levers import _UnitState, apply_levers
 
     out: dict[str, tuple[Plan, Coverage]] = {}
+    geometry: dict[str, _UnitState] = {}  # the units' neighbour lists, shared by the variants
     for name, levers in (("base", ()), *((LEVERS[k - 1], LEVERS[:k]) for k in range(1, len(LEVERS) + 1))):
         if tuple(config.levers) == tuple(levers):
             out[name] = (plan, cov)
         else:  # a large plan: a grid's greedy packing that reaches its proven bound is taken
-            variant = apply_levers(base, config.replace(levers=levers), quick=len(base.enterprises) > QUICK_ABOVE)
-            out[name] = (variant, measure_plan(variant))
+            variant = apply_levers(base, config.replace(levers=levers), quick=len(base.enterprises) > QUICK_ABOVE,
+                                   geometry=geometry)
+            out[name] = (variant, measure_plan(variant, by=_RATES_BY, funding=False))
     return out
 
 
@@ -316,7 +322,7 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
         from .levers import apply_levers
 
         plain = plan if not config.levers else apply_levers(base, config.replace(levers=()))
-        plans = {"base": (plain, cov if not config.levers else measure_plan(plain))}
+        plans = {"base": (plain, cov if not config.levers else measure_plan(plain, by=_RATES_BY, funding=False))}
         full, full_cov = plan, cov
         best = "base"
     variants = {name: c for name, (_, c) in plans.items()}
@@ -331,6 +337,7 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
         base_t = {name: pd.concat([v.tables[(scope, "unit")], v.tables[(scope, "total")]], ignore_index=True)
                   for name, v in variants.items()}
         unc = _uncovered_frame(full, full_cov, scope)
+        by_unit = dict(iter(unc.groupby("unit", sort=False))) if len(unc) else {}  # one pass, not one per unit
         for year, goal in goals:
             for i, (utype, uname) in enumerate(keys.itertuples(index=False)):
                 n = int(table.loc[i, "enterprises"])
@@ -345,7 +352,7 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
                 row["target"] = goal
                 row["year"] = year
                 row["gap_after_levers"] = need / n if n else 0.0
-                sub = unc if utype == "total" else unc[unc["unit"].eq(uname)]
+                sub = unc if utype == "total" else by_unit.get(uname, unc.iloc[:0])
                 key = (scope, utype, uname, need)
                 if key not in solved:  # targets of several years often leave the same gap
                     solved[key] = fewest_members(sub[["x", "y"]].to_numpy(), sub["members"].to_numpy(),
