@@ -74,7 +74,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -460,6 +460,10 @@ class _UnitState:
         self.d = config.joint_max_distance_m + _EPS
         self.r2 = self.d ** 2
         self.rows = np.asarray(rows, dtype=np.int64)
+        self.xy_rows: np.ndarray
+        self.tree: Any
+        self.pt: dict[int, tuple[float, float]]
+        self._near: dict[int, list[int]]
         if known is not None and known.d == self.d and np.array_equal(known.rows, self.rows) \
                 and np.array_equal(known.xy_rows, xy[self.rows]):
             # the same rows at the same places (another lever set of one plan): reuse
@@ -468,7 +472,7 @@ class _UnitState:
         self.xy_rows = xy[self.rows].copy()
         self.tree = cKDTree(self.xy_rows) if len(self.rows) else None
         self.pt = {int(r): (float(xy[r, 0]), float(xy[r, 1])) for r in self.rows.tolist()}
-        self._near: dict[int, list[int]] = {}
+        self._near = {}
         self._batch()
 
     def _batch(self) -> None:
@@ -929,8 +933,7 @@ def _l2_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.ndar
     cap = config.joint_max_units
 
     def options(j: int) -> list[int]:
-        near = set(map(row_work.get, st.near(j)))
-        near.discard(None)
+        near: set[int] = {k for k in map(row_work.get, st.near(j)) if k is not None}
         return [k for k in sorted(near) if len(work[k][0]) < cap  # type: ignore[arg-type,index]
                 and grid_ok(work[k][0], j) and st.fits(work[k][0], j)]  # type: ignore[arg-type,index]
 
