@@ -2,17 +2,23 @@
 
 Every run is ``python -m gridcover plan`` in a fresh process on a generated city
 (``bench/city_gen.py``: clustered parks, Voronoi townships, heavy-tailed staff; 8 counties
-per 100,000 enterprises), timed by the stage timings of its ``run.json``; the rest of the
-wall time (interpreter start and the output files) is the ``write`` column. Peak memory is
-the largest sum of the resident sets of the whole process tree (the driver, the workers of
-its LocalCluster, and the workers of a cluster this bench starts), sampled every 0.2 s.
+per 100,000 enterprises), timed by the stage timings of its ``run.json``: the pipeline stages, ``outputs`` (every
+output file, written by the plan's forked writers), and ``other``, the rest of the wall time
+(interpreter start, imports, reading the config). Memory of the whole process tree (the
+driver, its forked output writers, the workers of its LocalCluster, and the workers of a
+cluster this bench starts), sampled every 0.5 s: the peak of the summed resident sets (RSS,
+which counts a page shared by a forked writer and the driver once per process) and the peak
+of the summed proportional sets (PSS, each shared page split between the processes sharing
+it: the physical memory the run takes). The config is the product's defaults;
+``--reduced`` leaves the lever columns of targets.csv out (``targets_lever_max_enterprises
+= 0``), as the earlier sweeps did.
 Results are appended to ``bench/out/scale.jsonl`` (one line per run), so runs of several
 sessions add up; each run's log is kept beside it. ``run --timeout S`` stops a run after S
 seconds and records the stages it reached (from the start time of each stage in the log).
 
 Commands::
 
-    python bench/bench_scale.py sweep --sizes 1000 3000 10000 30000 100000   # local engine
+    python bench/bench_scale.py sweep --sizes 1000 3000 10000 30000 100000 300000 1000000   # local engine
     python bench/bench_scale.py run --n 100000 --engine dask                 # LocalCluster of 2 workers
     python bench/bench_scale.py run --n 1000000 --engine dask --scheduler    # a cluster the bench starts
     python bench/bench_scale.py report                                       # table, exponents, PNG
@@ -49,17 +55,18 @@ sys.path.insert(0, str(HERE))
 log = logging.getLogger("bench_scale")
 
 #: The stages of run.json shown (in pipeline order); others are summed into "other".
-STAGES = ("ingest", "jurisdictions", "geocode", "classify", "partition", "gaps", "instructors", "measure",
-          "targets")
+STAGES = ("ingest", "jurisdictions", "geocode", "classify", "partition", "levers", "gaps", "instructors",
+          "measure", "targets", "outputs")
 
 
 class TreeMemory:
-    """Peak of the summed RSS of a process and all its descendants, sampled in a thread."""
+    """Peaks of the summed RSS and PSS of a process and all its descendants, sampled in a thread."""
 
-    def __init__(self, root: int, interval: float = 0.2) -> None:
+    def __init__(self, root: int, interval: float = 0.5) -> None:
         self.root = root
         self.interval = interval
         self.peak = 0
+        self.peak_pss = 0
         self.peak_procs = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -70,14 +77,17 @@ class TreeMemory:
             procs += procs[0].children(recursive=True)
         except psutil.NoSuchProcess:
             return
-        total = 0
+        total = pss = 0
         for p in procs:
             try:
-                total += p.memory_info().rss
+                full = p.memory_full_info()  # /proc/PID/smaps_rollup: rss and pss
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+            total += full.rss
+            pss += full.pss
         if total > self.peak:
             self.peak, self.peak_procs = total, len(procs)
+        self.peak_pss = max(self.peak_pss, pss)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -105,21 +115,24 @@ def city(n: int, seed: int = 1) -> Path:
     return folder
 
 
-#: The one change from the defaults: targets.csv's lever columns (each lever set re-packs the
-#: whole plan) are off at every N, as they are by default above 5,000 enterprises, so one code
-#: path is timed across the sweep.
-CONFIG = "[rules]\ntargets_lever_max_enterprises = 0\n"
+#: ``--reduced``: targets.csv's lever columns (each lever set re-packs the whole plan) off,
+#: the config of the earlier sweeps (their rows in scale.jsonl carry no "config").
+REDUCED = "[rules]\ntargets_lever_max_enterprises = 0\n"
 
 
 def _config() -> Path:
     path = OUT / "scale.toml"
     OUT.mkdir(parents=True, exist_ok=True)
-    path.write_text(CONFIG, encoding="utf-8")
+    path.write_text(REDUCED, encoding="utf-8")
     return path
 
 
+def _config_of(row: dict[str, Any]) -> str:
+    return str(row.get("config", "reduced"))
+
+
 def plan_once(n: int, *, engine: str = "local", workers: int = 1, scheduler: bool = False, maps: bool = False,
-              seed: int = 1, timeout: float | None = None) -> dict[str, Any]:
+              seed: int = 1, timeout: float | None = None, reduced: bool = False) -> dict[str, Any]:
     """One ``gridcover plan`` of the city of ``n``; its timings, peak memory and file hashes."""
     folder = city(n, seed)
     tag = f"{engine}{'-scheduler' if scheduler else ''}-w{workers}"
@@ -127,7 +140,9 @@ def plan_once(n: int, *, engine: str = "local", workers: int = 1, scheduler: boo
     cmd = [sys.executable, "-m", "gridcover", "plan", str(folder / "ledger.csv"),
            "--townships", str(folder / "townships.geojson"), "--parks", str(folder / "parks.geojson"),
            "--instructors", str(folder / "instructors.csv"), "--out", str(out), "--verbose",
-           "--engine", engine, "--workers", str(workers), "--config", str(_config())]
+           "--engine", engine, "--workers", str(workers)]
+    if reduced:
+        cmd += ["--config", str(_config())]
     if not maps:
         cmd.append("--no-maps")
     cluster = None
@@ -169,15 +184,18 @@ def plan_once(n: int, *, engine: str = "local", workers: int = 1, scheduler: boo
         raise RuntimeError(msg)
     else:
         record = json.loads((out / "run.json").read_text(encoding="utf-8"))
-        timings = {k: float(v) for k, v in record["timings_s"].items()}
+        timings = {k: float(v) for k, v in record["timings_s"].items() if not k.startswith("write:")}
     row = {
         "n": n, "seed": seed, "engine": engine, "workers": workers, "scheduler": scheduler, "maps": maps,
         "complete": code == 0, "reached": max(starts, key=starts.__getitem__) if starts else "",
         "wall_s": round(wall, 2), "stages_s": timings,
         "engine_start_s": (round(starts["partition:engine-ready"] - starts["partition"], 2)
                            if "partition:engine-ready" in starts and "partition" in starts else None),
-        "write_s": round(wall - sum(timings.values()), 2) if code == 0 else None,
-        "peak_rss_gb": round(mem.peak / 2**30, 3), "procs_at_peak": mem.peak_procs,
+        "write_s": round(timings.get("outputs", 0.0), 2) if code == 0 else None,
+        "other_s": round(wall - sum(timings.values()), 2) if code == 0 else None,
+        "config": "reduced" if reduced else "default",
+        "peak_rss_gb": round(mem.peak / 2**30, 3), "peak_pss_gb": round(mem.peak_pss / 2**30, 3),
+        "procs_at_peak": mem.peak_procs,
         "load_before": [round(x, 2) for x in load], "load_after": [round(x, 2) for x in os.getloadavg()],
         "counts": record.get("counts", {}), "files": record.get("files", {}),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -185,7 +203,8 @@ def plan_once(n: int, *, engine: str = "local", workers: int = 1, scheduler: boo
     OUT.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    log.info("N=%d %s: %.1f s, %.2f GB peak, load %s", n, tag, wall, row["peak_rss_gb"], row["load_before"])
+    log.info("N=%d %s: %.1f s, %.2f GB peak RSS, %.2f GB peak PSS, load %s", n, tag, wall, row["peak_rss_gb"],
+             row["peak_pss_gb"], row["load_before"])
     return row
 
 
@@ -235,17 +254,16 @@ def fit_exponent(ns: np.ndarray, ts: np.ndarray) -> float:
 
 
 def _columns(row: dict[str, Any]) -> dict[str, float]:
-    st = row["stages_s"]
+    st = {k: v for k, v in row["stages_s"].items() if not k.startswith("write:")}
     cols = {s: float(st.get(s, 0.0)) for s in STAGES}
-    cols["other"] = float(sum(v for k, v in st.items() if k not in STAGES))
-    cols["write"] = float(row["write_s"])
+    cols["other"] = float(row["wall_s"]) - sum(float(v) for v in st.values())
     cols["total"] = float(row["wall_s"])
     return cols
 
 
-def report(png: Path) -> str:
-    """Markdown tables of the runs and the log-log plot of the local sweep."""
-    rows = read_rows()
+def report(png: Path, config: str = "default") -> str:
+    """Markdown tables of the runs of one config and the log-log plot of the local sweep."""
+    rows = [r for r in read_rows() if _config_of(r) == config]
     runs: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
         if r["engine"] == "local" and not r["maps"] and r.get("complete", True):
@@ -258,13 +276,14 @@ def report(png: Path) -> str:
         # each stage at its least over the repeated runs of an N (load on a shared machine only adds)
         table = [{c: min(_columns(r)[c] for r in runs[int(n)]) for c in _columns(local[int(n)])} for n in ns]
         names = [c for c in table[0] if any(t[c] > 0 for t in table)]
-        lines.append("| N | " + " | ".join(names) + " | runs | peak GB | load (1 min) |")
+        lines.append("| N | " + " | ".join(names) + " | runs | peak GB RSS / PSS | load (1 min) |")
         lines.append("|---:|" + "---:|" * (len(names) + 3))
         for n, t in zip(ns, table, strict=True):
             r = local[int(n)]
             loads = "–".join(sorted({f"{x['load_before'][0]:.1f}" for x in runs[int(n)]}, key=float))
             lines.append(f"| {int(n):,} | " + " | ".join(f"{t[c]:.2f}" for c in names)
-                         + f" | {len(runs[int(n)])} | {max(x['peak_rss_gb'] for x in runs[int(n)]):.2f} | {loads} |")
+                         + f" | {len(runs[int(n)])} | {max(x['peak_rss_gb'] for x in runs[int(n)]):.2f} / "
+                         + f"{_pss(runs[int(n)])} | {loads} |")
         exps = {c: fit_exponent(ns, np.array([t[c] for t in table])) for c in names}
         lines.append("| **exponent** | " + " | ".join(f"**{exps[c]:.2f}**" for c in names) + " | | | |")
         big = ns >= 10_000  # past the fixed costs (interpreter start, imports, boundaries)
@@ -274,8 +293,9 @@ def report(png: Path) -> str:
         _plot(ns, table, names, exps, png, [r for r in rows if r["engine"] == "dask" and not r["scheduler"]])
     dask_rows = [r for r in rows if r["engine"] == "dask"]
     if dask_rows:
-        lines += ["", "| N | engine | wall s | partition s (of it: cluster start) | write s | peak GB (process tree) | processes "
-                  "| load before (1/5/15 min) | files equal the local run |", "|---:|---|---:|---:|---:|---:|---:|---|---|"]
+        lines += ["", "| N | engine | wall s | partition s (of it: cluster start) | outputs s | peak GB RSS / PSS "
+                  "(process tree) | processes | load before (1/5/15 min) | files equal the local run |",
+                  "|---:|---|---:|---:|---:|---:|---:|---|---|"]
         for r in dask_rows:
             ref = local.get(r["n"])
             same = "—" if ref is None else ("yes" if ref["files"] == r["files"] else "**no**")
@@ -286,9 +306,15 @@ def report(png: Path) -> str:
             write = "—" if r["write_s"] is None else f"{r['write_s']:.1f}"
             start = "" if r.get("engine_start_s") is None else f" ({r['engine_start_s']:.1f})"
             lines.append(f"| {r['n']:,} | {how} | {r['wall_s']:.1f} | {r['stages_s'].get('partition', 0):.1f}{start} "
-                         f"| {write} | {r['peak_rss_gb']:.2f} | {r['procs_at_peak']} "
+                         f"| {write} | {r['peak_rss_gb']:.2f} / {_pss([r])} | {r['procs_at_peak']} "
                          f"| {' / '.join(f'{x:.1f}' for x in r['load_before'])} | {same} |")
     return "\n".join(lines)
+
+
+def _pss(rows: list[dict[str, Any]]) -> str:
+    """The largest peak PSS of some runs (GB), or — where it was not sampled."""
+    got = [float(r["peak_pss_gb"]) for r in rows if r.get("peak_pss_gb")]
+    return f"{max(got):.2f}" if got else "—"
 
 
 def _plot(ns: np.ndarray, table: list[dict[str, float]], names: list[str], exps: dict[str, float],
@@ -327,7 +353,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     sw = sub.add_parser("sweep", help="local engine over several N")
-    sw.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 10_000, 30_000, 100_000])
+    sw.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 10_000, 30_000, 100_000, 300_000,
+                                                           1_000_000])
+    sw.add_argument("--reduced", action="store_true", help="lever columns of targets.csv off")
     one = sub.add_parser("run", help="one plan")
     one.add_argument("--n", type=int, required=True)
     one.add_argument("--engine", default="local", choices=["local", "dask"])
@@ -335,17 +363,19 @@ def main() -> None:
     one.add_argument("--scheduler", action="store_true", help="start a LocalCluster here and pass its address")
     one.add_argument("--maps", action="store_true")
     one.add_argument("--timeout", type=float, default=None, help="stop the run after this many seconds")
-    sub.add_parser("report", help="tables and PNG from bench/out/scale.jsonl")
+    one.add_argument("--reduced", action="store_true", help="lever columns of targets.csv off")
+    rp = sub.add_parser("report", help="tables and PNG from bench/out/scale.jsonl")
+    rp.add_argument("--reduced", action="store_true", help="the runs with the lever columns off")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.cmd == "sweep":
         for n in args.sizes:
-            plan_once(n)
+            plan_once(n, reduced=args.reduced)
     elif args.cmd == "run":
         plan_once(args.n, engine=args.engine, workers=args.workers if args.engine == "dask" else 1,
-                  scheduler=args.scheduler, maps=args.maps, timeout=args.timeout)
+                  scheduler=args.scheduler, maps=args.maps, timeout=args.timeout, reduced=args.reduced)
     else:
-        print(report(OUT / "scaling.png"))
+        print(report(OUT / "scaling.png", "reduced" if args.reduced else "default"))
 
 
 if __name__ == "__main__":
