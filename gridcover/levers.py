@@ -678,7 +678,7 @@ def apply_levers(plan: Plan, config: Config | None = None, *, keep_grids: Iterab
         out_b[c] = out_b[c].astype("int64")
     out_b["max_distance_m"] = out_b["max_distance_m"].astype(float)
     out_b = out_b.sort_values(["unit", "grid_id", "branch_id"], kind="stable").reset_index(drop=True)
-    enterprises = ent.copy()
+    enterprises = ent.copy(deep=False)  # two new columns; the others stay shared with the base plan
     enterprises["branch_id"] = pd.Series(branch, index=ent.index, dtype="str")
     enterprises["action"] = pd.Series(action, index=ent.index, dtype="str")
     del old, old_lever

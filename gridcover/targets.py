@@ -254,21 +254,38 @@ def _exact(comp: np.ndarray, cost: np.ndarray, need: int, cap: int, time_limit: 
 _RATES_BY: Final = ("unit", "total")
 
 
-def _lever_plans(base: Plan, plan: Plan, cov: Coverage, config: Config) -> dict[str, tuple[Plan, Coverage]]:
-    """The plan re-packed with no lever and with L1…Lk for each k (the plan itself where its
-    levers are that set)."""
+def _lever_plans(base: Plan, plan: Plan, cov: Coverage, config: Config
+                 ) -> tuple[dict[str, Coverage], tuple[str, Plan, Coverage]]:
+    """The rates of the plan re-packed with no lever and with L1…Lk for each k (the plan
+    itself where its levers are that set), and the variant that covers the most.
+
+    Returns
+    -------
+    rates, (name, plan, coverage)
+        Each variant's coverage (its unit and total tables), and the variant of L1…L5 that
+        covers the most enterprises (ties: the later). Only that variant's plan is kept
+        while the others are made (at a million rows each is a copy of the whole table).
+    """
     from .levers import _UnitState, apply_levers
 
-    out: dict[str, tuple[Plan, Coverage]] = {}
+    rates: dict[str, Coverage] = {}
+    best: tuple[tuple[int, int], str, Plan, Coverage] | None = None
     geometry: dict[str, _UnitState] = {}  # the units' neighbour lists, shared by the variants
     for name, levers in (("base", ()), *((LEVERS[k - 1], LEVERS[:k]) for k in range(1, len(LEVERS) + 1))):
         if tuple(config.levers) == tuple(levers):
-            out[name] = (plan, cov)
+            variant, measured = plan, cov
         else:  # a large plan: a grid's greedy packing that reaches its proven bound is taken
             variant = apply_levers(base, config.replace(levers=levers), quick=len(base.enterprises) > QUICK_ABOVE,
                                    geometry=geometry)
-            out[name] = (variant, measure_plan(variant, by=_RATES_BY, funding=False))
-    return out
+            measured = measure_plan(variant, by=_RATES_BY, funding=False)
+        rates[name] = measured
+        if name in LEVERS:
+            key = (int(measured.total()["org_covered_after"]), LEVERS.index(name))
+            if best is None or key > best[0]:
+                best = (key, name, variant, measured)
+        del variant
+    assert best is not None
+    return rates, best[1:]
 
 
 def _uncovered_frame(plan: Plan, cov: Coverage, scope: str) -> pd.DataFrame:
@@ -306,13 +323,11 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
     cov = plan.coverage if plan.coverage is not None else measure_plan(plan)
     evaluate = len(plan.enterprises) <= config.targets_lever_max_enterprises
     if evaluate:
-        plans = _lever_plans(base, plan, cov, config)
         # the gap and members_needed start from the variant that covers the most (a lever
         # allowed is never forced: the heuristic L2 phase may do better with fewer levers);
         # a plan made with levers starts from itself, so members_needed.csv names only
         # enterprises this plan leaves without an organisation
-        best = max(LEVERS, key=lambda k: (int(plans[k][1].total()["org_covered_after"]), LEVERS.index(k)))
-        full, full_cov = plans[best]
+        variants, (best, full, full_cov) = _lever_plans(base, plan, cov, config)
         if config.levers:
             best, full, full_cov = "", plan, cov
     else:  # too large to re-pack once per lever set: the lever columns stay blank (NaN)
@@ -322,10 +337,9 @@ def what_it_takes(plan: Plan, base: Plan, config: Config | None = None) -> Targe
         from .levers import apply_levers
 
         plain = plan if not config.levers else apply_levers(base, config.replace(levers=()))
-        plans = {"base": (plain, cov if not config.levers else measure_plan(plain, by=_RATES_BY, funding=False))}
+        variants = {"base": cov if not config.levers else measure_plan(plain, by=_RATES_BY, funding=False)}
         full, full_cov = plan, cov
         best = "base"
-    variants = {name: c for name, (_, c) in plans.items()}
     goals = config.org_targets()
     parts = []
     member_rows: pd.DataFrame = _empty_members()
