@@ -18,6 +18,7 @@ from gridcover.coverage import (
     coverage_by,
     coverage_flags,
     coverage_table,
+    measure_plan,
     targets,
 )
 
@@ -281,6 +282,8 @@ def test_unit_rows_partition_the_total_and_rates_are_fractions(rows, attached_co
         where = r.pop("where")
         records[f"U{i:03d}"] = {**r, **where, "branch_id": "B1" if r["action"] == "join_branch" else ""}
     plan = Plan(enterprises=ledger(records), config=Config(org_coverage_counts_attached=attached_counts))
+    # measured once, as the pipeline does: coverage_by and coverage_flags read that record
+    plan = plan.replace(coverage=measure_plan(plan))
     full = coverage_by(plan, "unit")
     total = coverage_by(plan, "total").iloc[0]
     for col in ("enterprises", "org_covered_before", "org_covered_after", "work_covered_before",
@@ -300,14 +303,9 @@ def test_unit_rows_partition_the_total_and_rates_are_fractions(rows, attached_co
 
 
 @pytest.fixture(scope="module")
-def sample_enterprises() -> pd.DataFrame:
-    from gridcover import datasets
-
-    if not datasets.get_path("ledger").is_file():
-        pytest.skip("the sample county (data/) is not generated yet")
-    from gridcover.pipeline import locate, sample_inputs
-
-    return locate(sample_inputs()).enterprises
+def sample_enterprises(sample_county_located) -> pd.DataFrame:
+    """``locate(sample_inputs()).enterprises``, shared read-only (conftest.py)."""
+    return sample_county_located.enterprises
 
 
 def test_m3_on_the_sample_county_is_the_seed_county_figure(sample_enterprises):

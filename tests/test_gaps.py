@@ -250,14 +250,8 @@ def test_gap_invariants(rows):
         assert value == ";".join(sorted(found.get(uscc, set()), key=lambda r: int(r[1:])))
 
 
-def test_sample_county_planted_gaps():
-    from gridcover import datasets
-
-    if not datasets.get_path("ledger").is_file():
-        pytest.skip("the sample county (data/) is not generated yet")
-    from gridcover.pipeline import locate, sample_inputs
-
-    ent = locate(sample_inputs()).enterprises
+def test_sample_county_planted_gaps(sample_county_located):
+    ent = sample_county_located.enterprises  # locate(sample_inputs()), shared read-only (conftest.py)
     gaps = find_gaps(ent)
     # data/README.md: 5 empty-shell own branches, 2 joint organisations over 5 units
     assert (gaps["rule_id"] == "G4").sum() == 5

@@ -21,7 +21,7 @@ from gridcover import Config, Plan
 from gridcover._assets import inline_assets, remote_asset_urls
 from gridcover._uscc import make_uscc
 from gridcover.coords import wgs84_to_gcj02
-from gridcover.coverage import coverage_flags
+from gridcover.coverage import coverage_flags, measure_plan
 from gridcover.errors import ConfigError, GridcoverError
 from gridcover.maps import (
     STATUSES,
@@ -333,6 +333,8 @@ def test_status_partitions_like_m1_and_m2(rows, counts_attached) -> None:
     assigned = [f"U{i}" for i, r in enumerate(rows) if r[4]]
     plan = Plan(enterprises=ent, instructors=pd.DataFrame({"uscc": assigned, "instructor": ["李某"] * len(assigned)}),
                 config=Config(org_coverage_counts_attached=counts_attached))
+    # measured once, as the pipeline does: enterprise_status and coverage_flags read that record
+    plan = plan.replace(coverage=measure_plan(plan))
     status = enterprise_status(plan)
     flags = coverage_flags(plan)
     org = status.isin(["own", "joint"]) | (status.eq("attached") & counts_attached)

@@ -15,8 +15,9 @@ from gridcover.partition import partition
 
 
 @pytest.fixture(scope="module")
-def sample_plan() -> Plan:
-    return gc.run(gc.sample_inputs())
+def sample_plan(sample_county_plan: Plan) -> Plan:
+    """``gc.run(gc.sample_inputs())``, shared read-only (conftest.py)."""
+    return sample_county_plan
 
 
 def test_run_measures_and_write_plan_reads_the_record(sample_plan, tmp_path, monkeypatch):

@@ -140,10 +140,9 @@ def test_hostile_unit_names_make_safe_map_files(hostile_plan_dir):
 
 # --- parallel writers, output timings, Parquet at province size -----------------------------
 @pytest.fixture(scope="module")
-def county_plan():
-    import gridcover as gc
-
-    return gc.run(gc.sample_inputs())
+def county_plan(sample_county_plan):
+    """``gc.run(gc.sample_inputs())``, shared read-only (conftest.py)."""
+    return sample_county_plan
 
 
 @pytest.fixture(scope="module")

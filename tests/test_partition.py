@@ -394,14 +394,10 @@ def test_partition_reads_units_from_jurisdictions(county):
     pd.testing.assert_series_equal(plan.enterprises["grid_id"], direct.enterprises["grid_id"])
 
 
-def test_sample_county_plan_obeys_the_rules():
-    """The bundled sample county through the whole pipeline (real data shapes)."""
-    from gridcover.pipeline import run, sample_inputs
-
-    try:
-        plan = run(sample_inputs())
-    except FileNotFoundError:  # pragma: no cover - sample files not generated yet
-        pytest.skip("sample county files are not there yet")
+def test_sample_county_plan_obeys_the_rules(sample_county_plan):
+    """The bundled sample county through the whole pipeline (real data shapes):
+    ``run(sample_inputs())``, shared read-only (conftest.py)."""
+    plan = sample_county_plan
     e = plan.enterprises
     assert e["action"].isin(ACTIONS).all()
     gridded = e[e["grid_id"] != ""]
@@ -436,15 +432,20 @@ def test_unlocated_units_of_a_kept_joint_organisation_stay_in_it(county):
     assert b["status"] == "kept" and b["grid_id"] == "" and b["unit"] == ""
 
 
-def test_a_process_pool_gives_the_serial_result():
+@pytest.fixture(scope="module")
+def sample_serial(sample_county_located):
+    """The bundled county partitioned serially: what the executors must reproduce."""
+    import gridcover as gc
+
+    jur = gc.load_jurisdictions(gc.sample_inputs().townships, gc.sample_inputs().parks)
+    return sample_county_located, jur, partition(sample_county_located, jur)
+
+
+def test_a_process_pool_gives_the_serial_result(sample_serial):
     """Units are independent: running them in parallel changes nothing (the Dask path too)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    import gridcover as gc
-
-    located = gc.locate(gc.sample_inputs())
-    jur = gc.load_jurisdictions(gc.sample_inputs().townships, gc.sample_inputs().parks)
-    serial = partition(located, jur)
+    located, jur, serial = sample_serial
     with ProcessPoolExecutor(max_workers=2) as pool:
         parallel = partition(located, jur, executor=pool)
     pd.testing.assert_frame_equal(serial.enterprises, parallel.enterprises)
@@ -454,15 +455,11 @@ def test_a_process_pool_gives_the_serial_result():
     assert serial.grids.geometry.geom_equals_exact(parallel.grids.geometry, tolerance=0).all()
 
 
-def test_a_dask_cluster_gives_the_serial_result():
+def test_a_dask_cluster_gives_the_serial_result(sample_serial):
     """A Dask cluster runs the units through its concurrent.futures executor."""
     distributed = pytest.importorskip("distributed", reason="Dask is in the [dask] extra")
 
-    import gridcover as gc
-
-    located = gc.locate(gc.sample_inputs())
-    jur = gc.load_jurisdictions(gc.sample_inputs().townships, gc.sample_inputs().parks)
-    serial = partition(located, jur)
+    located, jur, serial = sample_serial
     with distributed.Client(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as client:
         on_dask = partition(located, jur, executor=client.get_executor())
     pd.testing.assert_frame_equal(serial.enterprises, on_dask.enterprises)

@@ -10,8 +10,9 @@ import gridcover as gc
 
 
 @pytest.fixture(scope="module")
-def plan():
-    return gc.run(gc.sample_inputs())
+def plan(sample_county_plan):
+    """``gc.run(gc.sample_inputs())``, shared read-only (conftest.py)."""
+    return sample_county_plan
 
 
 def _names(plan) -> set[str]:

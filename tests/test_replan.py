@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridcover import Config, Ledger, datasets
-from gridcover import locate as gc_locate
 from gridcover import sample_inputs as gc_sample
 from gridcover.outputs import write_plan
 from gridcover.partition import partition
@@ -381,11 +380,11 @@ def _plan_args(out):
             "--out", out, "--no-maps", "--quiet")
 
 
-def test_locking_grids_of_the_bundled_county_keeps_their_polygons():
+def test_locking_grids_of_the_bundled_county_keeps_their_polygons(sample_county_located):
     from gridcover.jurisdictions import load_jurisdictions
 
     inputs = gc_sample()
-    ledger = gc_locate(inputs)
+    ledger = sample_county_located  # locate(inputs), shared read-only (conftest.py)
     units = load_jurisdictions(inputs.townships, inputs.parks).units()
     prev = partition(ledger, units=units)
     lock = list(prev.grids["grid_id"][:3]) + list(prev.grids["grid_id"][-3:])

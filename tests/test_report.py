@@ -429,13 +429,11 @@ def test_one_workbook_per_unit_partitions_the_enterprises(plan, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def county_pdf(tmp_path_factory) -> tuple[Path, Plan]:
+def county_pdf(tmp_path_factory, sample_county_plan) -> tuple[Path, Plan]:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None or shutil.which("pdftotext") is None:
         pytest.skip("LibreOffice (soffice) or pdftotext is not installed")
-    from gridcover.pipeline import run, sample_inputs
-
-    county = run(sample_inputs())
+    county = sample_county_plan  # run(sample_inputs()), shared read-only (conftest.py)
     work = tmp_path_factory.mktemp("county")
     write_excel(county, work / "plan.xlsx")
     env = {**os.environ, "HOME": str(work)}
