@@ -463,27 +463,34 @@ class _UnitState:
         self.xy_rows: np.ndarray
         self.tree: Any
         self.pt: dict[int, tuple[float, float]]
-        self._near: dict[int, list[int]]
+        #: every row's neighbours, compact: rows ``_flat[_start[i]:_start[i] + _len[i]]`` of
+        #: local row ``i`` (int32), shared by the lever sets of one plan
+        self._flat: np.ndarray
+        self._start: np.ndarray
+        self._len: np.ndarray
+        self._near: dict[int, list[int]] = {}  # lists made from them, for this lever set only
         if known is not None and known.d == self.d and np.array_equal(known.rows, self.rows) \
                 and np.array_equal(known.xy_rows, xy[self.rows]):
             # the same rows at the same places (another lever set of one plan): reuse
-            self.xy_rows, self.tree, self.pt, self._near = known.xy_rows, known.tree, known.pt, known._near
+            self.xy_rows, self.tree, self.pt = known.xy_rows, known.tree, known.pt
+            self._flat, self._start, self._len = known._flat, known._start, known._len
             return
         self.xy_rows = xy[self.rows].copy()
         self.tree = cKDTree(self.xy_rows) if len(self.rows) else None
         self.pt = {int(r): (float(xy[r, 0]), float(xy[r, 1])) for r in self.rows.tolist()}
-        self._near = {}
         self._batch()
 
     def _batch(self) -> None:
         """Every row's neighbours at once (the same lists :meth:`near` finds one by one):
         the 64 nearest, and the :attr:`MAX_NEAR` nearest for rows whose 64 are all close."""
         n = len(self.rows)
-        if not n or self.tree is None:
-            return
+        self._start = np.zeros(n, dtype=np.int64)
+        self._len = np.zeros(n, dtype=np.int64)
+        chunks: list[np.ndarray] = []
+        at = 0
         todo = np.arange(n)
         k = 64
-        while len(todo):
+        while len(todo) and self.tree is not None:
             kk = min(k, n)
             dist, idx = self.tree.query(self.xy[self.rows[todo]], k=kk)
             dist, idx = dist.reshape(len(todo), kk), idx.reshape(len(todo), kk)
@@ -493,15 +500,21 @@ class _UnitState:
             count = (dist <= self.d).sum(axis=1)  # the query's distances are ascending
             # equal distances come in the tree's order: those rows are put in row order
             tied = ((dist[:, 1:] == dist[:, :-1]) & (np.arange(1, kk) < count[:, None])).any(axis=1)
-            lists = rows.tolist()
-            for t, (j, c) in enumerate(zip(self.rows[todo[done]].tolist(), count.tolist(), strict=True)):
-                if tied[t]:
-                    r = rows[t, :c]
-                    self._near[j] = r[np.lexsort((r, dist[t, :c]))].tolist()
-                else:
-                    self._near[j] = lists[t][:c]
+            for t in np.flatnonzero(tied).tolist():
+                c = int(count[t])
+                rows[t, :c] = rows[t, :c][np.lexsort((rows[t, :c], dist[t, :c]))]
+            flat = rows[np.arange(kk) < count[:, None]].astype(np.int32)
+            self._start[todo[done]] = at + np.cumsum(count) - count
+            self._len[todo[done]] = count
+            chunks.append(flat)
+            at += len(flat)
             todo = todo[more]
             k *= 4
+        self._flat = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+
+    def release(self) -> None:
+        """Drop this lever set's neighbour lists (the compact arrays stay)."""
+        self._near = {}
 
     def fits(self, rows: Iterable[int], j: int) -> bool:
         xj, yj = self.pt[j]
@@ -516,6 +529,12 @@ class _UnitState:
         """Rows within the O7 distance of ``j`` (itself included), nearest first."""
         found = self._near.get(j)
         if found is not None:
+            return found
+        i = int(np.searchsorted(self.rows, j))
+        if i < len(self.rows) and self.rows[i] == j:
+            s = int(self._start[i])
+            found = self._flat[s:s + int(self._len[i])].tolist()
+            self._near[j] = found
             return found
         n = len(self.rows)
         k = 64
@@ -881,6 +900,7 @@ def _pack_unit(rows_u: np.ndarray, xy: np.ndarray, kind: np.ndarray, gain: np.nd
             if best is None or score > best[0]:
                 best = (score, trial)
         assert best is not None
+        geo.release()  # only the compact arrays are kept for the next lever set
         out = best[1]
         solved.update(b for rows, *_ in out for b in branch[list(rows)].tolist())
         solved.discard("")
