@@ -35,10 +35,11 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
+from shapely.geometry.base import BaseGeometry
 
 from ._branches import pack_branches
 
-__all__ = ["choose_grid_count", "cluster_grids", "connect_grids", "untangle_branches"]
+__all__ = ["choose_grid_count", "cluster_grids", "connect_grids", "reshape_grids", "untangle_branches"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,16 @@ logger = logging.getLogger(__name__)
 IMPROVE_ROUNDS = 12
 #: Neighbouring grid centres an item may move to in the improvement pass.
 IMPROVE_NEIGHBOURS = 5
+#: :func:`reshape_grids`: price (metres of distance) of an enterprise changing grid, and
+#: of a branch unit leaving its branch (far above any distance: only when needed).
+MOVE_PRICE_M = 50.0
+LEAVE_PRICE_M = 1.0e6
+#: :func:`reshape_grids`: grids re-drawn together at most (bundled county: 3 -> 141 of 149
+#: grids in one piece, 4 -> 142, 5 -> 144; each step costs time, bench/RESULTS.md).
+RESHAPE_MAX_GRIDS = 5
+#: :func:`reshape_grids`: Delaunay steps from a grid within which a point may join it
+#: (None: any point of the grids re-drawn together; measured best on the bundled county).
+RESHAPE_HOPS: int | None = None
 
 
 def choose_grid_count(n: int, member_capacity: int, *, min_size: int, max_size: int,
@@ -990,6 +1001,371 @@ def untangle_branches(xy: ArrayLike, labels: ArrayLike, branch: ArrayLike, *, mo
                 if done:
                     changed = True
                     break
+        if not changed:
+            break
+    return lab, br
+
+
+
+def _clipped_adjacency(upts: NDArray[np.float64], adj: list[list[int]], unit: BaseGeometry) -> list[list[int]]:
+    """The Delaunay neighbours whose Voronoi cells still share an edge inside ``unit``
+    (metres): a grid polygon is the union of its cells clipped by the unit, so two cells
+    whose common edge lies outside a concave unit do not join its pieces."""
+    import shapely
+    from scipy.spatial import Voronoi
+
+    m = len(upts)
+    if m < 4 or unit is None or unit.is_empty:
+        return adj
+    try:
+        vor = Voronoi(upts)
+    except Exception:  # noqa: BLE001 - degenerate input (collinear): keep the plain graph
+        return adj
+    centre = upts.mean(axis=0)
+    extent = float(np.ptp(upts, axis=0).max()) * 4.0 + 1.0e4
+    segs = []
+    for (p, q), (a, b) in zip(vor.ridge_points.tolist(), vor.ridge_vertices, strict=True):
+        if a >= 0 and b >= 0:
+            segs.append((p, q, vor.vertices[a], vor.vertices[b]))
+            continue
+        v = vor.vertices[b if a < 0 else a]
+        t = upts[q] - upts[p]
+        nrm = np.array([-t[1], t[0]]) / max(float(np.hypot(*t)), 1e-9)
+        mid = (upts[p] + upts[q]) / 2
+        if np.dot(mid - centre, nrm) < 0:
+            nrm = -nrm
+        segs.append((p, q, v, v + nrm * extent))
+    lines = shapely.linestrings([[s[2], s[3]] for s in segs])
+    shapely.prepare(unit)
+    inside = shapely.intersects(unit, lines)
+    keep = {(min(p, q), max(p, q)) for (p, q, _, _), ok in zip(segs, inside.tolist(), strict=True) if ok}
+    return [[u for u in nb if (min(v, u), max(v, u)) in keep] for v, nb in enumerate(adj)]
+
+
+def reshape_grids(xy: ArrayLike, labels: ArrayLike, branch: ArrayLike, *, movable: ArrayLike | None = None,
+                  members: ArrayLike | None = None, min_size: int = 5, max_size: int = 15, min_members: int = 3,
+                  branch_min_members: int = 3, unit: BaseGeometry | None = None,
+                  max_grids: int = RESHAPE_MAX_GRIDS,
+                  node_limit: int = 2000, rounds: int = 2) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Grids still in pieces re-drawn exactly together with the grids around them.
+
+    For a grid whose Delaunay graph is in several parts, the grids it touches (those
+    touching a detached part first, then those touching its main part; grids in pieces
+    themselves left out) are re-drawn together with it, two grids first, then up to
+    ``max_grids``, by a MILP (``scipy.optimize.milp``, HiGHS, deterministic node limit
+    ``node_limit``, no time limit):
+
+    * every point goes to one grid with all enterprises at it (co-located together);
+    * the points joined by joint branches form a block that goes to one grid whole (a
+      branch inside one grid), except that a point of a ``movable`` (new) branch may
+      leave it when the rest stays a branch (two units or more, ``branch_min_members``
+      formal members or more), at most one point per branch, at a price far above any
+      distance, so a unit leaves its branch only where no other way keeps the grids in
+      one piece;
+    * each grid keeps its size within O10's bounds and its member floor (O9) when it had
+      it, keeps the block nearest its centre, and is connected in the Delaunay graph
+      (a single-commodity flow from that block's point);
+    * the objective is the enterprises' distance to the centre of their grid's main
+      part before (compactness), plus a small price per enterprise that changes grid.
+
+    The result replaces the grids only when every grid of the set is in one piece and the
+    set comes in fewer pieces than before.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` enterprise coordinates in metres.
+    labels
+        Grid label per enterprise.
+    branch
+        Joint branch per enterprise (``-1``: none).
+    movable
+        Per enterprise: True when its branch may lose a unit (a new branch; default: none,
+        kept organisations never change).
+    members
+        Formal members per enterprise.
+    min_size, max_size, min_members
+        O10 bounds and the O9 floor.
+    branch_min_members
+        O6: formal members a branch keeps when a unit leaves it.
+    unit
+        The unit polygon in metres: two enterprises are neighbours only when their Voronoi
+        cells share an edge inside it (default: the plain Delaunay graph).
+    max_grids
+        Grids re-drawn together at most (the grid in pieces included).
+    node_limit
+        Branch-and-bound nodes per MILP.
+    rounds
+        Sweeps over the grids in pieces.
+
+    Returns
+    -------
+    labels, branch
+        New arrays (the same grids and branches; a unit that left its branch has ``-1``).
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_array
+
+    pts = np.asarray(xy, dtype=float).reshape(-1, 2)
+    lab = np.asarray(labels, dtype=np.int64).copy()
+    br = np.asarray(branch, dtype=np.int64).copy()
+    n = len(pts)
+    if n < 3 or lab.max(initial=0) < 1:
+        return lab, br
+    mov = np.zeros(n, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
+    mem = np.zeros(n, dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)
+    loc, adj, k, size, gmem, at_loc, rows_of = _grid_state(pts, lab, mem)
+    n_loc = len(adj)
+    loc_grids = [sorted({int(lab[i]) for i in at_loc[v]}) for v in range(n_loc)]
+    loc_w = np.bincount(loc, minlength=n_loc).astype(np.int64)
+    loc_m = np.bincount(loc, weights=mem, minlength=n_loc).astype(np.int64)
+    loc_xy = np.c_[np.bincount(loc, weights=pts[:, 0], minlength=n_loc),
+                   np.bincount(loc, weights=pts[:, 1], minlength=n_loc)] / np.maximum(loc_w, 1)[:, None]
+    if unit is not None:
+        adj = _clipped_adjacency(loc_xy, adj, unit)
+    units: dict[int, list[int]] = {}
+    for i in np.flatnonzero(br >= 0).tolist():
+        units.setdefault(int(br[i]), []).append(i)
+
+    def nodes_of(g: int) -> set[int]:
+        return {int(loc[i]) for i in rows_of[g]}
+
+    def touching(nodes: set[int], g: int) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for v in nodes:
+            for u in adj[v]:
+                for h in loc_grids[u]:
+                    if h != g:
+                        out[h] = out.get(h, 0) + 1
+        return out
+
+    def blocks(nodes: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+        """Block (lowest point) of each point, and the branch a point may leave."""
+        parent = {v: v for v in nodes}
+
+        def find(v: int) -> int:
+            while parent[v] != v:
+                parent[v] = parent[parent[v]]
+                v = parent[v]
+            return v
+
+        leave: dict[int, int] = {}
+        for v in nodes:
+            bs = {int(br[i]) for i in at_loc[v] if br[i] >= 0}
+            if len(bs) == 1:
+                b = next(iter(bs))
+                here = [i for i in units[b] if int(loc[i]) == v]
+                rest = [i for i in units[b] if int(loc[i]) != v]
+                if all(mov[i] for i in here) and len(rest) >= 2 and int(mem[rest].sum()) >= branch_min_members:
+                    leave[v] = b
+        for b in sorted({int(br[i]) for v in nodes for i in at_loc[v] if br[i] >= 0}):
+            locs = sorted({int(loc[i]) for i in units[b]})
+            for v in locs[1:]:
+                a, c = find(locs[0]), find(v)
+                if a != c:
+                    parent[max(a, c)] = min(a, c)
+        return {v: find(v) for v in nodes}, leave
+
+    def solve(grids: list[int]) -> tuple[dict[int, int], list[int]] | None:
+        """Point -> grid for the set ``grids`` re-drawn exactly, and the points whose
+        branch units leave their branch; None when there is no such drawing."""
+        nodes = sorted(set().union(*(nodes_of(s) for s in grids)))
+        if any(len(loc_grids[v]) > 1 for v in nodes):
+            return None  # a point cut into several grids: left as it is
+        pos = {v: p for p, v in enumerate(nodes)}
+        nv, ns = len(nodes), len(grids)
+        block, leave = blocks(nodes)
+        arcs = [(pos[v], pos[u]) for v in nodes for u in adj[v] if u in pos]
+        nbr: list[list[int]] = [[] for _ in range(nv)]
+        for p, q in arcs:
+            nbr[p].append(q)
+        centre = {}
+        roots: dict[int, int] = {}  # each grid keeps the block nearest its centre (its root)
+        fixed: dict[int, int] = {}  # block -> grid
+        for t, s in enumerate(grids):
+            main = sorted(_parts(nodes_of(s), adj)[0])
+            centre[s] = pts[[i for v in main for i in at_loc[v]]].mean(axis=0)
+            d = np.hypot(*(loc_xy[main] - centre[s]).T)
+            anchor = main[int(np.argmin(d))]
+            roots[t] = pos[anchor]
+            fixed.setdefault(block[anchor], s)
+            if fixed[block[anchor]] != s:
+                return None  # two grids' centres in one block: cannot happen, branches are in one grid
+        # a block's representative: its lowest point that cannot leave (else its lowest)
+        rep: dict[int, int] = {}
+        for v in nodes:
+            if v not in leave:
+                rep.setdefault(block[v], v)
+        for v in nodes:
+            rep.setdefault(block[v], v)
+        detach = [v for v in nodes if v in leave and rep[block[v]] != v]
+        # quick screen: each grid's fixed points must reach its root avoiding the others'
+        owner = {pos[v]: fixed[block[v]] for v in nodes
+                 if block[v] in fixed and not (v in leave and rep[block[v]] != v)}
+        for t, s in enumerate(grids):
+            seen = {roots[t]}
+            stack = [roots[t]]
+            while stack:
+                p = stack.pop()
+                for q in nbr[p]:
+                    if q not in seen and owner.get(q, s) == s:
+                        seen.add(q)
+                        stack.append(q)
+            if any(o == s and p not in seen for p, o in owner.items()):
+                return None
+        dpos = {v: j for j, v in enumerate(detach)}
+        # a point may go only to a grid within RESHAPE_HOPS Delaunay steps of it (fewer variables)
+        allowed = np.full((nv, ns), RESHAPE_HOPS is None)
+        for t, s in enumerate(grids if RESHAPE_HOPS is not None else []):
+            seen = {pos[v] for v in nodes_of(s)}
+            front = set(seen)
+            for _ in range(RESHAPE_HOPS or 0):
+                front = {q for p in front for q in nbr[p]} - seen
+                seen |= front
+            allowed[sorted(seen), t] = True
+        # variables: x[p, t] binary, y[j] binary (point j leaves its branch), f[a, t] flow
+        nx = nv * ns
+        ny = len(detach)
+        arcs_t = [[a for a, (p, q) in enumerate(arcs) if allowed[p, t] and allowed[q, t]] for t in range(ns)]
+        f_at: list[dict[int, int]] = []
+        off = nx + ny
+        for t in range(ns):
+            f_at.append({a: off + j for j, a in enumerate(arcs_t[t])})
+            off += len(arcs_t[t])
+
+        def xi(p: int, t: int) -> int:
+            return p * ns + t
+
+        def fi(a: int, t: int) -> int:
+            return f_at[t][a]
+
+        nvar = off
+        cost = np.zeros(nvar)
+        lb = np.zeros(nvar)
+        ub = np.ones(nvar)
+        ub[nx + ny:] = float(max_size)
+        integrality = np.zeros(nvar)
+        integrality[:nx + ny] = 1
+        for p, v in enumerate(nodes):
+            cur = loc_grids[v][0]
+            for t, s in enumerate(grids):
+                d = float(np.hypot(*(loc_xy[v] - centre[s])))
+                cost[xi(p, t)] = loc_w[v] * (d + (0.0 if s == cur else MOVE_PRICE_M))
+                if block[v] in fixed and v not in dpos:
+                    lb[xi(p, t)] = ub[xi(p, t)] = 1.0 if s == fixed[block[v]] else 0.0
+                elif not allowed[p, t]:
+                    ub[xi(p, t)] = 0.0
+        for j, v in enumerate(detach):
+            cost[nx + j] = LEAVE_PRICE_M * sum(1 for i in at_loc[v] if br[i] >= 0)
+        rows_i: list[int] = []
+        cols_i: list[int] = []
+        vals: list[float] = []
+        clo: list[float] = []
+        chi: list[float] = []
+        c = 0
+
+        def add(entries: list[tuple[int, float]], lo: float, hi: float) -> None:
+            nonlocal c
+            for j, a in entries:
+                rows_i.append(c)
+                cols_i.append(j)
+                vals.append(a)
+            clo.append(lo)
+            chi.append(hi)
+            c += 1
+
+        for p in range(nv):  # each point in exactly one grid
+            add([(xi(p, t), 1.0) for t in range(ns)], 1.0, 1.0)
+        for p, v in enumerate(nodes):  # a block in one grid, but for a point that leaves its branch
+            q = pos[rep[block[v]]]
+            if q == p or (block[v] in fixed and v not in dpos):
+                continue
+            y = [(nx + dpos[v], -1.0)] if v in dpos else []
+            for t, s in enumerate(grids):
+                if block[v] in fixed:  # x[p, t] = [s is the block's grid] unless it leaves
+                    if s == fixed[block[v]]:
+                        add([(xi(p, t), 1.0), *[(j, -a) for j, a in y]], 1.0, np.inf)
+                    continue
+                add([(xi(p, t), 1.0), (xi(q, t), -1.0), *y], -np.inf, 0.0)
+                add([(xi(q, t), 1.0), (xi(p, t), -1.0), *y], -np.inf, 0.0)
+        per_branch: dict[int, list[int]] = {}
+        for j, v in enumerate(detach):
+            per_branch.setdefault(leave[v], []).append(j)
+        for js in per_branch.values():  # at most one point leaves each branch
+            if len(js) > 1:
+                add([(nx + j, 1.0) for j in js], -np.inf, 1.0)
+        big = float(max_size)
+        for t, s in enumerate(grids):
+            add([(xi(p, t), float(loc_w[v])) for p, v in enumerate(nodes)], float(min_size), float(max_size))
+            if min_members > 0 and gmem[s] >= min_members:  # O9 floor kept
+                add([(xi(p, t), float(loc_m[v])) for p, v in enumerate(nodes)], float(min_members), np.inf)
+            inflow: dict[int, list[tuple[int, float]]] = {p: [] for p in range(nv)}
+            for a in arcs_t[t]:  # flow only between points of the grid
+                p, q = arcs[a]
+                add([(fi(a, t), 1.0), (xi(p, t), -big)], -np.inf, 0.0)
+                add([(fi(a, t), 1.0), (xi(q, t), -big)], -np.inf, 0.0)
+                inflow[q].append((fi(a, t), 1.0))
+                inflow[p].append((fi(a, t), -1.0))
+            for p in range(nv):  # each point of the grid but its root takes one unit of flow
+                if roots[t] != p and allowed[p, t]:
+                    add([*inflow[p], (xi(p, t), -1.0)], 0.0, np.inf)
+        a_mat = coo_array((vals, (rows_i, cols_i)), shape=(c, nvar)).tocsr()
+        res = milp(cost, constraints=LinearConstraint(a_mat, clo, chi), integrality=integrality,
+                   bounds=Bounds(lb, ub), options={"node_limit": node_limit, "presolve": True})
+        logger.debug("reshape_grids: grids %s, %d points, MILP status %s", grids, nv, res.status)
+        if res.x is None:
+            return None
+        x = np.round(res.x[:nx]).reshape(nv, ns)
+        to = {v: grids[int(np.argmax(x[p]))] for p, v in enumerate(nodes)}
+        gone = [v for v in detach if to[v] != to[rep[block[v]]]]
+        return to, gone
+
+    def assign(to: dict[int, int]) -> None:
+        for v, s in to.items():
+            for i in at_loc[v]:
+                src = int(lab[i])
+                if src == s:
+                    continue
+                rows_of[src].discard(i)
+                rows_of[s].add(i)
+                size[src] -= 1
+                size[s] += 1
+                gmem[src] -= int(mem[i])
+                gmem[s] += int(mem[i])
+                lab[i] = s
+            loc_grids[v] = [s]
+
+    for _ in range(rounds):
+        changed = False
+        for g in range(k):
+            parts = _parts(nodes_of(g), adj)
+            if len(parts) <= 1:
+                continue
+            detached: set[int] = set().union(*parts[1:])
+            t1 = touching(detached, g)
+            t_main = touching(parts[0], g)
+            first = sorted(t1, key=lambda h: (-t1[h], h))
+            second = sorted((h for h in t_main if h not in t1), key=lambda h: (-t_main[h], h))
+            near = [h for h in [*first, *second] if len(_parts(nodes_of(h), adj)) == 1]
+            for m in range(2, min(max_grids, len(near) + 1) + 1):
+                grids = [g, *near[:m - 1]]
+                before = sum(len(_parts(nodes_of(s), adj)) for s in grids)
+                got = solve(grids)
+                if got is None:
+                    continue
+                to, gone = got
+                undo = {v: loc_grids[v][0] for v in to}
+                assign(to)
+                after = [len(_parts(nodes_of(s), adj)) for s in grids]
+                if max(after) == 1 and sum(after) < before:
+                    for v in gone:  # the unit leaves its branch (the rest stays a branch)
+                        for i in at_loc[v]:
+                            if br[i] >= 0:
+                                units[int(br[i])].remove(i)
+                                br[i] = -1
+                    changed = True
+                    break
+                assign(undo)
         if not changed:
             break
     return lab, br

@@ -79,7 +79,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ._boundaries import grid_polygons
 from ._branches import branch_max_distance, pack_branches, upper_bound
-from ._grids import cluster_grids, connect_grids, untangle_branches
+from ._grids import cluster_grids, connect_grids, reshape_grids, untangle_branches
 from ._leaders import LEADER_INSTRUCTOR, LEADER_MEMBER, leader_reason
 from .config import Config
 from .errors import BoundaryError, LedgerError
@@ -450,6 +450,13 @@ def _partition_prepared(df: pd.DataFrame, geometry: BaseGeometry | None, *, unit
             members=members[gidx], min_size=config.grid_min_size, max_size=config.grid_max_size,
             min_members=config.grid_min_members, next_branch=len(status), **rules.untangle_kw())
         status.extend(["new"] * max(0, int(branch.max(initial=-1)) + 1 - len(status)))
+    if k > 1:  # grids still in pieces re-drawn exactly with the grids around them
+        new_b = np.asarray([s == "new" for s in status], dtype=bool)
+        grid[gidx], branch[gidx] = reshape_grids(
+            xy[gidx], grid[gidx], branch[gidx], movable=(branch[gidx] >= 0) & new_b[np.maximum(branch[gidx], 0)],
+            members=members[gidx], min_size=config.grid_min_size, max_size=config.grid_max_size,
+            min_members=config.grid_min_members, branch_min_members=config.joint_min_members,
+            unit=None if geometry is None or geometry.is_empty else _geom_to(geometry, epsg, inverse=False))
 
     # --- each grid re-packed exactly when that covers more (never less) -----------------------
     if len(cand) >= 2 and k > 1:

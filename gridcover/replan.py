@@ -336,18 +336,22 @@ def replan_unit(enterprises: pd.DataFrame, geometry: BaseGeometry | None, *, uni
             best = sorted(match, key=lambda t: (-t[0], t[1]))[0][1]
             if best not in preset.values():
                 preset[len(status) - 1] = best
+    # an attached enterprise (挂靠建) a previous plan put in a branch (O9) may stay in it
+    org = df["org_type"].to_numpy(dtype=object)
+    attached = (org == "attached") & (action == "keep") & griddable & (members < config.joint_min_members)
     for bid in sorted(prior.branches):
         gid, st, units_prev = prior.branches[bid]
         if bid in preset.values() or bid in prior.locked_branches or gid in prior.locked_grids:
             continue
         rows = [pos[u] for u in units_prev if u in pos]
-        ok = [r for r in rows if branch[r] < 0 and origin[r] != ""]
+        ok = [r for r in rows if branch[r] < 0 and (origin[r] != "" or attached[r])]
         problems = _branch_problems(ok, xy, members, config)
         gone = [u for u in units_prev if u not in set(uscc[ok].tolist())]
         if problems:
             short.append((bid, st, ok, gone, problems))
             continue
         branch[ok] = len(status)
+        origin[ok] = np.where(origin[ok] == "", "attached", origin[ok])
         preset[len(status)] = bid
         status.append(st if st in ("new", "split") else "new")
         if gone:
