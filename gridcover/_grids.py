@@ -53,7 +53,7 @@ MOVE_PRICE_M = 50.0
 LEAVE_PRICE_M = 1.0e6
 #: :func:`reshape_grids`: grids re-drawn together at most (bundled county: 3 -> 141 of 149
 #: grids in one piece, 4 -> 142, 5 -> 144; each step costs time, bench/RESULTS.md).
-RESHAPE_MAX_GRIDS = 5
+RESHAPE_MAX_GRIDS = 4
 #: :func:`reshape_grids`: Delaunay steps from a grid within which a point may join it
 #: (None: any point of the grids re-drawn together; measured best on the bundled county).
 RESHAPE_HOPS: int | None = None

@@ -67,6 +67,8 @@ class Config:
     grid_max_size: int = _f(15, "partition", "O10: most grid-eligible enterprises in a grid.")
     grid_min_members: int = _f(3, "partition", "O9: formal members each grid should hold so a branch can form in it.")
     grid_target_size: float | None = _f(None, "partition", "O10: preferred grid size within the bounds; None (unset) means their middle.")
+    grid_reshape_max_grids: int = _f(4, "partition", "Contiguity: a grid still in pieces is re-drawn exactly together with up to this many grids in all, itself included (2–5; 0: not re-drawn, the branch repair only).")
+    grid_reshape_max_enterprises: int = _f(5000, "partition", "Contiguity: the exact re-drawing runs on plans of up to this many enterprises (it costs seconds per grid in pieces; a city keeps the branch repair only).")
     seed: int = _f(0, "partition", "Seed of every randomised step; results are deterministic for a seed.")
     # --- gaps (G1–G9) ---------------------------------------------------------------
     gap_member_min_staff: int = _f(50, "rules", "G1: staff at or above this should have a party member.")
@@ -144,6 +146,8 @@ class Config:
         for name in ("count_max", "csv_max_cell_lines", "parquet_min_enterprises"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
+        if self.grid_reshape_max_grids not in (0, 2, 3, 4, 5) or self.grid_reshape_max_enterprises < 0:
+            problems.append("grid_reshape_max_grids must be 0 or 2–5, grid_reshape_max_enterprises not negative")
         if self.count_max >= 2**62:
             problems.append("count_max must be below 2**62")
         if self.xlsx_max_unpacked_mb <= 0 or self.xlsx_max_ratio <= 1:

@@ -450,13 +450,13 @@ def _partition_prepared(df: pd.DataFrame, geometry: BaseGeometry | None, *, unit
             members=members[gidx], min_size=config.grid_min_size, max_size=config.grid_max_size,
             min_members=config.grid_min_members, next_branch=len(status), **rules.untangle_kw())
         status.extend(["new"] * max(0, int(branch.max(initial=-1)) + 1 - len(status)))
-    if k > 1:  # grids still in pieces re-drawn exactly with the grids around them
+    if k > 1 and config.grid_reshape_max_grids >= 2:  # grids still in pieces re-drawn exactly with their neighbours
         new_b = np.asarray([s == "new" for s in status], dtype=bool)
         grid[gidx], branch[gidx] = reshape_grids(
             xy[gidx], grid[gidx], branch[gidx], movable=(branch[gidx] >= 0) & new_b[np.maximum(branch[gidx], 0)],
             members=members[gidx], min_size=config.grid_min_size, max_size=config.grid_max_size,
             min_members=config.grid_min_members, branch_min_members=config.joint_min_members,
-            unit=None if geometry is None or geometry.is_empty else _geom_to(geometry, epsg, inverse=False))
+            max_grids=config.grid_reshape_max_grids, unit=None if geometry is None or geometry.is_empty else _geom_to(geometry, epsg, inverse=False))
 
     # --- each grid re-packed exactly when that covers more (never less) -----------------------
     if len(cand) >= 2 and k > 1:
@@ -957,6 +957,8 @@ def _unit_jobs(ledger: Ledger, units_gdf: gpd.GeoDataFrame, config: Config
     if unknown:
         logger.warning("enterprises lie in unit(s) without a boundary polygon: %s", ", ".join(unknown))
     jobs = []
+    if len(df) > config.grid_reshape_max_enterprises:  # too large for the exact re-drawing of grids in pieces
+        config = config.replace(grid_reshape_max_grids=0)
     for name in [*known, *unknown, ""]:
         pos = rows_of.get(name)
         if pos is None or not len(pos):

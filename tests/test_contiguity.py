@@ -248,15 +248,16 @@ def bundled_plan():
 def test_bundled_county_grids_in_one_piece_without_losing_cover(bundled_plan):
     """Before the repairs: 105 of 149 grids (70.5%) in one piece, 974 enterprises in joint
     branches, 71.95% organisational cover after the plan; after the branch repair 124
-    (83.2%); after the exact re-drawing 144 (96.6%) at the price of 6 enterprises in
-    branches (968) and 72.00% -> 71.55% cover (bench/RESULTS.md, issue 12). Counted from
-    the output polygons."""
+    (83.2%); after the exact re-drawing of up to four grids together (the default) 142
+    (95.3%) at the price of 4 enterprises in branches (970) and 72.00% -> 71.70% cover,
+    582.6 -> 582.7 m mean distance to the grid centre (bench/RESULTS.md, issue 12).
+    Counted from the output polygons."""
     plan = bundled_plan
     pieces = shapely.get_num_geometries(plan.grids.geometry.to_numpy())
     one = float((pieces == 1).mean())
     assert one >= 0.95, f"{one:.1%} of grids in one piece"
-    assert int((plan.enterprises["branch_id"] != "").sum()) >= 968
-    assert plan.summary()["org_rate_after"] >= 0.7155
+    assert int((plan.enterprises["branch_id"] != "").sum()) >= 970
+    assert plan.summary()["org_rate_after"] >= 0.7170
     # compactness not bought with sprawl: mean distance to the grid centre (582.6 m before)
     from gridcover.partition import _to_metres, _utm_epsg
 
@@ -265,7 +266,7 @@ def test_bundled_county_grids_in_one_piece_without_losing_cover(bundled_plan):
     m = pd.DataFrame(_to_metres(lon, lat, _utm_epsg(float(lon.mean()), float(lat.mean()))), columns=["x", "y"])
     m["g"] = e0["grid_id"].to_numpy()
     c = m.groupby("g")[["x", "y"]].transform("mean")
-    assert float(np.hypot(m["x"] - c["x"], m["y"] - c["y"]).mean()) <= 582.6
+    assert float(np.hypot(m["x"] - c["x"], m["y"] - c["y"]).mean()) <= 582.6 * 1.001  # 582.7 m
     # every enterprise lies in its own grid's polygon (a planner's --grids round trip);
     # 1e-7 degrees (1 cm) for points on a polygon's edge
     e = plan.enterprises[plan.enterprises["grid_id"] != ""]
