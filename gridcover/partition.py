@@ -451,7 +451,7 @@ def _partition_prepared(df: pd.DataFrame, geometry: BaseGeometry | None, *, unit
             min_members=config.grid_min_members, next_branch=len(status), **rules.untangle_kw())
         status.extend(["new"] * max(0, int(branch.max(initial=-1)) + 1 - len(status)))
     if k > 1 and config.grid_reshape_max_grids >= 2:  # grids still in pieces re-drawn exactly with their neighbours
-        new_b = np.asarray([s == "new" for s in status], dtype=bool)
+        new_b = np.asarray([s == "new" for s in status] or [False], dtype=bool)  # no branch: nothing movable
         grid[gidx], branch[gidx] = reshape_grids(
             xy[gidx], grid[gidx], branch[gidx], movable=(branch[gidx] >= 0) & new_b[np.maximum(branch[gidx], 0)],
             members=members[gidx], min_size=config.grid_min_size, max_size=config.grid_max_size,
