@@ -253,7 +253,9 @@ def _solve_grid_uncached(items: list[_Item], xy: np.ndarray, sect: list[str], co
     # the partition's own branches stay feasible even when they gain nothing (O9)
     single = {it.rows[0]: i for i, it in enumerate(items) if len(it.rows) == 1}
     have = {frozenset(idx) for idx, *_ in cols}
-    for rows in existing:
+    # in row order: the MILP's columns (and so its choice among equal packings) must not
+    # follow the order of a set of branch ids, which changes with each process's string hashes
+    for rows in sorted(existing, key=sorted):
         if all(r in single for r in rows):
             idx = tuple(sorted(single[r] for r in rows))
             if frozenset(idx) not in have:
