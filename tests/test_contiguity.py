@@ -92,18 +92,7 @@ def test_repair_never_adds_pieces_nor_loses_cover_and_keeps_every_rule(case):
         assert len(set(g2[rows].tolist())) == 1  # a branch lies in one grid (O9)
     new = np.where(movable | (b2 >= 0) & ~kept, b2, -1)
     assert not check_packing(xy, members, new)  # O6 and O7 for every re-formed branch
-    # O10 sizes and the O9 floor: what held before still holds
-    s0, s1 = np.bincount(grid), np.bincount(g2, minlength=len(np.bincount(grid)))
-    if s0.min() >= 5 and s0.max() <= 15:
-        assert s1.min() >= 5 and s1.max() <= 15
-    f0 = np.bincount(grid, weights=members) >= 3
-    f1 = np.bincount(g2, weights=members, minlength=len(f0)) >= 3
-    assert (f1 | ~f0).all()
-    # enterprises at one point that shared a grid still share one
-    key = pd.Series(list(map(tuple, np.round(xy, 2))))
-    shared0 = pd.Series(grid).groupby(key).nunique() == 1
-    shared1 = pd.Series(g2).groupby(key).nunique() == 1
-    assert (shared1 | ~shared0).all()
+    _assert_sizes_floors_and_points_kept(xy, members, grid, g2)
 
 
 # --- built so that one piece is reachable --------------------------------------------------------
@@ -146,6 +135,22 @@ def test_a_branch_unit_beyond_the_next_grid_is_handed_over(seed, c_units, i_memb
 
 
 # --- the exact re-drawing of a grid in pieces with its neighbours ---------------------------------
+def _assert_sizes_floors_and_points_kept(xy: np.ndarray, members: np.ndarray, grid: np.ndarray,
+                                         g2: np.ndarray) -> None:
+    """O10 sizes and the O9 floor that held before still hold; enterprises at one point
+    that shared a grid still share one."""
+    s0, s1 = np.bincount(grid), np.bincount(g2, minlength=len(np.bincount(grid)))
+    if s0.min() >= 5 and s0.max() <= 15:
+        assert s1.min() >= 5 and s1.max() <= 15
+    f0 = np.bincount(grid, weights=members) >= 3
+    f1 = np.bincount(g2, weights=members, minlength=len(f0)) >= 3
+    assert (f1 | ~f0).all()
+    key = pd.Series(list(map(tuple, np.round(xy, 2))))
+    shared0 = pd.Series(grid).groupby(key).nunique() == 1
+    shared1 = pd.Series(g2).groupby(key).nunique() == 1
+    assert (shared1 | ~shared0).all()
+
+
 def _voronoi_pieces(xy: np.ndarray, labels: np.ndarray) -> dict[int, int]:
     """Pieces of each grid's polygon, from shapely's own Voronoi diagram of the points
     (independent of the Delaunay graph the repair works on)."""
@@ -222,16 +227,7 @@ def test_redrawing_keeps_every_rule_and_never_adds_pieces(case):
             assert len(rows) >= 2 and members[rows].sum() >= 3
     # a branch loses some units at most, never all of them
     assert set(np.unique(b2[b2 >= 0])) == set(np.unique(branch[branch >= 0]))
-    s0, s1 = np.bincount(grid), np.bincount(g2, minlength=len(np.bincount(grid)))
-    if s0.min() >= 5 and s0.max() <= 15:
-        assert s1.min() >= 5 and s1.max() <= 15
-    f0 = np.bincount(grid, weights=members) >= 3
-    f1 = np.bincount(g2, weights=members, minlength=len(f0)) >= 3
-    assert (f1 | ~f0).all()
-    key = pd.Series(list(map(tuple, np.round(xy, 2))))
-    shared0 = pd.Series(grid).groupby(key).nunique() == 1
-    shared1 = pd.Series(g2).groupby(key).nunique() == 1
-    assert (shared1 | ~shared0).all()
+    _assert_sizes_floors_and_points_kept(xy, members, grid, g2)
 
 
 # --- the bundled county -------------------------------------------------------------------------
